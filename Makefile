@@ -1,0 +1,43 @@
+# sysmaster: build, boot and test. See README.md.
+BOARD    ?= qemu-x86_64
+GO       ?= go
+OUT      ?= out
+STATICCHECK_VERSION ?= v0.8.2
+export SYSMASTER_CACHE ?= $(CURDIR)/.cache
+
+.PHONY: all smbox smimage setup image run test lint bench clean
+
+all: smbox smimage
+
+# smbox for the host, handy for running the user-mode manager.
+smbox:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(OUT)/smbox .
+
+smimage:
+	$(GO) build -o $(OUT)/smimage ./image/cmd/smimage
+
+# QEMU, the board's kernel and busybox (for the console shell).
+setup:
+	scripts/setup $(BOARD)
+
+image: smimage
+	$(OUT)/smimage build --board $(BOARD) \
+		--busybox cache \
+		-o $(OUT)/$(BOARD)/initramfs.cpio.gz --compress gzip
+
+run: setup image
+	$(OUT)/smimage boot --board $(BOARD) $(OUT)/$(BOARD)/initramfs.cpio.gz
+
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+test: lint
+	$(GO) test -timeout 20m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+clean:
+	rm -rf $(OUT)

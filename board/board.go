@@ -1,0 +1,135 @@
+// Package board loads board definitions: what to build smbox for, which
+// Debian kernel boots it and how QEMU emulates it.
+package board
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+//go:embed *.toml
+var builtin embed.FS
+
+// Board is one board definition (board/NAME.toml).
+type Board struct {
+	Name        string `toml:"-"`
+	Description string `toml:"description"`
+	// Arch is the GOARCH of the board; GOARM is set for 32-bit arm.
+	Arch  string `toml:"arch"`
+	GOARM string `toml:"goarm"`
+	// DebianArch names the architecture of the board's Debian packages.
+	DebianArch  string `toml:"debian_arch"`
+	Console     string `toml:"console"`
+	Cmdline     string `toml:"cmdline"`
+	Compression string `toml:"compression"`
+	Kernel      Kernel `toml:"kernel"`
+	QEMU        QEMU   `toml:"qemu"`
+}
+
+// Kernel names the Debian package that carries the board's kernel and the
+// file of it under /boot.
+type Kernel struct {
+	Package string `toml:"package"`
+	File    string `toml:"file"`
+}
+
+// QEMU says how qemu-system emulates the board.
+type QEMU struct {
+	Binary  string   `toml:"binary"`
+	Machine string   `toml:"machine"`
+	CPU     string   `toml:"cpu"`
+	Memory  string   `toml:"memory"`
+	Args    []string `toml:"args"`
+}
+
+// ErrUnknown is returned for a board name that is neither built in nor a file.
+var ErrUnknown = errors.New("unknown board")
+
+// Names lists the built-in boards.
+func Names() []string {
+	ents, _ := fs.ReadDir(builtin, ".")
+	var names []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".toml"); ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Load returns the built-in board NAME, or reads the board file at NAME when
+// it ends in .toml.
+func Load(name string) (*Board, error) {
+	if strings.HasSuffix(name, ".toml") {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("board: %w", err)
+		}
+		return Parse(name, strings.TrimSuffix(path.Base(name), ".toml"), data)
+	}
+	data, err := builtin.ReadFile(name + ".toml")
+	if err != nil {
+		return nil, fmt.Errorf("board %q: %w (known: %s)", name, ErrUnknown, strings.Join(Names(), ", "))
+	}
+	return Parse("board/"+name+".toml", name, data)
+}
+
+// Parse decodes a board file strictly: unknown keys are errors.
+func Parse(file, name string, data []byte) (*Board, error) {
+	var b Board
+	md, err := toml.Decode(string(data), &b)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", file, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %q", file, und[0].String())
+	}
+	b.Name = name
+	if err := b.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &b, nil
+}
+
+func (b *Board) validate() error {
+	switch b.Arch {
+	case "amd64", "arm64", "riscv64", "386":
+	case "arm":
+		if b.GOARM == "" {
+			return errors.New("arch \"arm\" needs goarm")
+		}
+	case "":
+		return errors.New("missing key \"arch\"")
+	default:
+		return fmt.Errorf("arch %q: not a supported GOARCH", b.Arch)
+	}
+	if b.Kernel.Package == "" {
+		return errors.New("missing key \"kernel.package\"")
+	}
+	if b.Kernel.File == "" {
+		b.Kernel.File = "vmlinuz-*"
+	}
+	if b.DebianArch == "" {
+		b.DebianArch = b.Arch
+	}
+	if b.QEMU.Binary == "" {
+		return errors.New("missing key \"qemu.binary\"")
+	}
+	if b.QEMU.Memory == "" {
+		b.QEMU.Memory = "512M"
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package core
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// listen opens the control socket, replacing a stale one.
+func (m *Manager) listen() (*net.UnixListener, error) {
+	if err := os.MkdirAll(filepath.Dir(m.cfg.Socket), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	_ = os.Remove(m.cfg.Socket)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: m.cfg.Socket, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	// Anyone may ask; who may change state is checked per request.
+	_ = os.Chmod(m.cfg.Socket, 0o666)
+	return ln, nil
+}
+
+func (m *Manager) serve(ln *net.UnixListener) {
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go m.handleConn(c)
+	}
+}
+
+// mutating lists the commands that change state; only root or the
+// manager's own user may send them.
+var mutating = map[string]bool{
+	"start": true, "stop": true, "restart": true, "poweroff": true, "reboot": true, "halt": true,
+}
+
+func (m *Manager) handleConn(c *net.UnixConn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Minute))
+	uid := -1
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+				uid = int(cred.Uid)
+			}
+		})
+	}
+	r := bufio.NewReaderSize(c, 4096)
+	line, err := readLine(r, MaxRequest)
+	var resp Response
+	var req Request
+	switch {
+	case err != nil:
+		resp = Response{Code: 1, Err: "bad request: " + err.Error()}
+	case json.Unmarshal(line, &req) != nil:
+		resp = Response{Code: 1, Err: "bad request: not a JSON object"}
+	case mutating[req.Cmd] && uid != 0 && uid != os.Getuid():
+		resp = Response{Code: 4, Err: fmt.Sprintf("%s: access denied (uid %d)", req.Cmd, uid)}
+	default:
+		ch := make(chan Response, 1)
+		m.post(func() { m.handle(req, ch) })
+		select {
+		case resp = <-ch:
+		case <-m.exited:
+			resp = Response{Code: 1, Err: "manager is exiting"}
+		}
+	}
+	out, _ := json.Marshal(resp)
+	_, _ = c.Write(append(out, '\n'))
+}
+
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > max {
+			return nil, fmt.Errorf("request longer than %d bytes", max)
+		}
+		if err == nil {
+			return line, nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+	}
+}
+
+// handle runs one request on the manager goroutine. Requests that wait for
+// jobs answer on ch later.
+func (m *Manager) handle(req Request, ch chan<- Response) {
+	if len(req.Units) > 1024 {
+		ch <- Response{Code: 1, Err: "too many units in one request"}
+		return
+	}
+	need := func() bool {
+		if len(req.Units) == 0 {
+			ch <- Response{Code: 1, Err: req.Cmd + ": no unit given"}
+			return false
+		}
+		for _, n := range req.Units {
+			if m.units[n] == nil {
+				ch <- Response{Code: 5, Err: fmt.Sprintf("unit %s not found", n)}
+				return false
+			}
+		}
+		return true
+	}
+	switch req.Cmd {
+	case "ping":
+		ch <- Response{Out: "pong\n"}
+	case "start":
+		if !need() {
+			return
+		}
+		if m.shuttingDown {
+			ch <- Response{Code: 1, Err: "system is shutting down"}
+			return
+		}
+		m.startEach(req.Units, ch)
+	case "stop":
+		if !need() {
+			return
+		}
+		m.stopTransaction(req.Units, ch)
+	case "restart":
+		if !need() {
+			return
+		}
+		inner := make(chan Response, 1)
+		m.stopTransaction(req.Units, inner)
+		go func() {
+			r := <-inner
+			if r.Code != 0 {
+				ch <- r
+				return
+			}
+			m.post(func() { m.startEach(req.Units, ch) })
+		}()
+	case "status":
+		if !need() {
+			return
+		}
+		ch <- m.status(req)
+	case "is-active", "is-failed":
+		if !need() {
+			return
+		}
+		want := Active
+		if req.Cmd == "is-failed" {
+			want = Failed
+		}
+		r := Response{Code: 0}
+		for _, n := range req.Units {
+			r.Out += string(m.units[n].state) + "\n"
+			if m.units[n].state != want {
+				r.Code = 3
+			}
+		}
+		if req.Cmd == "is-failed" && r.Code == 3 {
+			r.Code = 1
+		}
+		ch <- r
+	case "list-units":
+		ch <- m.listUnits(req)
+	case "poweroff", "reboot", "halt":
+		ch <- Response{Out: req.Cmd + " scheduled\n"}
+		m.shutdown(req.Cmd)
+	default:
+		ch <- Response{Code: 1, Err: fmt.Sprintf("unknown command %q", req.Cmd)}
+	}
+}
+
+// startEach starts the units one transaction each and answers once all
+// jobs have finished.
+func (m *Manager) startEach(names []string, ch chan<- Response) {
+	inner := make(chan Response, len(names))
+	for _, n := range names {
+		if err := m.startTransaction(n, inner); err != nil {
+			inner <- Response{Code: 1, Err: err.Error()}
+		}
+	}
+	go func() {
+		var out Response
+		for range names {
+			r := <-inner
+			if r.Code != 0 {
+				out.Code = r.Code
+				out.Err += r.Err + "\n"
+			}
+			out.Out += r.Out
+		}
+		out.Err = strings.TrimSuffix(out.Err, "\n")
+		ch <- out
+	}()
+}
+
+// UnitStatus is the status of one unit, as `sctl status --json` prints it.
+type UnitStatus struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Load        string `json:"load"`
+	Active      State  `json:"active"`
+	Sub         string `json:"sub"`
+	MainPID     int    `json:"main_pid,omitempty"`
+	Result      string `json:"result,omitempty"`
+	Restarts    int    `json:"restarts"`
+	Path        string `json:"path,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Since       string `json:"since,omitempty"`
+}
+
+func (m *Manager) unitStatus(u *unit) UnitStatus {
+	s := UnitStatus{Name: u.name, Description: u.description(), Load: "loaded", Active: u.state, Sub: u.sub,
+		MainPID: u.mainPID, Result: u.result, Restarts: u.restarts}
+	if u.cfg != nil {
+		s.Path = u.cfg.Path
+	} else {
+		s.Load, s.Error = "bad-setting", u.loadErr.Error()
+	}
+	if !u.since.IsZero() {
+		s.Since = u.since.Format(time.RFC3339)
+	}
+	return s
+}
+
+func (m *Manager) status(req Request) Response {
+	var sts []UnitStatus
+	r := Response{}
+	for _, n := range req.Units {
+		st := m.unitStatus(m.units[n])
+		sts = append(sts, st)
+		if st.Active != Active {
+			r.Code = 3
+		}
+	}
+	if req.JSON {
+		b, _ := json.MarshalIndent(sts, "", "  ")
+		r.Out = string(b) + "\n"
+		return r
+	}
+	var b strings.Builder
+	for _, st := range sts {
+		fmt.Fprintf(&b, "* %s - %s\n", st.Name, st.Description)
+		if st.Error != "" {
+			fmt.Fprintf(&b, "    Loaded: bad-setting\n     Error: %s\n", st.Error)
+		} else {
+			fmt.Fprintf(&b, "    Loaded: loaded (%s)\n", st.Path)
+		}
+		fmt.Fprintf(&b, "    Active: %s (%s)", st.Active, st.Sub)
+		if st.Since != "" {
+			fmt.Fprintf(&b, " since %s", st.Since)
+		}
+		b.WriteString("\n")
+		if st.MainPID > 0 {
+			fmt.Fprintf(&b, "  Main PID: %d\n", st.MainPID)
+		}
+		if st.Result != "" && st.Result != "success" {
+			fmt.Fprintf(&b, "    Result: %s\n", st.Result)
+		}
+		if st.Restarts > 0 {
+			fmt.Fprintf(&b, "  Restarts: %d\n", st.Restarts)
+		}
+	}
+	r.Out = b.String()
+	return r
+}
+
+func (m *Manager) listUnits(req Request) Response {
+	var sts []UnitStatus
+	for _, n := range sortedNames(m.units) {
+		sts = append(sts, m.unitStatus(m.units[n]))
+	}
+	sort.Slice(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name })
+	if req.JSON {
+		b, _ := json.MarshalIndent(sts, "", "  ")
+		return Response{Out: string(b) + "\n"}
+	}
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "UNIT\tLOAD\tACTIVE\tSUB\tDESCRIPTION")
+	for _, st := range sts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Load, st.Active, st.Sub, st.Description)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "\n%d units listed.\n", len(sts))
+	return Response{Out: b.String()}
+}

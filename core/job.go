@@ -1,0 +1,253 @@
+package core
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+type jobKind int
+
+const (
+	jobStart jobKind = iota
+	jobStop
+)
+
+func (k jobKind) String() string {
+	if k == jobStart {
+		return "start"
+	}
+	return "stop"
+}
+
+// job is a pending or running state change of one unit. It runs once every
+// job it is ordered after has finished.
+type job struct {
+	u       *unit
+	kind    jobKind
+	after   []*job
+	running bool
+	done    bool
+	failed  bool
+	waiters []chan<- response
+}
+
+// orderedAfter lists the units that u starts after: After=, the reverse of
+// other units' Before=, and, for a target, everything it wants or requires.
+func (m *Manager) orderedAfter(u *unit) []string {
+	var out []string
+	if u.cfg != nil {
+		out = append(out, u.cfg.Unit.After...)
+		if u.kind() == "target" {
+			out = append(out, m.wantsOf(u)...)
+		}
+	}
+	out = append(out, m.before[u.name]...)
+	return out
+}
+
+// wantsOf lists what u pulls in: Wants=, Requires= and units that name u in
+// [Install] WantedBy= or RequiredBy=.
+func (m *Manager) wantsOf(u *unit) []string {
+	var out []string
+	if u.cfg != nil {
+		out = append(out, u.cfg.Unit.Wants...)
+		out = append(out, u.cfg.Unit.Requires...)
+	}
+	out = append(out, m.wantedBy[u.name]...)
+	return out
+}
+
+// startTransaction adds start jobs for name and everything it pulls in,
+// orders them and breaks ordering cycles, then runs what can run.
+func (m *Manager) startTransaction(name string, waiter chan<- response) error {
+	root, ok := m.units[name]
+	if !ok {
+		return fmt.Errorf("unit %s not found", name)
+	}
+	if root.cfg == nil {
+		return fmt.Errorf("unit %s failed to load: %v", name, root.loadErr)
+	}
+	var added []*job
+	seen := map[string]bool{}
+	var visit func(u *unit)
+	visit = func(u *unit) {
+		if seen[u.name] {
+			return
+		}
+		seen[u.name] = true
+		if u.job == nil && (u.state != Active || u == root) {
+			u.job = &job{u: u, kind: jobStart}
+			added = append(added, u.job)
+		}
+		for _, w := range m.wantsOf(u) {
+			if d, ok := m.units[w]; ok && d.cfg != nil {
+				visit(d)
+			} else if !ok {
+				m.logf("%s: wants %s, which does not exist", u.name, w)
+			}
+		}
+	}
+	visit(root)
+	if root.job != nil && waiter != nil {
+		root.job.waiters = append(root.job.waiters, waiter)
+	} else if waiter != nil {
+		waiter <- response{Out: root.name + " is already " + string(root.state) + "\n"}
+	}
+	for _, j := range added {
+		for _, a := range m.orderedAfter(j.u) {
+			if d, ok := m.units[a]; ok && d.job != nil && d.job.kind == jobStart && d.job != j {
+				j.after = append(j.after, d.job)
+			}
+		}
+	}
+	m.breakCycles(added)
+	m.dispatch()
+	return nil
+}
+
+// stopTransaction adds stop jobs for the named units (all active ones when
+// names is empty), ordered in reverse of their start order.
+func (m *Manager) stopTransaction(names []string, waiter chan<- response) {
+	var added []*job
+	if len(names) == 0 {
+		for _, u := range m.units {
+			names = append(names, u.name)
+		}
+		sort.Strings(names)
+	}
+	for _, n := range names {
+		u := m.units[n]
+		if u == nil || (u.state == Inactive || u.state == Failed) && u.phase != phaseAutoRestart {
+			continue
+		}
+		if u.job != nil && u.job.kind == jobStop {
+			continue
+		}
+		if u.job != nil { // a pending start is replaced by the stop
+			m.finishJob(u.job, true)
+		}
+		u.job = &job{u: u, kind: jobStop}
+		added = append(added, u.job)
+	}
+	if waiter != nil {
+		if len(added) == 0 {
+			waiter <- response{}
+		} else {
+			added[len(added)-1].waiters = append(added[len(added)-1].waiters, waiter)
+		}
+	}
+	// u stops only after every unit that was ordered after u has stopped.
+	for _, j := range added {
+		for _, other := range added {
+			for _, a := range m.orderedAfter(other.u) {
+				if a == j.u.name && other != j {
+					j.after = append(j.after, other)
+				}
+			}
+		}
+	}
+	m.breakCycles(added)
+	m.dispatch()
+}
+
+// breakCycles finds ordering cycles among jobs, reports the units of each
+// and drops the edge that closes it, so the rest of the transaction runs.
+func (m *Manager) breakCycles(jobs []*job) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[*job]int{}
+	var stack []*job
+	var visit func(j *job)
+	visit = func(j *job) {
+		color[j] = grey
+		stack = append(stack, j)
+		for i := 0; i < len(j.after); i++ {
+			d := j.after[i]
+			switch color[d] {
+			case white:
+				visit(d)
+			case grey:
+				var names []string
+				for k := len(stack) - 1; k >= 0; k-- {
+					names = append(names, stack[k].u.name)
+					if stack[k] == d {
+						break
+					}
+				}
+				names = append(names, j.u.name)
+				m.logf("ordering cycle: %s; dropping the ordering of %s after %s", strings.Join(names, " -> "), j.u.name, d.u.name)
+				j.after = append(j.after[:i], j.after[i+1:]...)
+				i--
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[j] = black
+	}
+	for _, j := range jobs {
+		if color[j] == white {
+			visit(j)
+		}
+	}
+}
+
+// dispatch starts every pending job whose predecessors are done.
+func (m *Manager) dispatch() {
+	for {
+		progressed := false
+		for _, u := range m.sortedUnits() {
+			j := u.job
+			if j == nil || j.running || j.done {
+				continue
+			}
+			ready := true
+			for _, a := range j.after {
+				if !a.done {
+					ready = false
+					break
+				}
+			}
+			if !ready {
+				continue
+			}
+			j.running = true
+			progressed = true
+			if j.kind == jobStart {
+				m.startUnit(u)
+			} else {
+				m.stopUnit(u)
+			}
+		}
+		if !progressed {
+			return
+		}
+	}
+}
+
+// finishJob marks j done, answers whoever waits for it, and lets jobs
+// ordered after it run.
+func (m *Manager) finishJob(j *job, failed bool) {
+	if j == nil || j.done {
+		return
+	}
+	j.done, j.failed = true, failed
+	if j.u.job == j {
+		j.u.job = nil
+	}
+	for _, w := range j.waiters {
+		r := response{}
+		if failed {
+			r.Code = 1
+			r.Err = fmt.Sprintf("job for %s failed: %s is %s", j.u.name, j.u.name, j.u.state)
+			if j.u.result != "" && j.u.result != "success" {
+				r.Err += " (" + j.u.result + ")"
+			}
+		}
+		w <- r
+	}
+	j.waiters = nil
+	m.jobsChanged = true
+}

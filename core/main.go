@@ -1,0 +1,68 @@
+package core
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitSignals are the signals that ask init (pid 1) for the final steps.
+var InitSignals = map[string]unix.Signal{
+	"poweroff": unix.SIGUSR2,
+	"reboot":   unix.SIGTERM,
+	"halt":     unix.SIGUSR1,
+}
+
+// Main is the sysmaster applet.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("sysmaster", flag.ContinueOnError)
+	user := fs.Bool("user", false, "run as an unprivileged user-mode manager")
+	unitsDir := fs.String("units", "", "unit directory (default /etc/sysmaster/units, /lib/sysmaster/units)")
+	stateDir := fs.String("state", "", "state directory (default /run/sysmaster)")
+	socket := fs.String("socket", "", "control socket (default STATE/control.sock)")
+	target := fs.String("target", "default.target", "target to start")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg := DefaultSystemConfig()
+	cfg.User = *user
+	cfg.Target = *target
+	if *unitsDir != "" {
+		cfg.UnitDirs = []string{*unitsDir}
+	}
+	if *stateDir != "" {
+		cfg.StateDir = *stateDir
+		cfg.Socket = filepath.Join(*stateDir, "control.sock")
+	}
+	if *socket != "" {
+		cfg.Socket = *socket
+	}
+	if cfg.User && (*unitsDir == "" || *stateDir == "") {
+		fmt.Fprintln(os.Stderr, "sysmaster: --user needs --units DIR and --state DIR")
+		return 2
+	}
+	m, err := New(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sysmaster: %v\n", err)
+		return 1
+	}
+	if !cfg.User {
+		fmt.Fprintf(os.Stdout, "sysmaster: core started (pid %d)\n", os.Getpid())
+	}
+	action, err := m.Run(context.Background())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sysmaster: %v\n", err)
+		return 1
+	}
+	if sig, ok := InitSignals[action]; ok && !cfg.User && os.Getpid() != 1 {
+		if err := unix.Kill(1, sig); err != nil {
+			fmt.Fprintf(os.Stderr, "sysmaster: asking init to %s: %v\n", action, err)
+			return 1
+		}
+	}
+	return 0
+}

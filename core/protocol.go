@@ -1,0 +1,20 @@
+package core
+
+// Request is one control request, sent as a single JSON line.
+type Request struct {
+	Cmd   string   `json:"cmd"`
+	Units []string `json:"units,omitempty"`
+	JSON  bool     `json:"json,omitempty"`
+}
+
+// Response answers a Request. Code follows systemctl's exit codes.
+type Response struct {
+	Code int    `json:"code"`
+	Out  string `json:"out,omitempty"`
+	Err  string `json:"err,omitempty"`
+}
+
+type response = Response
+
+// MaxRequest bounds a request line; longer requests are refused.
+const MaxRequest = 64 << 10

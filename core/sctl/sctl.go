@@ -1,0 +1,170 @@
+// Package sctl is the command line client of the service manager.
+package sctl
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core"
+)
+
+// DefaultSocket is the system manager's control socket.
+const DefaultSocket = "/run/sysmaster/control.sock"
+
+// Call sends one request to the manager at socket and returns its answer.
+func Call(socket string, req core.Request) (core.Response, error) {
+	c, err := net.DialTimeout("unix", socket, 5*time.Second)
+	if err != nil {
+		return core.Response{}, fmt.Errorf("cannot reach the manager at %s: %w", socket, err)
+	}
+	defer c.Close()
+	b, err := json.Marshal(req)
+	if err != nil {
+		return core.Response{}, err
+	}
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		return core.Response{}, fmt.Errorf("send to %s: %w", socket, err)
+	}
+	line, err := bufio.NewReader(c).ReadBytes('\n')
+	if err != nil {
+		return core.Response{}, fmt.Errorf("read from %s: %w", socket, err)
+	}
+	var resp core.Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return core.Response{}, fmt.Errorf("bad answer from %s: %w", socket, err)
+	}
+	return resp, nil
+}
+
+var commands = map[string]struct {
+	units bool // needs at least one unit
+	help  string
+}{
+	"start":      {true, "start units"},
+	"stop":       {true, "stop units"},
+	"restart":    {true, "stop, then start units"},
+	"status":     {true, "show the state of units"},
+	"is-active":  {true, "exit 0 when all units are active"},
+	"is-failed":  {true, "exit 0 when a unit has failed"},
+	"list-units": {false, "list all units"},
+	"poweroff":   {false, "stop all units and power off"},
+	"reboot":     {false, "stop all units and reboot"},
+	"halt":       {false, "stop all units and halt"},
+	"ping":       {false, "check that the manager answers"},
+}
+
+// Main is the sctl applet.
+func Main(args []string) int {
+	return run(args, os.Stdout, os.Stderr)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", "", "control socket (default $SYSMASTER_SOCKET or "+DefaultSocket+")")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sctl [--socket PATH] [--json] COMMAND [UNIT...]\ncommands:")
+		for _, n := range sortedCommands() {
+			fmt.Fprintf(stderr, "  %-11s %s\n", n, commands[n].help)
+		}
+	}
+	// Flags may come before or after the command.
+	var rest []string
+	argv := args[1:]
+	for len(argv) > 0 {
+		if err := fs.Parse(argv); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		argv = fs.Args()[1:]
+	}
+	if len(rest) == 0 {
+		fs.Usage()
+		return 2
+	}
+	cmd, names := rest[0], rest[1:]
+	spec, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "sctl: unknown command %q\n", cmd)
+		fs.Usage()
+		return 2
+	}
+	if spec.units && len(names) == 0 {
+		fmt.Fprintf(stderr, "sctl %s: no unit given\n", cmd)
+		return 2
+	}
+	for i, n := range names {
+		if !strings.Contains(n, ".") {
+			names[i] = n + ".service"
+		}
+	}
+	path := *socket
+	if path == "" {
+		path = os.Getenv("SYSMASTER_SOCKET")
+	}
+	if path == "" {
+		path = DefaultSocket
+	}
+	resp, err := Call(path, core.Request{Cmd: cmd, Units: names, JSON: *asJSON})
+	if err != nil {
+		fmt.Fprintf(stderr, "sctl: %v\n", err)
+		return 1
+	}
+	fmt.Fprint(stdout, resp.Out)
+	if resp.Err != "" {
+		fmt.Fprintf(stderr, "sctl: %s\n", resp.Err)
+	}
+	return resp.Code
+}
+
+func sortedCommands() []string {
+	var out []string
+	for n := range commands {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Power returns the poweroff, reboot or halt applet: it asks the manager
+// for an orderly stop and, when no manager answers, signals init directly.
+func Power(action string) func(args []string) int {
+	return func(args []string) int {
+		force := len(args) > 1 && (args[1] == "-f" || args[1] == "--force")
+		if !force {
+			resp, err := Call(DefaultSocket, core.Request{Cmd: action})
+			if err == nil && resp.Code == 0 {
+				return 0
+			}
+			if err == nil {
+				fmt.Fprintf(os.Stderr, "%s: %s\n", action, resp.Err)
+			} else {
+				fmt.Fprintf(os.Stderr, "%s: %v; asking init directly\n", action, err)
+			}
+		}
+		if err := unix.Kill(1, core.InitSignals[action]); err != nil {
+			if errors.Is(err, unix.EPERM) {
+				fmt.Fprintf(os.Stderr, "%s: not permitted (are you root?)\n", action)
+			} else {
+				fmt.Fprintf(os.Stderr, "%s: signal init: %v\n", action, err)
+			}
+			return 1
+		}
+		return 0
+	}
+}

@@ -1,0 +1,360 @@
+package core
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/units"
+)
+
+// Start limits: a unit started more often than this is a crash loop.
+const (
+	startLimitBurst    = 5
+	startLimitInterval = 10 * time.Second
+)
+
+func (m *Manager) setState(u *unit, s State, sub string) {
+	if u.state == s && u.sub == sub {
+		return
+	}
+	old := u.state
+	u.state, u.sub = s, sub
+	u.since = time.Now()
+	detail := ""
+	if u.mainPID > 0 && s == Active {
+		detail = " (pid " + itoa(u.mainPID) + ")"
+	}
+	if old != s {
+		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
+	}
+	m.stateChanged = true
+}
+
+// startUnit runs the start job of u.
+func (m *Manager) startUnit(u *unit) {
+	if u.cfg == nil {
+		m.finishJob(u.job, true)
+		return
+	}
+	for _, r := range u.cfg.Unit.Requires {
+		if d := m.units[r]; d == nil || d.cfg == nil || d.state == Failed {
+			m.logf("%s: dependency %s failed; not starting", u.name, r)
+			u.result = "dependency"
+			m.finishJob(u.job, true)
+			return
+		}
+	}
+	if p, ok := m.conditionFails(u); ok {
+		m.logf("%s: condition ConditionPathExists=%s not met; skipped", u.name, p)
+		m.finishJob(u.job, false)
+		return
+	}
+	if u.kind() != "service" {
+		m.setState(u, Active, "active")
+		m.finishJob(u.job, false)
+		return
+	}
+	now := time.Now()
+	var recent []time.Time
+	for _, t := range u.starts {
+		if now.Sub(t) < startLimitInterval {
+			recent = append(recent, t)
+		}
+	}
+	u.starts = append(recent, now)
+	if len(u.starts) > startLimitBurst {
+		u.result = "start-limit-hit"
+		m.logf("%s: started %d times within %s; giving up (start-limit-hit)", u.name, startLimitBurst, startLimitInterval)
+		m.setState(u, Failed, "failed")
+		m.finishJob(u.job, true)
+		return
+	}
+	u.stopping, u.pendingStop, u.result = false, false, "success"
+	u.adopted = false
+	m.setState(u, Activating, "start-pre")
+	m.enterPhase(u, phaseStartPre, u.svc().ExecStartPre)
+}
+
+func (m *Manager) conditionFails(u *unit) (string, bool) {
+	for _, p := range u.cfg.Unit.ConditionPathExists {
+		neg := strings.HasPrefix(p, "!")
+		_, err := os.Stat(strings.TrimPrefix(p, "!"))
+		if (err == nil) == neg {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+func (m *Manager) enterPhase(u *unit, p phase, cmds units.Commands) {
+	u.phase, u.cmds, u.cmdIdx = p, cmds, 0
+	m.step(u)
+}
+
+// step runs the next command of the current phase, or moves to the next
+// phase when there is none left.
+func (m *Manager) step(u *unit) {
+	switch u.phase {
+	case phaseStartPre, phaseStart, phaseStartPost, phaseStop, phaseStopPost:
+		if u.cmdIdx < len(u.cmds) {
+			pid, err := m.exec(u, u.cmds[u.cmdIdx])
+			if err == nil {
+				u.ctrlPID = pid
+				return
+			}
+			m.logf("%s: %v", u.name, err)
+			if !u.cmds[u.cmdIdx].IgnoreFailure {
+				m.commandFailed(u, "exec")
+				return
+			}
+			u.cmdIdx++
+			m.step(u)
+			return
+		}
+	}
+	m.advance(u)
+}
+
+// advance moves u to the phase after the current one.
+func (m *Manager) advance(u *unit) {
+	s := u.svc()
+	switch u.phase {
+	case phaseStartPre:
+		if s.Type == "oneshot" {
+			m.setState(u, Activating, "start")
+			m.enterPhase(u, phaseStart, s.ExecStart)
+			return
+		}
+		pid, err := m.exec(u, s.ExecStart[0])
+		if err != nil {
+			m.logf("%s: %v", u.name, err)
+			m.commandFailed(u, "exec")
+			return
+		}
+		u.mainPID = pid
+		u.startTime, _ = procStartTime(pid)
+		m.setState(u, Activating, "start-post")
+		m.enterPhase(u, phaseStartPost, s.ExecStartPost)
+	case phaseStart:
+		m.enterPhase(u, phaseStartPost, s.ExecStartPost)
+	case phaseStartPost:
+		u.phase = phaseRunning
+		switch {
+		case s.Type != "oneshot":
+			m.setState(u, Active, "running")
+		case s.RemainAfterExit:
+			m.setState(u, Active, "exited")
+		default:
+			m.setState(u, Inactive, "dead")
+		}
+		if u.job != nil && u.job.kind == jobStart {
+			m.finishJob(u.job, false)
+		}
+		if u.pendingStop {
+			m.beginStop(u)
+		}
+	case phaseStop:
+		if u.mainPID > 0 {
+			m.signalGroup(u.mainPID, unix.SignalNum(s.KillSignal))
+			u.phase = phaseStopSigterm
+			m.setState(u, Deactivating, "stop-sigterm")
+			u.timer = m.after(s.TimeoutStopSec.D(), func() { m.stopTimeout(u) })
+			return
+		}
+		m.enterPhase(u, phaseStopPost, s.ExecStopPost)
+	case phaseStopSigterm:
+		m.enterPhase(u, phaseStopPost, s.ExecStopPost)
+	case phaseStopPost:
+		m.finishStop(u)
+	}
+}
+
+// commandFailed handles a failed start or stop command of u.
+func (m *Manager) commandFailed(u *unit, result string) {
+	switch u.phase {
+	case phaseStartPre, phaseStart, phaseStartPost:
+		u.result = result
+		if u.mainPID > 0 {
+			u.phase = phaseStop
+			u.cmds, u.cmdIdx = nil, 0
+			m.advance(u)
+			return
+		}
+		m.enterPhase(u, phaseStopPost, u.svc().ExecStopPost)
+	default:
+		u.cmdIdx++
+		m.step(u)
+	}
+}
+
+// finishStop settles u after its stop sequence, then applies Restart=.
+func (m *Manager) finishStop(u *unit) {
+	u.phase = phaseNone
+	u.mainPID, u.startTime, u.adopted = 0, 0, false
+	if u.result != "success" && !u.stopping {
+		m.setState(u, Failed, "failed")
+	} else {
+		m.setState(u, Inactive, "dead")
+	}
+	if u.job != nil {
+		// A start job that ends here has failed; a stop job has succeeded.
+		m.finishJob(u.job, u.job.kind == jobStart)
+	}
+	if !u.stopping && !m.shuttingDown && m.shouldRestart(u) {
+		u.phase = phaseAutoRestart
+		m.setState(u, Activating, "auto-restart")
+		u.timer = m.after(u.svc().RestartSec.D(), func() {
+			if u.phase != phaseAutoRestart {
+				return
+			}
+			u.phase = phaseNone
+			u.restarts++
+			m.logf("%s: scheduled restart (%d)", u.name, u.restarts)
+			m.startUnit(u)
+		})
+	}
+}
+
+func (m *Manager) shouldRestart(u *unit) bool {
+	ok := u.result == "success"
+	switch u.svc().Restart {
+	case "always":
+		return true
+	case "on-success":
+		return ok
+	case "on-failure":
+		return !ok
+	case "on-abnormal":
+		return u.result == "signal" || u.result == "timeout"
+	}
+	return false
+}
+
+// stopUnit runs the stop job of u.
+func (m *Manager) stopUnit(u *unit) {
+	if u.kind() != "service" || u.cfg == nil {
+		m.setState(u, Inactive, "dead")
+		m.finishJob(u.job, false)
+		return
+	}
+	u.stopping = true
+	if u.phase == phaseAutoRestart || u.phase == phaseNone || u.phase == phaseRunning && u.mainPID == 0 && u.state != Active {
+		if u.timer != nil {
+			u.timer.Stop()
+		}
+		u.phase = phaseNone
+		m.setState(u, Inactive, "dead")
+		m.finishJob(u.job, false)
+		return
+	}
+	if u.ctrlPID > 0 {
+		// Let the running command end first.
+		u.pendingStop = true
+		m.signalGroup(u.ctrlPID, unix.SIGTERM)
+		return
+	}
+	m.beginStop(u)
+}
+
+func (m *Manager) beginStop(u *unit) {
+	u.pendingStop = false
+	if u.mainPID == 0 && u.phase == phaseRunning {
+		// A oneshot with RemainAfterExit: only its stop commands run.
+		m.setState(u, Deactivating, "stop")
+		m.enterPhase(u, phaseStop, u.svc().ExecStop)
+		return
+	}
+	m.setState(u, Deactivating, "stop")
+	m.enterPhase(u, phaseStop, u.svc().ExecStop)
+}
+
+func (m *Manager) stopTimeout(u *unit) {
+	if u.phase != phaseStopSigterm || u.mainPID == 0 {
+		return
+	}
+	m.logf("%s: stop timed out; killing", u.name)
+	u.result = "timeout"
+	m.signalGroup(u.mainPID, unix.SIGKILL)
+}
+
+// processExited is called by the reaper (or the pidfd watcher of an
+// adopted process) when pid ends.
+func (m *Manager) processExited(pid int, ws unix.WaitStatus, known bool) {
+	for _, u := range m.units {
+		switch pid {
+		case u.mainPID:
+			m.mainExited(u, ws, known)
+			return
+		case u.ctrlPID:
+			m.ctrlExited(u, ws)
+			return
+		}
+	}
+}
+
+func (m *Manager) mainExited(u *unit, ws unix.WaitStatus, known bool) {
+	desc, ok := "status unknown (exited while the manager was down)", false
+	if known {
+		desc, ok = exitStatus(ws)
+	}
+	// Leftover processes of the service go with its main process.
+	m.signalGroup(u.mainPID, unix.SIGKILL)
+	u.mainPID, u.startTime = 0, 0
+	if u.timer != nil {
+		u.timer.Stop()
+	}
+	if u.phase == phaseStopSigterm {
+		m.advance(u)
+		return
+	}
+	m.logf("%s: main process exited, %s", u.name, desc)
+	if !ok && u.result == "success" {
+		u.result = "exit-code"
+		if known && ws.Signaled() {
+			u.result = "signal"
+		}
+	}
+	if u.ctrlPID > 0 {
+		return // the control process ends the sequence
+	}
+	m.enterPhase(u, phaseStopPost, u.svc().ExecStopPost)
+}
+
+func (m *Manager) ctrlExited(u *unit, ws unix.WaitStatus) {
+	u.ctrlPID = 0
+	desc, ok := exitStatus(ws)
+	if u.pendingStop {
+		u.phase = phaseRunning
+		if u.mainPID == 0 && u.state != Active {
+			m.finishStop(u)
+			return
+		}
+		m.beginStop(u)
+		return
+	}
+	if !ok && u.cmdIdx < len(u.cmds) && !u.cmds[u.cmdIdx].IgnoreFailure {
+		m.logf("%s: %s exited, %s", u.name, u.cmds[u.cmdIdx].Argv[0], desc)
+		m.commandFailed(u, "exit-code")
+		return
+	}
+	if u.phase == phaseStartPost && u.mainPID == 0 && u.svc().Type != "oneshot" {
+		// The main process died while ExecStartPost ran.
+		m.enterPhase(u, phaseStopPost, u.svc().ExecStopPost)
+		return
+	}
+	u.cmdIdx++
+	m.step(u)
+}
+
+func (m *Manager) signalGroup(pid int, sig unix.Signal) {
+	if pid <= 0 {
+		return
+	}
+	// Services run in a session of their own: the group id is the pid.
+	if err := unix.Kill(-pid, sig); err != nil {
+		_ = unix.Kill(pid, sig)
+	}
+}

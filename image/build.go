@@ -1,0 +1,450 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sysmaster-go/sysmaster/board"
+)
+
+// smboxPath is where the multi-call binary lives; every applet link points
+// at it with an absolute target, as the busybox links point at busyboxPath.
+const (
+	smboxPath   = "/bin/smbox"
+	busyboxPath = "/bin/busybox"
+	unitsDir    = "/etc/sysmaster/units"
+)
+
+// AppletLinks lists the paths that link to /bin/smbox in an image.
+func AppletLinks() []string {
+	return []string{
+		"/init", "/sbin/init", "/sbin/sysmaster", "/bin/sctl",
+		"/sbin/poweroff", "/sbin/reboot", "/sbin/halt",
+		"/sbin/devmaster", "/bin/devctl", "/sbin/modprobe", "/sbin/random-seed",
+	}
+}
+
+// BusyboxApplets lists the busybox applets linked under /bin when an image
+// carries busybox.
+func BusyboxApplets() []string {
+	return []string{
+		"sh", "ls", "cat", "echo", "ps", "kill", "pidof", "mount", "umount", "dmesg",
+		"sleep", "grep", "head", "tail", "mkdir", "rm", "cp", "mv", "ln", "chmod",
+		"uname", "free", "df", "top", "vi", "wc", "sed", "awk", "find", "uptime",
+		"true", "false", "test", "[", "env", "cut", "sort", "tr", "which", "more",
+		"less", "ip", "ifconfig", "id", "date", "sync", "setsid", "cttyhack",
+	}
+}
+
+// Result describes a written image.
+type Result struct {
+	Path            string // the output file
+	Files           int    // archive entries: files, directories, links and nodes
+	RawBytes        int64  // size of the cpio archive
+	CompressedBytes int64  // size of the output file
+	Compression     Compression
+}
+
+// Option changes how Build works.
+type Option func(*options)
+
+type addition struct {
+	src, dst string // a host file (src set) or data
+	data     []byte
+	mode     fs.FileMode
+}
+
+type options struct {
+	compression Compression
+	mtime       *time.Time
+	units       *string
+	smbox       string
+	busybox     string
+	adds        []addition
+	progress    io.Writer
+	moduleRoot  string
+}
+
+// WithCompression sets the compression; the default is the board's, else
+// gzip.
+func WithCompression(c Compression) Option {
+	return func(o *options) { o.compression = c }
+}
+
+// WithMtime sets the mtime of every entry; the default is
+// SOURCE_DATE_EPOCH, else the epoch.
+func WithMtime(t time.Time) Option {
+	return func(o *options) { o.mtime = &t }
+}
+
+// WithUnits copies DIR/*.toml into /etc/sysmaster/units. The default is the
+// module's units/ folder when it exists; an empty dir means no units.
+func WithUnits(dir string) Option {
+	return func(o *options) { o.units = &dir }
+}
+
+// WithSmbox uses a prebuilt smbox binary instead of cross-compiling one.
+func WithSmbox(path string) Option {
+	return func(o *options) { o.smbox = path }
+}
+
+// WithBusybox adds a static busybox as /bin/busybox with links for
+// BusyboxApplets, none of which replaces an smbox applet link.
+func WithBusybox(path string) Option {
+	return func(o *options) { o.busybox = path }
+}
+
+// WithExtraFile copies the host file src to dst in the image, keeping its
+// permission bits. ELF files must be static and built for the board.
+func WithExtraFile(src, dst string) Option {
+	return func(o *options) { o.adds = append(o.adds, addition{src: src, dst: dst}) }
+}
+
+// WithFile puts data at dst in the image. Extra files and WithFile apply in
+// the order given; a later one replaces an earlier one at the same path.
+func WithFile(dst string, data []byte, mode fs.FileMode) Option {
+	return func(o *options) { o.adds = append(o.adds, addition{dst: dst, data: data, mode: mode}) }
+}
+
+// WithProgress writes progress lines and a final summary to w.
+func WithProgress(w io.Writer) Option {
+	return func(o *options) { o.progress = w }
+}
+
+// WithModuleRoot sets the module whose main package is smbox; the default
+// is found by walking up from the working directory to go.mod.
+func WithModuleRoot(dir string) Option {
+	return func(o *options) { o.moduleRoot = dir }
+}
+
+func (o *options) logf(format string, args ...any) {
+	if o.progress != nil {
+		fmt.Fprintf(o.progress, format+"\n", args...)
+	}
+}
+
+// SourceDateEpoch returns the time in SOURCE_DATE_EPOCH, or the Unix epoch
+// when the variable is unset or empty.
+func SourceDateEpoch() (time.Time, error) {
+	s := os.Getenv("SOURCE_DATE_EPOCH")
+	if s == "" {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	sec, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || sec < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: not a non-negative integer", s)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// FindModuleRoot walks up from dir to the first folder holding go.mod.
+func FindModuleRoot(dir string) (string, error) {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("finding go.mod: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("no go.mod in %s or any parent", dir)
+		}
+		d = parent
+	}
+}
+
+// Build lays out the image for board b and writes it to out, atomically:
+// on error nothing is left at out and an existing file there is untouched.
+// The output directory is created when missing.
+func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Result, error) {
+	if b == nil {
+		return nil, errors.New("build: no board")
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	comp, err := o.resolveCompression(b)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+	mtime, err := o.resolveMtime()
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+
+	// Open the output first so that a bad path fails before a long compile.
+	tmp, err := createTemp(out)
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	workDir, err := os.MkdirTemp("", "smimage-")
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+	defer os.RemoveAll(workDir)
+
+	t, err := o.layout(ctx, b, workDir)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+
+	o.logf("writing %s (%s)", out, comp)
+	files, raw, err := writeCompressed(tmp, t, comp, mtime)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: writing %s: %w", b.Name, out, err)
+	}
+	size, err := commit(tmp, out)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+	done = true
+	res := &Result{Path: out, Files: files, RawBytes: raw, CompressedBytes: size, Compression: comp}
+	o.logf("%s: %d files, %d bytes raw, %d bytes %s (%.1f%%)",
+		out, files, raw, size, comp, 100*float64(size)/float64(max(raw, 1)))
+	return res, nil
+}
+
+func (o *options) resolveCompression(b *board.Board) (Compression, error) {
+	c := o.compression
+	if c == "" {
+		c = Compression(b.Compression)
+	}
+	if c == "" {
+		return Gzip, nil
+	}
+	return ParseCompression(string(c))
+}
+
+func (o *options) resolveMtime() (time.Time, error) {
+	if o.mtime != nil {
+		return *o.mtime, nil
+	}
+	return SourceDateEpoch()
+}
+
+func createTemp(out string) (*os.File, error) {
+	dir := filepath.Dir(out)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("output %s: %w", out, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", out, err)
+	}
+	return f, nil
+}
+
+// commit makes the temp file durable and moves it to out.
+func commit(f *os.File, out string) (int64, error) {
+	if err := f.Chmod(0o644); err != nil {
+		return 0, fmt.Errorf("output %s: %w", out, err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("output %s: sync: %w", out, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("output %s: %w", out, err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("output %s: %w", out, err)
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return 0, fmt.Errorf("output %s: %w", out, err)
+	}
+	// Persist the rename too; some file systems cannot sync a directory,
+	// and the file itself is already safe, so that failure is ignored.
+	if d, err := os.Open(filepath.Dir(out)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return fi.Size(), nil
+}
+
+func writeCompressed(w io.Writer, t *Tree, comp Compression, mtime time.Time) (int, int64, error) {
+	zw, err := NewCompressor(w, comp)
+	if err != nil {
+		return 0, 0, err
+	}
+	files, raw, err := t.writeArchive(zw, mtime)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", comp, err)
+	}
+	return files, raw, nil
+}
+
+// layout assembles the image's tree.
+func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*Tree, error) {
+	root := o.moduleRoot
+	if root == "" {
+		// Only compiling smbox needs the module; units fall back to none.
+		if r, err := FindModuleRoot("."); err == nil {
+			root = r
+		}
+	}
+
+	t := NewTree()
+	smbox := o.smbox
+	if smbox == "" {
+		if root == "" {
+			return nil, errors.New("compiling smbox: no module root (no go.mod above the working directory); use WithModuleRoot or WithSmbox")
+		}
+		smbox = filepath.Join(workDir, "smbox")
+		o.logf("compiling smbox for linux/%s%s", b.Arch, goarmSuffix(b))
+		if err := compileSmbox(ctx, b, root, smbox); err != nil {
+			return nil, err
+		}
+	} else {
+		o.logf("using smbox %s", smbox)
+	}
+	if err := CheckBinary(smbox, b.Arch); err != nil {
+		return nil, err
+	}
+	if err := t.AddHostFile(smboxPath, smbox, 0o755); err != nil {
+		return nil, err
+	}
+	for _, l := range AppletLinks() {
+		if err := t.AddSymlink(l, smboxPath); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := t.AddDir(unitsDir, 0o755); err != nil {
+		return nil, err
+	}
+	units := ""
+	if o.units != nil {
+		units = *o.units
+		if units != "" {
+			if fi, err := os.Stat(units); err != nil {
+				return nil, fmt.Errorf("units: %w", err)
+			} else if !fi.IsDir() {
+				return nil, fmt.Errorf("units: %s is not a directory", units)
+			}
+		}
+	} else if root != "" {
+		if fi, err := os.Stat(filepath.Join(root, "units")); err == nil && fi.IsDir() {
+			units = filepath.Join(root, "units")
+		}
+	}
+	if units != "" {
+		if err := addUnits(t, units, o); err != nil {
+			return nil, err
+		}
+	}
+
+	if o.busybox != "" {
+		if err := addBusybox(t, o.busybox, b.Arch); err != nil {
+			return nil, err
+		}
+		o.logf("adding busybox %s", o.busybox)
+	}
+
+	for _, a := range o.adds {
+		if a.src == "" {
+			if err := t.AddFile(a.dst, a.data, a.mode); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := CheckBinary(a.src, b.Arch); err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(a.src)
+		if err != nil {
+			return nil, fmt.Errorf("extra file: %w", err)
+		}
+		if err := t.AddHostFile(a.dst, a.src, fi.Mode()); err != nil {
+			return nil, fmt.Errorf("extra file: %w", err)
+		}
+		o.logf("adding %s as %s", a.src, a.dst)
+	}
+	return t, nil
+}
+
+func goarmSuffix(b *board.Board) string {
+	if b.Arch == "arm" && b.GOARM != "" {
+		return " (GOARM=" + b.GOARM + ")"
+	}
+	return ""
+}
+
+func addUnits(t *Tree, dir string, o *options) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.toml"))
+	if err != nil {
+		return fmt.Errorf("units: %w", err)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if err := t.AddHostFile(path.Join(unitsDir, filepath.Base(f)), f, 0o644); err != nil {
+			return fmt.Errorf("units: %w", err)
+		}
+	}
+	o.logf("adding %d units from %s", len(files), dir)
+	return nil
+}
+
+func addBusybox(t *Tree, src, goarch string) error {
+	if err := CheckBinary(src, goarch); err != nil {
+		return err
+	}
+	if err := t.AddHostFile(busyboxPath, src, 0o755); err != nil {
+		return fmt.Errorf("busybox: %w", err)
+	}
+	for _, a := range BusyboxApplets() {
+		p := path.Join("/bin", a)
+		if _, taken := t.Lookup(p); taken {
+			continue
+		}
+		if err := t.AddSymlink(p, busyboxPath); err != nil {
+			return fmt.Errorf("busybox: %w", err)
+		}
+	}
+	return nil
+}
+
+// compileSmbox cross-compiles the module's main package, stripped and
+// without build IDs so that the same sources give the same binary.
+func compileSmbox(ctx context.Context, b *board.Board, root, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, ".")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(),
+		"GOOS=linux", "GOARCH="+b.Arch, "GOARM="+b.GOARM, "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return fmt.Errorf("compiling smbox for linux/%s in %s: %w", b.Arch, root, err)
+		}
+		return fmt.Errorf("compiling smbox for linux/%s in %s: %w: %s", b.Arch, root, err, msg)
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+// Command smimage builds, lists and boots the initramfs images of boards.
+//
+//	smimage build --board NAME [-o FILE] [--compress KIND] [--units DIR]
+//	              [--busybox PATH] [--extra SRC:DST]... [--smbox PATH] [-q]
+//	smimage inspect FILE
+//	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
+//	smimage boards
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/sysmaster-go/sysmaster/board"
+	"github.com/sysmaster-go/sysmaster/image"
+	"github.com/sysmaster-go/sysmaster/qemu"
+)
+
+const usage = `usage:
+  smimage build --board NAME [-o FILE] [--compress none|gzip|xz|zstd|lz4] [--units DIR]
+                [--busybox PATH] [--extra SRC:DST]... [--smbox PATH] [-q]
+  smimage inspect FILE
+  smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
+  smimage boards
+`
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "smimage: %v\n%s", err, usage)
+		return 2
+	}
+	fmt.Fprintf(stderr, "smimage: %v\n", err)
+	return 1
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("missing command")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "build":
+		return cmdBuild(ctx, rest, stderr)
+	case "inspect":
+		return cmdInspect(rest, stdout, stderr)
+	case "boot":
+		return cmdBoot(ctx, rest, stderr)
+	case "boards":
+		return cmdBoards(rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q", cmd)
+}
+
+// newFlagSet returns a FlagSet whose parse errors become usage errors.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("smimage "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// extraFlag collects repeated --extra SRC:DST values.
+type extraFlag [][2]string
+
+func (e *extraFlag) String() string { return fmt.Sprint(*e) }
+
+func (e *extraFlag) Set(v string) error {
+	i := strings.LastIndex(v, ":")
+	if i <= 0 || i == len(v)-1 {
+		return fmt.Errorf("%q: want SRC:DST", v)
+	}
+	*e = append(*e, [2]string{v[:i], v[i+1:]})
+	return nil
+}
+
+func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("build", stderr)
+	boardName := fs.String("board", "", "board `NAME` or board file (required)")
+	out := fs.String("o", "", "output `FILE` (default out/NAME/initramfs.cpio[.EXT])")
+	compress := fs.String("compress", "", "compression: none, gzip, xz, zstd or lz4 (default: the board's, else gzip)")
+	units := fs.String("units", "", "copy `DIR`/*.toml to /etc/sysmaster/units (default: the module's units/)")
+	busybox := fs.String("busybox", "", "add a static busybox at `PATH` with its applet links (\"cache\": the one scripts/fetch-busybox fetched for the board)")
+	smbox := fs.String("smbox", "", "use the prebuilt smbox at `PATH` instead of compiling it")
+	quiet := fs.Bool("q", false, "print nothing but errors")
+	var extras extraFlag
+	fs.Var(&extras, "extra", "copy host file SRC to DST in the image (`SRC:DST`, repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("build: unexpected argument %q", fs.Arg(0))
+	}
+	if *boardName == "" {
+		return usagef("build: --board is required")
+	}
+	b, err := board.Load(*boardName)
+	if err != nil {
+		return err
+	}
+	comp := image.Compression(b.Compression)
+	if *compress != "" {
+		comp = image.Compression(*compress)
+	}
+	if comp == "" {
+		comp = image.Gzip
+	}
+	comp, err = image.ParseCompression(string(comp))
+	if err != nil {
+		if *compress != "" {
+			return usagef("build: --compress: %v", err)
+		}
+		return fmt.Errorf("board %s: %w", b.Name, err)
+	}
+	if *out == "" {
+		*out = filepath.Join("out", b.Name, "initramfs.cpio"+comp.Ext())
+	}
+	opts := []image.Option{image.WithCompression(comp)}
+	if !*quiet {
+		opts = append(opts, image.WithProgress(stderr))
+	}
+	if *units != "" {
+		opts = append(opts, image.WithUnits(*units))
+	}
+	if *busybox == "cache" {
+		cache, err := qemu.CacheDir()
+		if err != nil {
+			return err
+		}
+		if *busybox, err = qemu.BusyboxPath(cache, b.DebianArch); err != nil {
+			return err
+		}
+	}
+	if *busybox != "" {
+		opts = append(opts, image.WithBusybox(*busybox))
+	}
+	if *smbox != "" {
+		opts = append(opts, image.WithSmbox(*smbox))
+	}
+	for _, e := range extras {
+		opts = append(opts, image.WithExtraFile(e[0], e[1]))
+	}
+	_, err = image.Build(ctx, b, *out, opts...)
+	return err
+}
+
+func cmdInspect(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("inspect", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("inspect: want one FILE")
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	entries, err := image.Inspect(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	for _, e := range entries {
+		if _, err := fmt.Fprintln(stdout, formatEntry(e)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formatEntry renders an entry like ls -l: mode, size (or major, minor for
+// a device node), name and link target.
+func formatEntry(e image.Entry) string {
+	size := fmt.Sprint(e.Size)
+	if e.Mode&os.ModeDevice != 0 {
+		size = fmt.Sprintf("%d, %d", e.Major, e.Minor)
+	}
+	line := fmt.Sprintf("%s %9s %s", image.ModeString(e.Mode), size, e.Name)
+	if e.Linkname != "" {
+		line += " -> " + e.Linkname
+	}
+	return line
+}
+
+func cmdBoards(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("boards", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("boards: unexpected argument %q", fs.Arg(0))
+	}
+	for _, n := range board.Names() {
+		if _, err := fmt.Fprintln(stdout, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	smbox := filepath.Join(dir, "smbox")
+	if err := os.WriteFile(smbox, []byte("fake\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "img.cpio.lz4")
+	junk := filepath.Join(dir, "junk")
+	if err := os.WriteFile(junk, []byte("junk junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{"no command", nil, 2, nil, []string{"smimage: missing command", "usage:"}},
+		{"unknown command", []string{"frob"}, 2, nil, []string{`unknown command "frob"`}},
+		{"help", []string{"help"}, 0, []string{"smimage build"}, nil},
+		{"boards", []string{"boards"}, 0, []string{"qemu-x86_64\n", "qemu-aarch64\n"}, nil},
+		{"build without board", []string{"build"}, 2, nil, []string{"--board is required"}},
+		{"build bad flag", []string{"build", "--nope"}, 2, nil, []string{"flag provided but not defined"}},
+		{"build bad compress", []string{"build", "--board", "qemu-x86_64", "--compress", "bz2"}, 2, nil, []string{"unknown compression"}},
+		{"build bad extra", []string{"build", "--board", "qemu-x86_64", "--extra", "nodst"}, 2, nil, []string{"SRC:DST"}},
+		{"build unknown board", []string{"build", "--board", "nope"}, 1, nil, []string{"smimage: board", "unknown board"}},
+		{"build", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--units", dir,
+			"--compress", "lz4", "--extra", smbox + ":/usr/bin/copy", "-o", img}, 0, nil, nil},
+		{"inspect", []string{"inspect", img}, 0, []string{
+			"lrwxrwxrwx        10 init -> /bin/smbox\n",
+			"crw-------      5, 1 dev/console\n",
+			"-rwxr-xr-x         5 usr/bin/copy\n",
+			"drwxrwxrwt         0 tmp\n",
+		}, nil},
+		{"inspect junk", []string{"inspect", junk}, 1, nil, []string{"smimage: " + junk + ": unknown format"}},
+		{"inspect missing", []string{"inspect", filepath.Join(dir, "nope")}, 1, nil, []string{"no such file"}},
+		{"inspect no file", []string{"inspect"}, 2, nil, []string{"want one FILE"}},
+		{"boot without board", []string{"boot", img}, 2, nil, []string{"--board is required"}},
+		{"boot without image", []string{"boot", "--board", "qemu-x86_64"}, 2, nil, []string{"want one IMAGE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
+			}
+			for _, w := range tt.wantStdout {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+			if tt.wantCode == 1 && strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+				t.Errorf("error is not one line:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestBuildDefaultOutput(t *testing.T) {
+	dir := t.TempDir()
+	smbox := filepath.Join(dir, "smbox")
+	if err := os.WriteFile(smbox, []byte("fake\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"build", "--board", "qemu-aarch64", "--smbox", smbox, "--compress", "xz"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "qemu-aarch64", "initramfs.cpio.xz")); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(stderr.String(), "files,") {
+		t.Errorf("no summary on stderr:\n%s", stderr.String())
+	}
+}

@@ -1,0 +1,46 @@
+package pid1
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Options are init's settings from the kernel command line.
+type Options struct {
+	// OnFailure is what init does when core cannot run at all.
+	OnFailure string
+	// Core is the path of the core binary.
+	Core string
+}
+
+// onFailureActions are the values of sysmaster.on_failure=.
+var onFailureActions = []string{"poweroff", "reboot", "shell", "hang"}
+
+// ParseCmdline reads init's options from a kernel command line. Unknown
+// values are reported and replaced by the default.
+func ParseCmdline(cmdline string) (Options, []string) {
+	o := Options{OnFailure: "poweroff", Core: "/sbin/sysmaster"}
+	var warnings []string
+	for _, f := range strings.Fields(cmdline) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "sysmaster.on_failure":
+			ok := false
+			for _, a := range onFailureActions {
+				ok = ok || a == v
+			}
+			if !ok {
+				warnings = append(warnings, fmt.Sprintf("sysmaster.on_failure=%q: want one of %s; using %s", v, strings.Join(onFailureActions, ", "), o.OnFailure))
+				continue
+			}
+			o.OnFailure = v
+		case "sysmaster.core":
+			if strings.HasPrefix(v, "/") {
+				o.Core = v
+			} else {
+				warnings = append(warnings, fmt.Sprintf("sysmaster.core=%q: not an absolute path; using %s", v, o.Core))
+			}
+		}
+	}
+	return o, warnings
+}

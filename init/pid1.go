@@ -1,0 +1,298 @@
+// Package pid1 is init: the first process. It mounts the basic
+// filesystems, owns the console, reaps every orphan, runs and restarts the
+// service manager (core), and performs the final steps of a shutdown. It
+// never exits.
+package pid1
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Version is printed in init's banner.
+const Version = "0.1.0"
+
+// Backoff bounds for restarting core, and how many quick failures in a row
+// mean it cannot run at all.
+const (
+	minBackoff      = 100 * time.Millisecond
+	maxBackoff      = 5 * time.Second
+	stableAfter     = 10 * time.Second
+	maxQuickFails   = 10
+	coreStopTimeout = 90 * time.Second
+	termGrace       = 3 * time.Second
+)
+
+var rebootCmds = map[string]int{
+	"poweroff": unix.LINUX_REBOOT_CMD_POWER_OFF,
+	"reboot":   unix.LINUX_REBOOT_CMD_RESTART,
+	"halt":     unix.LINUX_REBOOT_CMD_HALT,
+}
+
+type pid1 struct {
+	out     io.Writer
+	opts    Options
+	mounted []string
+	mounter Mounter
+
+	corePID     int
+	coreStarted time.Time
+	quickFails  int
+	backoff     time.Duration
+	shellPID    int
+
+	shutdown string
+	timers   chan func()
+}
+
+// Main is the init applet.
+func Main(args []string) int {
+	if os.Getpid() != 1 {
+		fmt.Fprintln(os.Stderr, "init: must run as process 1 (the kernel starts it as /init)")
+		return 1
+	}
+	p := &pid1{out: os.Stdout, mounter: SysMounter{}, timers: make(chan func(), 8), backoff: minBackoff}
+	p.run()
+	return 0 // not reached
+}
+
+func (p *pid1) logf(format string, args ...any) {
+	fmt.Fprintf(p.out, "init: "+format+"\n", args...)
+}
+
+func (p *pid1) run() {
+	// Signals first: a signal that arrives early must not kill pid 1.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, unix.SIGCHLD, unix.SIGUSR1, unix.SIGUSR2, unix.SIGTERM, unix.SIGINT, unix.SIGPWR, unix.SIGHUP)
+	// Ctrl-Alt-Del becomes SIGINT to us instead of an immediate reboot.
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+
+	mounted, err := MountAll(p.mounter, Mounts(), func(s string) { p.logf("warning: %s", s) })
+	p.mounted = mounted
+	p.setupConsole()
+	if err != nil {
+		p.logf("warning: %v", err)
+	}
+	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	if os.Getenv("TERM") == "" {
+		os.Setenv("TERM", "linux")
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	opts, warnings := ParseCmdline(string(cmdline))
+	p.opts = opts
+	p.logf("sysmaster init %s starting (kernel uptime %s)", Version, uptime())
+	for _, w := range warnings {
+		p.logf("warning: %s", w)
+	}
+	p.startCore()
+	for {
+		select {
+		case s := <-sigs:
+			p.signal(s.(syscall.Signal))
+		case f := <-p.timers:
+			f()
+		}
+	}
+}
+
+// setupConsole points stdin, stdout and stderr at /dev/console, now that
+// devtmpfs is mounted.
+func (p *pid1) setupConsole() {
+	fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	for i := 0; i < 3; i++ {
+		_ = unix.Dup3(fd, i, 0)
+	}
+	unix.Close(fd)
+}
+
+func uptime() string {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0] + "s"
+}
+
+func (p *pid1) signal(s syscall.Signal) {
+	switch s {
+	case unix.SIGCHLD:
+		p.reap()
+	case unix.SIGUSR2, unix.SIGPWR:
+		p.beginShutdown("poweroff")
+	case unix.SIGTERM, unix.SIGINT:
+		p.beginShutdown("reboot")
+	case unix.SIGUSR1:
+		p.beginShutdown("halt")
+	}
+}
+
+// reap is the only place init waits for children: core, and every orphan
+// the kernel hands to pid 1.
+func (p *pid1) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		switch pid {
+		case p.corePID:
+			p.coreExited(ws)
+		case p.shellPID:
+			p.shellPID = 0
+			if p.shutdown == "" {
+				p.later(time.Second, p.rescueShell)
+			}
+		}
+	}
+}
+
+func describe(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + unix.SignalName(ws.Signal())
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}
+
+// later runs f on init's goroutine after d.
+func (p *pid1) later(d time.Duration, f func()) {
+	time.AfterFunc(d, func() { p.timers <- f })
+}
+
+func (p *pid1) startCore() {
+	if p.shutdown != "" {
+		return
+	}
+	pid, err := syscall.ForkExec(p.opts.Core, []string{"sysmaster"}, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+	})
+	if err != nil {
+		p.logf("cannot start core %s: %v", p.opts.Core, err)
+		p.coreFailed()
+		return
+	}
+	p.corePID, p.coreStarted = pid, time.Now()
+}
+
+func (p *pid1) coreExited(ws unix.WaitStatus) {
+	pid := p.corePID
+	p.corePID = 0
+	if p.shutdown != "" {
+		p.finalize()
+		return
+	}
+	if time.Since(p.coreStarted) > stableAfter {
+		p.quickFails, p.backoff = 0, minBackoff
+	}
+	p.quickFails++
+	if p.quickFails >= maxQuickFails {
+		p.logf("core (pid %d) %s; it failed %d times in a row", pid, describe(ws), p.quickFails)
+		p.coreFailed()
+		return
+	}
+	p.logf("core (pid %d) %s; restarting it in %s", pid, describe(ws), p.backoff)
+	p.later(p.backoff, p.startCore)
+	p.backoff = min(p.backoff*2, maxBackoff)
+}
+
+// coreFailed does what sysmaster.on_failure= says when core cannot run.
+func (p *pid1) coreFailed() {
+	p.logf("core cannot run; sysmaster.on_failure=%s", p.opts.OnFailure)
+	switch p.opts.OnFailure {
+	case "poweroff", "reboot":
+		p.beginShutdown(p.opts.OnFailure)
+	case "shell":
+		p.rescueShell()
+	default:
+		p.logf("hanging: the system stays up without a service manager")
+	}
+}
+
+func (p *pid1) rescueShell() {
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh"}, &syscall.ProcAttr{
+		Dir: "/", Env: os.Environ(), Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		p.logf("cannot start a rescue shell: %v; hanging", err)
+		return
+	}
+	p.logf("rescue shell started (pid %d)", pid)
+	p.shellPID = pid
+}
+
+// beginShutdown asks core for an orderly stop of every unit; the final
+// steps follow once core has exited.
+func (p *pid1) beginShutdown(action string) {
+	if p.shutdown != "" {
+		return
+	}
+	p.shutdown = action
+	if p.corePID == 0 {
+		p.finalize()
+		return
+	}
+	p.logf("%s: waiting for core to stop all units", action)
+	_ = unix.Kill(p.corePID, unix.SIGTERM)
+	pid := p.corePID
+	p.later(coreStopTimeout, func() {
+		if p.corePID == pid {
+			p.logf("core did not stop within %s; going on", coreStopTimeout)
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	})
+}
+
+// finalize kills what is left, unmounts and calls reboot(2).
+func (p *pid1) finalize() {
+	p.logf("sending SIGTERM to all processes")
+	_ = unix.Kill(-1, unix.SIGTERM)
+	if !p.waitAllGone(termGrace) {
+		p.logf("sending SIGKILL to all processes")
+		_ = unix.Kill(-1, unix.SIGKILL)
+		p.waitAllGone(termGrace)
+	}
+	unix.Sync()
+	UnmountAll(p.mounter, p.mounted, func(s string) { p.logf("warning: %s", s) })
+	unix.Sync()
+	p.logf("%s", p.shutdown)
+	if err := unix.Reboot(rebootCmds[p.shutdown]); err != nil {
+		p.logf("reboot(2): %v; hanging", err)
+	}
+}
+
+// waitAllGone reaps until no child is left or d passes.
+func (p *pid1) waitAllGone(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.ECHILD {
+			return true
+		}
+		if pid <= 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return false
+}

@@ -1,0 +1,67 @@
+// Command smbox carries every on-board program of sysmaster behind argv[0]
+// dispatch: run it through a symlink named for an applet, or as
+// `smbox APPLET ARGS...`.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/sctl"
+	pid1 "github.com/sysmaster-go/sysmaster/init"
+)
+
+// An applet is one on-board program.
+type applet func(args []string) int
+
+func applets() map[string]applet {
+	return map[string]applet{
+		"init":      pid1.Main,
+		"sysmaster": core.Main,
+		"sctl":      sctl.Main,
+		"poweroff":  sctl.Power("poweroff"),
+		"reboot":    sctl.Power("reboot"),
+		"halt":      sctl.Power("halt"),
+	}
+}
+
+func main() {
+	os.Exit(dispatch(os.Args, os.Stdout, os.Stderr))
+}
+
+// dispatch runs the applet named by argv[0], or by argv[1] when argv[0] is
+// smbox itself.
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	table := applets()
+	name := filepath.Base(args[0])
+	if a, ok := table[name]; ok {
+		return a(args)
+	}
+	if name == "smbox" && len(args) > 1 {
+		if args[1] == "--list" {
+			for _, n := range names(table) {
+				fmt.Fprintln(stdout, n)
+			}
+			return 0
+		}
+		if a, ok := table[args[1]]; ok {
+			return a(args[1:])
+		}
+		name = args[1]
+	}
+	fmt.Fprintf(stderr, "smbox: unknown applet %q\napplets: %v\n", name, names(table))
+	return 2
+}
+
+func names(table map[string]applet) []string {
+	out := make([]string, 0, len(table))
+	for n := range table {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDispatch(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{"list", []string{"/bin/smbox", "--list"}, 0, "halt\ninit\npoweroff\nreboot\nsctl\nsysmaster\n", ""},
+		{"unknown argv0", []string{"/usr/bin/frob"}, 2, "", `unknown applet "frob"`},
+		{"unknown argv1", []string{"smbox", "frob"}, 2, "", "applets: [halt init"},
+		{"bare smbox", []string{"smbox"}, 2, "", "applets:"},
+		{"applet by argv1", []string{"smbox", "sctl"}, 2, "", ""},
+		{"applet by argv0", []string{"/bin/sctl"}, 2, "", ""},
+		{"init refuses to run as a normal process", []string{"/sbin/init"}, 1, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := dispatch(tt.args, &out, &errb)
+			if code != tt.code {
+				t.Errorf("code = %d, want %d", code, tt.code)
+			}
+			if tt.out != "" && out.String() != tt.out {
+				t.Errorf("stdout = %q, want %q", out.String(), tt.out)
+			}
+			if !strings.Contains(errb.String(), tt.err) {
+				t.Errorf("stderr = %q, want it to contain %q", errb.String(), tt.err)
+			}
+		})
+	}
+}
+
+// TestStaticBinary checks that smbox, as the image builder compiles it,
+// needs no dynamic loader and no shared library.
+func TestStaticBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles smbox")
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		t.Run(arch, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "smbox")
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_INTERP {
+					t.Errorf("has PT_INTERP")
+				}
+			}
+			libs, err := f.ImportedLibraries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(libs) > 0 {
+				t.Errorf("DT_NEEDED: %v", libs)
+			}
+			if st, err := os.Stat(bin); err == nil {
+				t.Logf("smbox for %s: %d bytes", arch, st.Size())
+			}
+		})
+	}
+}

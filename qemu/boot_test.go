@@ -1,0 +1,207 @@
+package qemu_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/sysmaster-go/sysmaster/board"
+	"github.com/sysmaster-go/sysmaster/image"
+	"github.com/sysmaster-go/sysmaster/qemu"
+)
+
+// Units every test image carries besides the shipped ones: a oneshot that
+// prints a marker and a long-running service with a stop command, so an
+// orderly shutdown is visible on the console.
+var testUnits = map[string]string{
+	"marker.service.toml": `[Unit]
+Description = "Print the test marker"
+[Service]
+Type = "oneshot"
+ExecStart = "/bin/sh -c 'echo TEST-MARKER-$((6*7))'"
+RemainAfterExit = true
+[Install]
+WantedBy = ["default.target"]
+`,
+	"sleeper.service.toml": `[Unit]
+Description = "A long-running service"
+After = ["marker.service"]
+[Service]
+ExecStart = "/bin/sleep 100000"
+ExecStopPost = "/bin/sh -c 'echo SLEEPER-STOPPED'"
+Restart = "always"
+[Install]
+WantedBy = ["default.target"]
+`,
+}
+
+// guest is a booted test image.
+type guest struct {
+	t  *testing.T
+	vm *qemu.VM
+}
+
+// bootImage builds an image for the board with the shipped units, the test
+// units and busybox, and boots it.
+func bootImage(t *testing.T, boardName string, comp image.Compression) *guest {
+	t.Helper()
+	b, err := board.Load(boardName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := qemu.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel, kerr := qemu.KernelPath(cache, b)
+	busybox, berr := qemu.BusyboxPath(cache, b.DebianArch)
+	_, qerr := exec.LookPath(b.QEMU.Binary)
+	if err := errors.Join(kerr, berr, qerr); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and the boot test cannot run: %v", err)
+		}
+		t.Skipf("cannot boot %s: %v (run scripts/setup)", boardName, err)
+	}
+	root, err := image.FindModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []image.Option{
+		image.WithCompression(comp),
+		image.WithUnits(filepath.Join(root, "units")),
+		image.WithBusybox(busybox),
+	}
+	for name, body := range testUnits {
+		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+name, []byte(body), 0o644))
+	}
+	out := filepath.Join(t.TempDir(), "initramfs.cpio"+comp.Ext())
+	if _, err := image.Build(context.Background(), b, out, opts...); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := qemu.Start(context.Background(), qemu.Options{
+		Board: b, Kernel: kernel, Initrd: out,
+		Timeout: 5 * time.Minute,
+		Log:     func(l string) { t.Log(l) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vm.Kill)
+	return &guest{t: t, vm: vm}
+}
+
+func (g *guest) expect(s string, timeout time.Duration) string {
+	g.t.Helper()
+	line, err := g.vm.Expect(s, timeout)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return line
+}
+
+func (g *guest) expectRE(re string, timeout time.Duration) []string {
+	g.t.Helper()
+	m, err := g.vm.ExpectRegexp(regexp.MustCompile(re), timeout)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return m
+}
+
+// run types a command at the shell prompt.
+func (g *guest) run(cmd string) {
+	g.t.Helper()
+	if err := g.vm.Send(cmd + "\n"); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// booted waits for init, core, the test marker and a shell prompt.
+func (g *guest) booted() {
+	g.t.Helper()
+	g.expectRE(`init: sysmaster init \S+ starting \(kernel uptime [0-9.]+s\)`, 3*time.Minute)
+	g.expect("sysmaster: core started", time.Minute)
+	g.expect("TEST-MARKER-42", time.Minute)
+	g.expectRE(`sleeper\.service: activating -> active \(pid \d+\)`, time.Minute)
+	g.expect("sysmaster: default.target: inactive -> active", time.Minute)
+	// The shell may print its prompt before or after the target line.
+	g.run("echo SHELL-$((40+2))")
+	g.expect("SHELL-42", time.Minute)
+}
+
+// poweroff asks for an orderly stop from the shell and checks every step.
+// cmd is what is typed: "poweroff" is busybox's applet, which signals
+// init; "/sbin/poweroff" is ours, which asks core first.
+func (g *guest) poweroff(cmd string) {
+	g.t.Helper()
+	g.run(cmd)
+	g.expect("sysmaster: stopping all units", time.Minute)
+	g.expect("SLEEPER-STOPPED", time.Minute)
+	g.expect("sysmaster: all units stopped", time.Minute)
+	g.expect("init: poweroff", time.Minute)
+	g.expect("reboot: Power down", time.Minute)
+	if err := g.vm.Wait(time.Minute); err != nil {
+		g.t.Fatalf("QEMU did not exit cleanly after poweroff: %v", err)
+	}
+}
+
+var bootBoards = []string{"qemu-x86_64", "qemu-aarch64"}
+
+func TestBootAndPoweroff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	for _, name := range bootBoards {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := bootImage(t, name, image.Gzip)
+			g.booted()
+			g.run("sctl is-active sleeper.service marker.service && echo ACTIVE-$((1+1))")
+			g.expect("ACTIVE-2", time.Minute)
+			g.poweroff("poweroff")
+		})
+	}
+}
+
+func TestCoreKilledIsRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	for _, name := range bootBoards {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := bootImage(t, name, image.Zstd)
+			g.booted()
+			g.run("cat /run/sysmaster/state.json; echo; pidof sleep > /tmp/sleeper.pid; kill -9 $(pidof sysmaster)")
+			g.expectRE(`init: core \(pid \d+\) killed by SIGKILL; restarting it in`, time.Minute)
+			g.expect("sysmaster: core started", time.Minute)
+			// The shell and the sleeper.
+			g.expect("sysmaster: restored state: 2 running services re-attached", time.Minute)
+			// The service kept its process and the system answers.
+			g.run(`[ "$(pidof sleep)" = "$(cat /tmp/sleeper.pid)" ] && sctl is-active sleeper.service && echo SAME-PID-$((2+3))`)
+			g.expect("SAME-PID-5", time.Minute)
+			g.poweroff("/sbin/poweroff")
+		})
+	}
+}
+
+// TestBootEachCompression boots one image per compression the kernel
+// reads: the kernel's own decompressor is the judge.
+func TestBootEachCompression(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	for _, comp := range []image.Compression{image.None, image.XZ, image.LZ4} {
+		t.Run(string(comp), func(t *testing.T) {
+			t.Parallel()
+			g := bootImage(t, "qemu-aarch64", comp)
+			g.booted()
+			g.poweroff("sctl poweroff")
+		})
+	}
+}

@@ -1,0 +1,178 @@
+// Package qemu boots a kernel and initramfs for a board under qemu-system,
+// reads the serial console and asserts on it, expect style.
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sysmaster-go/sysmaster/board"
+)
+
+var (
+	// ErrNoKernel means the board's kernel has not been fetched into the cache.
+	ErrNoKernel = errors.New("kernel not found")
+	// ErrNoBusybox means busybox for an architecture has not been fetched.
+	ErrNoBusybox = errors.New("busybox not found")
+	// ErrPanic means the console showed a kernel panic.
+	ErrPanic = errors.New("kernel panic")
+	// ErrTimeout means the console did not show what was expected in time,
+	// or QEMU did not exit in time.
+	ErrTimeout = errors.New("timeout")
+	// ErrExited means QEMU exited before the console showed what was expected.
+	ErrExited = errors.New("qemu exited")
+)
+
+// CacheDir returns $SYSMASTER_CACHE, or .cache in the module root: the
+// nearest folder above the working directory that holds go.mod.
+func CacheDir() (string, error) {
+	if dir := os.Getenv("SYSMASTER_CACHE"); dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", fmt.Errorf("cache dir %q: %w", dir, err)
+		}
+		return abs, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cache dir: %w", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".cache"), nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("cache dir: no go.mod above %s (set SYSMASTER_CACHE)", wd)
+		}
+	}
+}
+
+// KernelPath finds the kernel that scripts/fetch-kernel unpacked for b:
+// cacheDir/kernel/NAME/boot/<b.Kernel.File>. When the pattern matches more
+// than one file the highest version wins.
+func KernelPath(cacheDir string, b *board.Board) (string, error) {
+	file := b.Kernel.File
+	if file == "" {
+		file = "vmlinuz-*"
+	}
+	dir := filepath.Join(cacheDir, "kernel", b.Name, "boot")
+	p, err := newest(filepath.Join(dir, file))
+	if err != nil {
+		return "", fmt.Errorf("kernel for board %s: %w", b.Name, err)
+	}
+	if p == "" {
+		return "", fmt.Errorf("kernel for board %s not found in %s: run scripts/fetch-kernel %s: %w",
+			b.Name, dir, b.Name, ErrNoKernel)
+	}
+	return p, nil
+}
+
+// BusyboxPath finds the static busybox that scripts/fetch-busybox unpacked
+// for a Debian architecture: cacheDir/busybox/ARCH/busybox.
+func BusyboxPath(cacheDir, debianArch string) (string, error) {
+	p := filepath.Join(cacheDir, "busybox", debianArch, "busybox")
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("busybox for %s not found in %s: run scripts/fetch-busybox %s: %w",
+			debianArch, filepath.Dir(p), debianArch, ErrNoBusybox)
+	case err != nil:
+		return "", fmt.Errorf("busybox for %s: %w", debianArch, err)
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("busybox for %s: %s is not a regular file: %w", debianArch, p, ErrNoBusybox)
+	}
+	return p, nil
+}
+
+// newest returns the match of pattern with the highest version, or "".
+func newest(pattern string) (string, error) {
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return "", fmt.Errorf("pattern %q: %w", pattern, err)
+	}
+	if len(matches) == 0 {
+		return "", nil
+	}
+	sort.Slice(matches, func(i, j int) bool { return versionLess(matches[i], matches[j]) })
+	return matches[len(matches)-1], nil
+}
+
+// versionLess compares strings with runs of digits taken as numbers, so that
+// vmlinuz-6.1.0-9 sorts before vmlinuz-6.1.0-56.
+func versionLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+// Args returns the qemu-system arguments that boot kernel and initrd on b
+// with the serial console on stdio. extraCmdline is appended to the board's
+// kernel command line. Emulation is TCG unless SYSMASTER_KVM=1: /dev/kvm may
+// exist where it cannot run a stock kernel, so KVM is never picked on its own.
+func Args(b *board.Board, kernel, initrd, extraCmdline string) []string {
+	return args(b, kernel, initrd, extraCmdline, "stdio")
+}
+
+func args(b *board.Board, kernel, initrd, extraCmdline, serial string) []string {
+	var a []string
+	if b.QEMU.Machine != "" {
+		a = append(a, "-M", b.QEMU.Machine)
+	}
+	if b.QEMU.CPU != "" {
+		a = append(a, "-cpu", b.QEMU.CPU)
+	}
+	mem := b.QEMU.Memory
+	if mem == "" {
+		mem = "512M"
+	}
+	accel := "tcg"
+	if os.Getenv("SYSMASTER_KVM") == "1" {
+		accel = "kvm"
+	}
+	a = append(a,
+		"-m", mem,
+		"-smp", "1",
+		"-accel", accel,
+		"-display", "none",
+		"-nodefaults",
+		"-no-reboot",
+		"-serial", serial,
+		"-kernel", kernel,
+	)
+	if initrd != "" {
+		a = append(a, "-initrd", initrd)
+	}
+	cmdline := strings.TrimSpace(strings.Join([]string{b.Cmdline, extraCmdline}, " "))
+	if cmdline != "" {
+		a = append(a, "-append", cmdline)
+	}
+	return append(a, b.QEMU.Args...)
+}
