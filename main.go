@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 )
@@ -26,6 +27,9 @@ func applets() map[string]applet {
 		"poweroff":  sctl.Power("poweroff"),
 		"reboot":    sctl.Power("reboot"),
 		"halt":      sctl.Power("halt"),
+		// The service manager runs this first when a service needs settings
+		// that must be applied between fork and exec.
+		execute.HelperName: execute.Main,
 	}
 }
 

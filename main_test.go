@@ -18,7 +18,7 @@ func TestDispatch(t *testing.T) {
 		out  string
 		err  string
 	}{
-		{"list", []string{"/bin/smbox", "--list"}, 0, "halt\ninit\npoweroff\nreboot\nsctl\nsysmaster\n", ""},
+		{"list", []string{"/bin/smbox", "--list"}, 0, "halt\ninit\npoweroff\nreboot\nsctl\nsm-exec\nsysmaster\n", ""},
 		{"unknown argv0", []string{"/usr/bin/frob"}, 2, "", `unknown applet "frob"`},
 		{"unknown argv1", []string{"smbox", "frob"}, 2, "", "applets: [halt init"},
 		{"bare smbox", []string{"smbox"}, 2, "", "applets:"},

@@ -44,7 +44,9 @@ func (m *Manager) serve(ln *net.UnixListener) {
 // mutating lists the commands that change state; only root or the
 // manager's own user may send them.
 var mutating = map[string]bool{
-	"start": true, "stop": true, "restart": true, "poweroff": true, "reboot": true, "halt": true,
+	"start": true, "stop": true, "restart": true, "try-restart": true, "reload": true,
+	"enable": true, "disable": true, "daemon-reload": true,
+	"poweroff": true, "reboot": true, "halt": true,
 }
 
 func (m *Manager) handleConn(c *net.UnixConn) {
@@ -176,6 +178,70 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 		ch <- r
 	case "list-units":
 		ch <- m.listUnits(req)
+	case "try-restart":
+		if !need() {
+			return
+		}
+		var active []string
+		for _, n := range req.Units {
+			if m.units[n].state == Active || m.units[n].state == Activating {
+				active = append(active, n)
+			}
+		}
+		if len(active) == 0 {
+			ch <- Response{}
+			return
+		}
+		m.handle(Request{Cmd: "restart", Units: active}, ch)
+	case "reload":
+		if !need() {
+			return
+		}
+		m.reloadUnits(req.Units, ch)
+	case "list-dependencies":
+		if !need() {
+			return
+		}
+		ch <- Response{Out: m.listDependencies(req.Units[0])}
+	case "cat":
+		if !need() {
+			return
+		}
+		ch <- m.cat(req.Units)
+	case "show":
+		if !need() {
+			return
+		}
+		ch <- m.show(req)
+	case "is-enabled":
+		if !need() {
+			return
+		}
+		r := Response{}
+		for _, n := range req.Units {
+			st := m.enabledState(m.units[n])
+			r.Out += st + "\n"
+			if st != "enabled" && st != "static" {
+				r.Code = 1
+			}
+		}
+		ch <- r
+	case "enable", "disable":
+		if !need() {
+			return
+		}
+		ch <- m.setEnabled(req.Units, req.Cmd == "enable")
+	case "daemon-reload":
+		if err := m.reload(); err != nil {
+			ch <- Response{Code: 1, Err: err.Error()}
+			return
+		}
+		ch <- Response{}
+	case "log":
+		if !need() {
+			return
+		}
+		ch <- m.unitLog(req.Units[0], req.Lines)
 	case "poweroff", "reboot", "halt":
 		ch <- Response{Out: req.Cmd + " scheduled\n"}
 		m.shutdown(req.Cmd)

@@ -32,32 +32,6 @@ type job struct {
 	waiters []chan<- response
 }
 
-// orderedAfter lists the units that u starts after: After=, the reverse of
-// other units' Before=, and, for a target, everything it wants or requires.
-func (m *Manager) orderedAfter(u *unit) []string {
-	var out []string
-	if u.cfg != nil {
-		out = append(out, u.cfg.Unit.After...)
-		if u.kind() == "target" {
-			out = append(out, m.wantsOf(u)...)
-		}
-	}
-	out = append(out, m.before[u.name]...)
-	return out
-}
-
-// wantsOf lists what u pulls in: Wants=, Requires= and units that name u in
-// [Install] WantedBy= or RequiredBy=.
-func (m *Manager) wantsOf(u *unit) []string {
-	var out []string
-	if u.cfg != nil {
-		out = append(out, u.cfg.Unit.Wants...)
-		out = append(out, u.cfg.Unit.Requires...)
-	}
-	out = append(out, m.wantedBy[u.name]...)
-	return out
-}
-
 // startTransaction adds start jobs for name and everything it pulls in,
 // orders them and breaks ordering cycles, then runs what can run.
 func (m *Manager) startTransaction(name string, waiter chan<- response) error {
@@ -94,9 +68,45 @@ func (m *Manager) startTransaction(name string, waiter chan<- response) error {
 	} else if waiter != nil {
 		waiter <- response{Out: root.name + " is already " + string(root.state) + "\n"}
 	}
+	// Units that conflict with what starts are stopped first; when the
+	// transaction itself pulls in both sides, the unit asked for wins.
+	var stops []string
 	for _, j := range added {
+		for _, c := range m.g.conflicts[j.u.name] {
+			d := m.units[c]
+			if d == nil {
+				continue
+			}
+			if d.job != nil && d.job.kind == jobStart {
+				if d == root {
+					m.logf("%s conflicts with %s; not starting %s", j.u.name, root.name, j.u.name)
+					m.finishJob(j, true)
+					continue
+				}
+				m.logf("%s conflicts with %s; not starting %s", d.name, j.u.name, d.name)
+				m.finishJob(d.job, true)
+				continue
+			}
+			if d.state != Inactive && d.state != Failed {
+				stops = append(stops, c)
+			}
+		}
+	}
+	if len(stops) > 0 {
+		m.stopTransaction(stops, nil)
+	}
+	for _, j := range added {
+		if j.done {
+			continue
+		}
 		for _, a := range m.orderedAfter(j.u) {
 			if d, ok := m.units[a]; ok && d.job != nil && d.job.kind == jobStart && d.job != j {
+				j.after = append(j.after, d.job)
+			}
+		}
+		// A start waits for the stop of a unit it conflicts with.
+		for _, c := range m.g.conflicts[j.u.name] {
+			if d := m.units[c]; d != nil && d.job != nil && d.job.kind == jobStop {
 				j.after = append(j.after, d.job)
 			}
 		}
@@ -116,9 +126,21 @@ func (m *Manager) stopTransaction(names []string, waiter chan<- response) {
 		}
 		sort.Strings(names)
 	}
+	// Units that require, are bound to or are part of a stopping unit stop
+	// with it.
+	seen := map[string]bool{}
+	for i := 0; i < len(names); i++ {
+		if seen[names[i]] {
+			names = append(names[:i], names[i+1:]...)
+			i--
+			continue
+		}
+		seen[names[i]] = true
+		names = append(names, m.g.stopWith[names[i]]...)
+	}
 	for _, n := range names {
 		u := m.units[n]
-		if u == nil || (u.state == Inactive || u.state == Failed) && u.phase != phaseAutoRestart {
+		if u == nil || (u.state == Inactive || u.state == Failed) && u.phase != phaseAutoRestart && u.job == nil {
 			continue
 		}
 		if u.job != nil && u.job.kind == jobStop {
@@ -236,6 +258,9 @@ func (m *Manager) finishJob(j *job, failed bool) {
 	j.done, j.failed = true, failed
 	if j.u.job == j {
 		j.u.job = nil
+	}
+	if j.kind == jobStart {
+		j.u.lastJobFailed = failed
 	}
 	for _, w := range j.waiters {
 		r := response{}

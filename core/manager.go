@@ -5,7 +5,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,10 +46,9 @@ func DefaultSystemConfig() Config {
 // Manager is one running service manager. All of its state is owned by the
 // goroutine in Run; other goroutines talk to it through channels.
 type Manager struct {
-	cfg      Config
-	units    map[string]*unit
-	wantedBy map[string][]string // target -> units naming it in [Install]
-	before   map[string][]string // unit -> units that are Before= it
+	cfg   Config
+	units map[string]*unit
+	g     graph
 
 	events chan func()
 	exited chan struct{}
@@ -83,47 +81,70 @@ func New(cfg Config) (*Manager, error) {
 }
 
 func (m *Manager) load() error {
-	m.units = map[string]*unit{}
 	found := false
 	for _, dir := range m.cfg.UnitDirs {
-		good, bad, err := units.LoadDir(dir)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		for n, u := range good {
-			if _, ok := m.units[n]; !ok {
-				m.units[n] = &unit{name: n, cfg: u, state: Inactive, sub: "dead"}
-			}
-		}
-		for n, err := range bad {
-			if _, ok := m.units[n]; !ok {
-				m.units[n] = &unit{name: n, loadErr: err, state: Inactive, sub: "bad"}
-				m.logf("bad unit: %v", err)
-			}
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			found = true
 		}
 	}
 	if !found {
 		return fmt.Errorf("no unit directory found (looked in %s)", strings.Join(m.cfg.UnitDirs, ", "))
 	}
-	m.wantedBy = map[string][]string{}
-	m.before = map[string][]string{}
-	for _, n := range sortedNames(m.units) {
-		u := m.units[n]
-		if u.cfg == nil {
+	l := &units.Loader{Dirs: m.cfg.UnitDirs}
+	good, bad, err := l.LoadAll()
+	if err != nil {
+		return err
+	}
+	if m.units == nil {
+		m.units = map[string]*unit{}
+	}
+	seen := map[string]bool{}
+	for _, n := range sortedKeys(good) {
+		seen[n] = true
+		if u := m.units[n]; u != nil {
+			// Runtime state survives a reload; only the configuration changes.
+			u.cfg, u.loadErr = good[n], nil
+			if u.sub == "bad" {
+				u.sub = "dead"
+			}
 			continue
 		}
-		for _, t := range append(append([]string{}, u.cfg.Install.WantedBy...), u.cfg.Install.RequiredBy...) {
-			m.wantedBy[t] = append(m.wantedBy[t], n)
+		m.units[n] = &unit{name: n, cfg: good[n], state: Inactive, sub: "dead"}
+	}
+	for _, n := range sortedKeys(bad) {
+		seen[n] = true
+		m.logf("bad unit: %v", bad[n])
+		if u := m.units[n]; u != nil && u.state != Inactive {
+			u.loadErr = bad[n] // keep running with the old configuration
+			continue
 		}
-		for _, b := range u.cfg.Unit.Before {
-			m.before[b] = append(m.before[b], n)
+		m.units[n] = &unit{name: n, loadErr: bad[n], state: Inactive, sub: "bad"}
+	}
+	for n, u := range m.units {
+		if !seen[n] && u.state == Inactive && u.job == nil {
+			delete(m.units, n)
 		}
 	}
+	m.buildGraph()
 	return nil
+}
+
+// reload reads the unit files again (sctl daemon-reload).
+func (m *Manager) reload() error {
+	if err := m.load(); err != nil {
+		return err
+	}
+	m.logf("reloaded %d units", len(m.units))
+	return nil
+}
+
+func sortedKeys[V any](mp map[string]V) []string {
+	out := make([]string, 0, len(mp))
+	for k := range mp {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func sortedNames(m map[string]*unit) []string {

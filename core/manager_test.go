@@ -63,6 +63,16 @@ func newManager(t *testing.T, files map[string]string) *manager {
 		if err := os.WriteFile(filepath.Join(m.units, name+".toml"), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// Enabled, as the image builder presets every unit with [Install].
+		if strings.Contains(body, "WantedBy = [\"default.target\"]") {
+			wants := filepath.Join(m.units, "default.target.wants")
+			if err := os.MkdirAll(wants, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../"+name+".toml", filepath.Join(wants, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	return m
 }

@@ -5,6 +5,7 @@ type Request struct {
 	Cmd   string   `json:"cmd"`
 	Units []string `json:"units,omitempty"`
 	JSON  bool     `json:"json,omitempty"`
+	Lines int      `json:"lines,omitempty"` // for log: how many lines`
 }
 
 // Response answers a Request. Code follows systemctl's exit codes.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -31,6 +32,9 @@ func (m *Manager) setState(u *unit, s State, sub string) {
 		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
 	}
 	m.stateChanged = true
+	if (old == Active || old == Deactivating || old == Activating) && (s == Inactive || s == Failed) {
+		m.wentDown(u, s == Failed)
+	}
 }
 
 // startUnit runs the start job of u.
@@ -39,13 +43,10 @@ func (m *Manager) startUnit(u *unit) {
 		m.finishJob(u.job, true)
 		return
 	}
-	for _, r := range u.cfg.Unit.Requires {
-		if d := m.units[r]; d == nil || d.cfg == nil || d.state == Failed {
-			m.logf("%s: dependency %s failed; not starting", u.name, r)
-			u.result = "dependency"
-			m.finishJob(u.job, true)
-			return
-		}
+	if d, bad := m.failedDependency(u); bad {
+		m.logf("%s: dependency %s failed or is not active; not starting", u.name, d)
+		m.finishJob(u.job, true)
+		return
 	}
 	if p, ok := m.conditionFails(u); ok {
 		m.logf("%s: condition ConditionPathExists=%s not met; skipped", u.name, p)
@@ -98,7 +99,7 @@ func (m *Manager) enterPhase(u *unit, p phase, cmds units.Commands) {
 // phase when there is none left.
 func (m *Manager) step(u *unit) {
 	switch u.phase {
-	case phaseStartPre, phaseStart, phaseStartPost, phaseStop, phaseStopPost:
+	case phaseStartPre, phaseStart, phaseStartPost, phaseStop, phaseStopPost, phaseReload:
 		if u.cmdIdx < len(u.cmds) {
 			pid, err := m.exec(u, u.cmds[u.cmdIdx])
 			if err == nil {
@@ -169,6 +170,63 @@ func (m *Manager) advance(u *unit) {
 		m.enterPhase(u, phaseStopPost, s.ExecStopPost)
 	case phaseStopPost:
 		m.finishStop(u)
+	case phaseReload:
+		m.reloadDone(u, "")
+	}
+}
+
+// reloadUnits runs ExecReload= of each unit and answers once all are done.
+func (m *Manager) reloadUnits(names []string, ch chan<- Response) {
+	for _, n := range names {
+		u := m.units[n]
+		switch {
+		case u.cfg == nil || u.kind() != "service" || len(u.svc().ExecReload) == 0:
+			ch <- Response{Code: 1, Err: fmt.Sprintf("%s cannot be reloaded: no ExecReload", n)}
+			return
+		case u.state != Active || u.phase != phaseRunning:
+			ch <- Response{Code: 1, Err: fmt.Sprintf("%s is not active (%s)", n, u.state)}
+			return
+		}
+	}
+	inner := make(chan Response, len(names))
+	for _, n := range names {
+		u := m.units[n]
+		u.reloadWaiters = append(u.reloadWaiters, inner)
+		if u.sub != "reload" {
+			m.setState(u, Active, "reload")
+			m.enterPhase(u, phaseReload, u.svc().ExecReload)
+		}
+	}
+	go func() {
+		var out Response
+		for range names {
+			if r := <-inner; r.Code != 0 {
+				out = r
+			}
+		}
+		ch <- out
+	}()
+}
+
+func (m *Manager) reloadDone(u *unit, failure string) {
+	u.phase = phaseRunning
+	if u.state == Active {
+		u.sub = "running"
+		if u.svc().Type == "oneshot" {
+			u.sub = "exited"
+		}
+		m.stateChanged = true
+	}
+	for _, w := range u.reloadWaiters {
+		if failure != "" {
+			w <- Response{Code: 1, Err: u.name + ": reload failed: " + failure}
+		} else {
+			w <- Response{}
+		}
+	}
+	u.reloadWaiters = nil
+	if u.pendingStop {
+		m.beginStop(u)
 	}
 }
 
@@ -184,6 +242,8 @@ func (m *Manager) commandFailed(u *unit, result string) {
 			return
 		}
 		m.enterPhase(u, phaseStopPost, u.svc().ExecStopPost)
+	case phaseReload:
+		m.reloadDone(u, result)
 	default:
 		u.cmdIdx++
 		m.step(u)
@@ -194,16 +254,14 @@ func (m *Manager) commandFailed(u *unit, result string) {
 func (m *Manager) finishStop(u *unit) {
 	u.phase = phaseNone
 	u.mainPID, u.startTime, u.adopted = 0, 0, false
-	if u.result != "success" && !u.stopping {
-		m.setState(u, Failed, "failed")
-	} else {
-		m.setState(u, Inactive, "dead")
-	}
 	if u.job != nil {
 		// A start job that ends here has failed; a stop job has succeeded.
 		m.finishJob(u.job, u.job.kind == jobStart)
 	}
 	if !u.stopping && !m.shuttingDown && m.shouldRestart(u) {
+		if u.result != "success" {
+			m.logf("%s: failed (%s); restarting in %s", u.name, u.result, u.svc().RestartSec.D())
+		}
 		u.phase = phaseAutoRestart
 		m.setState(u, Activating, "auto-restart")
 		u.timer = m.after(u.svc().RestartSec.D(), func() {
@@ -215,6 +273,12 @@ func (m *Manager) finishStop(u *unit) {
 			m.logf("%s: scheduled restart (%d)", u.name, u.restarts)
 			m.startUnit(u)
 		})
+		return
+	}
+	if u.result != "success" && !u.stopping {
+		m.setState(u, Failed, "failed")
+	} else {
+		m.setState(u, Inactive, "dead")
 	}
 }
 

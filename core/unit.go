@@ -3,6 +3,8 @@ package core
 import (
 	"time"
 
+	"github.com/sysmaster-go/sysmaster/core/logbuf"
+
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -31,6 +33,7 @@ const (
 	phaseStopSigterm
 	phaseStopPost
 	phaseAutoRestart
+	phaseReload
 )
 
 // unit is the manager's runtime view of one unit: its configuration and
@@ -53,6 +56,8 @@ type unit struct {
 	adopted   bool   // mainPID is not our child: watched through a pidfd
 	result    string // "success", "exit-code", "signal", "timeout", "start-limit-hit"
 
+	lastJobFailed bool
+
 	stopping    bool // a stop was asked for: do not restart
 	pendingStop bool // stop once the running control process ends
 	starts      []time.Time
@@ -61,6 +66,9 @@ type unit struct {
 
 	timer *time.Timer
 	job   *job
+
+	reloadWaiters []chan<- Response
+	log           *logbuf.Ring
 }
 
 func (u *unit) svc() *units.ServiceSection { return &u.cfg.Service }
@@ -82,4 +90,12 @@ func (u *unit) description() string {
 		return u.cfg.Unit.Description
 	}
 	return u.name
+}
+
+// files lists the unit's file and its drop-ins.
+func (u *unit) files() []string {
+	if u.cfg == nil {
+		return nil
+	}
+	return append([]string{u.cfg.Path}, u.cfg.DropIns...)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sysmaster-go/sysmaster/board"
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 // smboxPath is where the multi-call binary lives; every applet link points
@@ -385,7 +386,52 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		}
 		o.logf("adding %s as %s", a.src, a.dst)
 	}
+	if err := presetUnits(t); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// presetUnits checks every unit file in the image and enables the ones
+// with an [Install] section, as `sctl enable` would on the board: a
+// TARGET.wants/NAME link per WantedBy= (.requires for RequiredBy=). A unit
+// that does not parse fails the build, naming file, line and key.
+func presetUnits(t *Tree) error {
+	for _, n := range t.Nodes() {
+		if n.Kind != KindFile || "/"+path.Dir(n.Path) != unitsDir || !strings.HasSuffix(n.Path, ".toml") {
+			continue
+		}
+		data := n.Data
+		name := n.Path
+		if n.Source != "" {
+			var err error
+			if data, err = os.ReadFile(n.Source); err != nil {
+				return fmt.Errorf("units: %w", err)
+			}
+			name = n.Source
+		}
+		u, err := units.Parse(name, data)
+		if err != nil {
+			return fmt.Errorf("bad unit: %w", err)
+		}
+		if u.IsTemplate() {
+			continue
+		}
+		link := func(dir string) error {
+			return t.AddSymlink(path.Join(unitsDir, dir, u.Name), "../"+u.Name+".toml")
+		}
+		for _, w := range u.Install.WantedBy {
+			if err := link(w + ".wants"); err != nil {
+				return err
+			}
+		}
+		for _, r := range u.Install.RequiredBy {
+			if err := link(r + ".requires"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func goarmSuffix(b *board.Board) string {

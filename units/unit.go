@@ -14,55 +14,204 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"golang.org/x/sys/unix"
 )
 
 // Kinds of unit this format describes.
 var Kinds = []string{"service", "target", "socket", "mount", "timer"}
 
-// Unit is one decoded unit file.
+// Unit is one decoded unit file, with its drop-ins applied.
 type Unit struct {
-	Name    string         `toml:"-"` // e.g. "sshd.service"
-	Path    string         `toml:"-"`
+	Name string `toml:"-"` // e.g. "sshd.service"
+	Path string `toml:"-"` // the main file; for an instance, its template's file
+	// DropIns are the drop-in files applied on top of Path, in order.
+	DropIns []string       `toml:"-"`
 	Unit    UnitSection    `toml:"Unit"`
 	Service ServiceSection `toml:"Service"`
+	Socket  SocketSection  `toml:"Socket"`
+	Mount   MountSection   `toml:"Mount"`
+	Timer   TimerSection   `toml:"Timer"`
 	Install InstallSection `toml:"Install"`
 }
 
 // Kind is the unit's kind: the suffix of its name.
 func (u *Unit) Kind() string { return u.Name[strings.LastIndexByte(u.Name, '.')+1:] }
 
+// IsTemplate reports whether the unit is a template (NAME@.KIND): it is
+// never started itself, only instantiated.
+func (u *Unit) IsTemplate() bool { return IsTemplate(u.Name) }
+
+// Instance is the part between "@" and the kind suffix, "" for a plain unit.
+func (u *Unit) Instance() string { _, inst, _ := splitName(u.Name); return inst }
+
 // UnitSection is [Unit].
 type UnitSection struct {
-	Description         string
-	Documentation       List
-	Requires            List
-	Wants               List
-	After               List
-	Before              List
-	Conflicts           List
-	ConditionPathExists List
+	Description   string
+	Documentation List
+	Requires      List
+	Requisite     List
+	Wants         List // also receives the entries of TARGET.wants/ directories
+	BindsTo       List
+	PartOf        List
+	OnFailure     List
+	After         List
+	Before        List
+	Conflicts     List
+
+	// StartLimitBurst starts within StartLimitIntervalSec are allowed;
+	// 0 leaves the manager's default.
+	StartLimitBurst       int
+	StartLimitIntervalSec Duration
+	// DefaultDependencies is never nil after loading (default true).
+	DefaultDependencies *bool
+
+	// Conditions skip the unit when false; asserts fail its start. Each
+	// value may be negated with a leading "!".
+	ConditionPathExists        List
+	ConditionPathIsDirectory   List
+	ConditionFileNotEmpty      List
+	ConditionKernelCommandLine List
+	ConditionVirtualization    List
+	AssertPathExists           List
+	AssertPathIsDirectory      List
+	AssertFileNotEmpty         List
+	AssertKernelCommandLine    List
+	AssertVirtualization       List
+}
+
+// HasDefaultDependencies reports DefaultDependencies, true when unset.
+func (s *UnitSection) HasDefaultDependencies() bool {
+	return s.DefaultDependencies == nil || *s.DefaultDependencies
 }
 
 // ServiceSection is [Service].
 type ServiceSection struct {
-	Type             string
-	ExecStartPre     Commands
-	ExecStart        Commands
-	ExecStartPost    Commands
-	ExecStop         Commands
-	ExecStopPost     Commands
-	RemainAfterExit  bool
-	Restart          string
-	RestartSec       Duration
-	TimeoutStopSec   Duration
-	KillSignal       string
-	Environment      List
+	Type          string // simple (default), exec, oneshot, forking, notify
+	PIDFile       string // forking only
+	ExecStartPre  Commands
+	ExecStart     Commands
+	ExecStartPost Commands
+	ExecReload    Commands
+	ExecStop      Commands
+	ExecStopPost  Commands
+
+	RemainAfterExit bool
+	Restart         string
+	RestartSec      Duration
+	// RestartPreventExitStatus lists exits that never cause a restart.
+	RestartPreventExitStatus ExitStatusSet
+	// TimeoutSec sets TimeoutStartSec and TimeoutStopSec where those are unset.
+	TimeoutSec      Duration
+	TimeoutStartSec Duration
+	TimeoutStopSec  Duration
+	WatchdogSec     Duration
+	KillSignal      string
+	KillMode        string // control-group (default), process, mixed, none
+	// SendSIGKILL is never nil after loading (default true).
+	SendSIGKILL  *bool
+	NotifyAccess string // none, main, exec, all; "main" by default for notify
+
+	Environment List
+	// EnvironmentFile lists files of NAME=VALUE lines; a "-" prefix makes
+	// a missing file not an error (see EnvironmentFiles).
+	EnvironmentFile  List
 	WorkingDirectory string
-	StandardInput    string
-	StandardOutput   string
-	StandardError    string
-	TTYPath          string
+	User             string
+	Group            string
+	UMask            *FileMode
+	Nice             *int
+
+	StandardInput  string
+	StandardOutput string // "journal" is read as "log"
+	StandardError  string
+	TTYPath        string
+
+	LimitCPU     *Rlimit
+	LimitFSIZE   *Rlimit
+	LimitCORE    *Rlimit
+	LimitSTACK   *Rlimit
+	LimitAS      *Rlimit
+	LimitNOFILE  *Rlimit
+	LimitNPROC   *Rlimit
+	LimitMEMLOCK *Rlimit
+
+	MemoryMax Bytes // 0: no limit
+	CPUWeight int   // 1..10000, 0: unset
+	TasksMax  Count // 0: no limit
+}
+
+// EnvironmentFile is one entry of EnvironmentFile.
+type EnvironmentFile struct {
+	Path     string
+	Optional bool // "-" prefix: skip silently when missing
+}
+
+// EnvironmentFiles returns EnvironmentFile with the "-" prefixes decoded.
+func (s *ServiceSection) EnvironmentFiles() []EnvironmentFile {
+	out := make([]EnvironmentFile, 0, len(s.EnvironmentFile))
+	for _, f := range s.EnvironmentFile {
+		p, opt := strings.CutPrefix(f, "-")
+		out = append(out, EnvironmentFile{Path: p, Optional: opt})
+	}
+	return out
+}
+
+// Rlimits returns the set Limit* keys by the RLIMIT_ name's suffix
+// ("NOFILE", "CORE", …).
+func (s *ServiceSection) Rlimits() map[string]Rlimit {
+	out := map[string]Rlimit{}
+	for _, l := range []struct {
+		name string
+		v    *Rlimit
+	}{
+		{"CPU", s.LimitCPU}, {"FSIZE", s.LimitFSIZE}, {"CORE", s.LimitCORE}, {"STACK", s.LimitSTACK},
+		{"AS", s.LimitAS}, {"NOFILE", s.LimitNOFILE}, {"NPROC", s.LimitNPROC}, {"MEMLOCK", s.LimitMEMLOCK},
+	} {
+		if l.v != nil {
+			out[l.name] = *l.v
+		}
+	}
+	return out
+}
+
+// SocketSection is [Socket]. Only Accept=false sockets are supported: the
+// listening sockets are passed to one service.
+type SocketSection struct {
+	ListenStream           List
+	ListenDatagram         List
+	ListenSequentialPacket List
+	Accept                 bool
+	// Service is the unit started on traffic; NAME.service by default.
+	Service            string
+	SocketMode         *FileMode // 0666 by default
+	FileDescriptorName string    // NAME by default
+	Backlog            int       // 0: SOMAXCONN
+	RemoveOnStop       bool
+}
+
+// MountSection is [Mount]. The unit's name must be the escaped Where.
+type MountSection struct {
+	What          string
+	Where         string
+	Type          string
+	Options       string
+	DirectoryMode *FileMode // 0755 by default
+	TimeoutSec    Duration  // 90s by default
+}
+
+// TimerSection is [Timer].
+type TimerSection struct {
+	OnBootSec         Duration
+	OnStartupSec      Duration
+	OnActiveSec       Duration
+	OnUnitActiveSec   Duration
+	OnUnitInactiveSec Duration
+	// OnCalendar is only checked for being non-empty here: its syntax
+	// belongs to the calendar parser.
+	OnCalendar         List
+	Unit               string // NAME.service by default
+	Persistent         bool
+	AccuracySec        Duration // 1min by default
+	RandomizedDelaySec Duration
 }
 
 // InstallSection is [Install].
@@ -131,7 +280,35 @@ func ValidName(name string) error {
 	return nil
 }
 
-// Load reads and decodes the unit file at path (…/NAME.KIND.toml).
+// IsTemplate reports whether name is a template name like "getty@.service".
+func IsTemplate(name string) bool {
+	_, inst, kind := splitName(name)
+	return kind != "" && inst == "" && strings.Contains(name, "@.")
+}
+
+// TemplateOf returns the template of an instance name
+// ("getty@tty1.service" -> "getty@.service"), or "" when name is none.
+func TemplateOf(name string) string {
+	prefix, inst, kind := splitName(name)
+	if inst == "" {
+		return ""
+	}
+	return prefix + "@." + kind
+}
+
+// splitName splits "p@i.kind" into its parts; inst is "" without "@".
+func splitName(name string) (prefix, inst, kind string) {
+	dot := strings.LastIndexByte(name, '.')
+	if dot < 0 {
+		return name, "", ""
+	}
+	base, kind := name[:dot], name[dot+1:]
+	prefix, inst, _ = strings.Cut(base, "@")
+	return prefix, inst, kind
+}
+
+// Load reads and decodes the unit file at path (…/NAME.KIND.toml), without
+// drop-ins (see Loader).
 func Load(path string) (*Unit, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -141,25 +318,105 @@ func Load(path string) (*Unit, error) {
 }
 
 // Parse decodes a unit file strictly: unknown sections or keys, wrong types
-// and bad values are errors naming the line and the key.
+// and bad values are errors naming the line and the key. A template
+// (NAME@.KIND) is checked by instantiating it, and returned as written:
+// specifiers unexpanded and defaults unset.
 func Parse(path string, data []byte) (*Unit, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".toml")
 	if err := ValidName(name); err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}
 	}
-	u := &Unit{Name: name, Path: path}
-	text := string(data)
-	md, err := toml.Decode(text, u)
-	if err != nil {
-		return nil, decodeError(path, text, err)
+	files := []source{{path: path, text: string(data)}}
+	if IsTemplate(name) {
+		prefix, _, kind := splitName(name)
+		if _, err := build(prefix+"@instance."+kind, files, os.Hostname); err != nil {
+			return nil, err
+		}
+		p := &parsed{u: &Unit{Name: name, Path: path}, origin: map[string]int{}}
+		if err := p.decode(files[0]); err != nil {
+			return nil, err
+		}
+		return p.u, nil
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return nil, unknownKey(path, text, und[0])
+	return build(name, files, os.Hostname)
+}
+
+// source is one file that contributes to a unit: its main file or a drop-in.
+type source struct{ path, text string }
+
+// parsed is a unit being built from its files.
+type parsed struct {
+	u      *Unit
+	files  []source
+	origin map[string]int // lower-case "section.key" -> index of the file that set it last
+}
+
+// build decodes files in order (main file, then drop-ins), expands
+// specifiers and validates.
+func build(name string, files []source, hostname func() (string, error)) (*Unit, error) {
+	p := &parsed{u: &Unit{Name: name, Path: files[0].path}, origin: map[string]int{}}
+	for _, f := range files {
+		if err := p.decode(f); err != nil {
+			return nil, err
+		}
+		if len(p.files) > 1 {
+			p.u.DropIns = append(p.u.DropIns, f.path)
+		}
 	}
-	if err := u.validate(text); err != nil {
+	if err := p.expand(hostname); err != nil {
 		return nil, err
 	}
-	return u, nil
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	return p.u, nil
+}
+
+// sectionsOf lists the sections each kind may have.
+var sectionsOf = map[string][]string{
+	"service": {"Unit", "Service", "Install"},
+	"socket":  {"Unit", "Socket", "Install"},
+	"mount":   {"Unit", "Mount", "Install"},
+	"timer":   {"Unit", "Timer", "Install"},
+	"target":  {"Unit", "Install"},
+}
+
+func (p *parsed) decode(f source) error {
+	p.files = append(p.files, f)
+	md, err := toml.Decode(f.text, p.u)
+	if err != nil {
+		return decodeError(f.path, f.text, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return unknownKey(f.path, f.text, und[0])
+	}
+	kind := p.u.Kind()
+	for _, k := range md.Keys() {
+		switch len(k) {
+		case 1:
+			if !oneOf(k[0], sectionsOf[kind]...) {
+				return &Error{File: f.path, Line: sectionLine(f.text, k[0]), Msg: fmt.Sprintf("[%s] section in a %s unit", k[0], kind)}
+			}
+		case 2:
+			p.origin[strings.ToLower(k[0]+"."+k[1])] = len(p.files) - 1
+		}
+	}
+	return nil
+}
+
+// errAt is an error about sec.key, located in the file that set it last.
+func (p *parsed) errAt(sec, key, format string, args ...any) error {
+	f := p.files[0]
+	if i, ok := p.origin[strings.ToLower(sec+"."+key)]; ok {
+		f = p.files[i]
+	}
+	return &Error{File: f.path, Line: keyLine(f.text, sec, key), Key: sec + "." + key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// isSet reports whether any file set sec.key.
+func (p *parsed) isSet(sec, key string) bool {
+	_, ok := p.origin[strings.ToLower(sec+"."+key)]
+	return ok
 }
 
 // typeErrRE picks line and key out of the decoder's type-mismatch errors.
@@ -168,12 +425,7 @@ var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.
 func decodeError(path, text string, err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		msg := pe.Message
-		key := ""
-		if pe.LastKey != "" {
-			key = pe.LastKey
-		}
-		return &Error{File: path, Line: pe.Position.Line, Key: key, Msg: msg}
+		return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
 	}
 	if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
@@ -186,6 +438,9 @@ func decodeError(path, text string, err error) error {
 var sections = map[string]reflect.Type{
 	"Unit":    reflect.TypeOf(UnitSection{}),
 	"Service": reflect.TypeOf(ServiceSection{}),
+	"Socket":  reflect.TypeOf(SocketSection{}),
+	"Mount":   reflect.TypeOf(MountSection{}),
+	"Timer":   reflect.TypeOf(TimerSection{}),
 	"Install": reflect.TypeOf(InstallSection{}),
 }
 
@@ -235,6 +490,7 @@ func sectionLine(text, sec string) int {
 }
 
 // keyLine returns the 1-based line where key is set inside [sec], or 0.
+// Keys match case-insensitively, as the decoder matches them.
 func keyLine(text, sec, key string) int {
 	cur := ""
 	for i, l := range strings.Split(text, "\n") {
@@ -246,7 +502,7 @@ func keyLine(text, sec, key string) int {
 		if cur != sec {
 			continue
 		}
-		if k, _, ok := strings.Cut(t, "="); ok && strings.Trim(strings.TrimSpace(k), `"`) == key {
+		if k, _, ok := strings.Cut(t, "="); ok && strings.EqualFold(strings.Trim(strings.TrimSpace(k), `"`), key) {
 			return i + 1
 		}
 	}
@@ -288,95 +544,6 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func (u *Unit) validate(text string) error {
-	bad := func(sec, key, format string, args ...any) error {
-		return &Error{File: u.Path, Line: keyLine(text, sec, key), Key: sec + "." + key, Msg: fmt.Sprintf(format, args...)}
-	}
-	for _, dep := range []struct {
-		key  string
-		list List
-	}{
-		{"Requires", u.Unit.Requires}, {"Wants", u.Unit.Wants}, {"After", u.Unit.After},
-		{"Before", u.Unit.Before}, {"Conflicts", u.Unit.Conflicts},
-	} {
-		for _, n := range dep.list {
-			if err := ValidName(n); err != nil {
-				return bad("Unit", dep.key, "%v", err)
-			}
-		}
-	}
-	for _, p := range u.Unit.ConditionPathExists {
-		if !strings.HasPrefix(strings.TrimPrefix(p, "!"), "/") {
-			return bad("Unit", "ConditionPathExists", "%q is not an absolute path", p)
-		}
-	}
-	for _, key := range []string{"WantedBy", "RequiredBy"} {
-		l := u.Install.WantedBy
-		if key == "RequiredBy" {
-			l = u.Install.RequiredBy
-		}
-		for _, n := range l {
-			if err := ValidName(n); err != nil {
-				return bad("Install", key, "%v", err)
-			}
-		}
-	}
-	s := &u.Service
-	if u.Kind() != "service" {
-		if !reflect.DeepEqual(*s, ServiceSection{}) {
-			return &Error{File: u.Path, Line: sectionLine(text, "Service"), Msg: fmt.Sprintf("[Service] section in a %s unit", u.Kind())}
-		}
-		return nil
-	}
-	if !oneOf(s.Type, "", "simple", "exec", "oneshot") {
-		return bad("Service", "Type", "%q is not one of simple, exec, oneshot", s.Type)
-	}
-	if s.Type == "" {
-		s.Type = "simple"
-	}
-	if len(s.ExecStart) == 0 {
-		return &Error{File: u.Path, Line: sectionLine(text, "Service"), Key: "Service.ExecStart", Msg: "missing: a service needs ExecStart"}
-	}
-	if s.Type != "oneshot" && len(s.ExecStart) > 1 {
-		return bad("Service", "ExecStart", "only Type=\"oneshot\" may have more than one command")
-	}
-	if !oneOf(s.Restart, "", "no", "on-success", "on-failure", "on-abnormal", "always") {
-		return bad("Service", "Restart", "%q is not one of no, on-success, on-failure, on-abnormal, always", s.Restart)
-	}
-	if s.Restart == "" {
-		s.Restart = "no"
-	}
-	if s.RestartSec == 0 {
-		s.RestartSec = Duration(100e6)
-	}
-	if s.TimeoutStopSec == 0 {
-		s.TimeoutStopSec = Duration(10e9)
-	}
-	for _, kv := range s.Environment {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return bad("Service", "Environment", "%q is not NAME=VALUE", kv)
-		}
-	}
-	if !oneOf(s.StandardInput, "", "null", "tty") {
-		return bad("Service", "StandardInput", "%q is not one of null, tty", s.StandardInput)
-	}
-	for _, o := range []struct{ key, v string }{{"StandardOutput", s.StandardOutput}, {"StandardError", s.StandardError}} {
-		if !oneOf(o.v, "", "inherit", "console", "null", "tty", "journal", "log") {
-			return bad("Service", o.key, "%q is not one of inherit, console, null, tty, log", o.v)
-		}
-	}
-	if s.KillSignal == "" {
-		s.KillSignal = "SIGTERM"
-	}
-	if unix.SignalNum(s.KillSignal) == 0 {
-		return bad("Service", "KillSignal", "%q is not a signal name like SIGTERM", s.KillSignal)
-	}
-	if s.StandardInput == "tty" && s.TTYPath == "" {
-		s.TTYPath = "/dev/console"
-	}
-	return nil
-}
-
 func oneOf(v string, set ...string) bool {
 	for _, s := range set {
 		if v == s {
@@ -386,25 +553,9 @@ func oneOf(v string, set ...string) bool {
 	return false
 }
 
-// LoadDir loads every NAME.KIND.toml in dir. Units that fail to load are
-// returned in bad, keyed by name, so the caller can report and skip them.
+// LoadDir loads every unit in dir, with drop-ins and .wants directories.
+// Units that fail to load are returned in bad, keyed by name, so the caller
+// can report and skip them.
 func LoadDir(dir string) (good map[string]*Unit, bad map[string]error, err error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("units: %w", err)
-	}
-	good, bad = map[string]*Unit{}, map[string]error{}
-	for _, e := range ents {
-		n := e.Name()
-		if e.IsDir() || !strings.HasSuffix(n, ".toml") {
-			continue
-		}
-		u, err := Load(filepath.Join(dir, n))
-		if err != nil {
-			bad[strings.TrimSuffix(n, ".toml")] = err
-			continue
-		}
-		good[u.Name] = u
-	}
-	return good, bad, nil
+	return (&Loader{Dirs: []string{dir}}).LoadAll()
 }

@@ -1,0 +1,225 @@
+package core_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/sctl"
+)
+
+// The manager benchmark starts N services whose dependency graph is a
+// tree (service i wants and starts after service (i-1)/2), half oneshot,
+// half long-running, and measures the time until every service has run
+// and the manager's RSS. runit's runsvdir runs the same commands in the
+// same run, as the peer; the ratios say how we compare.
+func BenchmarkManagerStart(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			var ours, peer time.Duration
+			var ourRSS, peerRSS int64
+			for i := 0; i < b.N; i++ {
+				d, rss := benchSysmaster(b, n)
+				ours += d
+				ourRSS = max(ourRSS, rss)
+				if _, err := exec.LookPath("runsvdir"); err == nil {
+					d, rss := benchRunsvdir(b, n)
+					peer += d
+					peerRSS = max(peerRSS, rss)
+				}
+			}
+			b.ReportMetric(float64(ours.Milliseconds())/float64(b.N), "ms-to-target")
+			b.ReportMetric(float64(ourRSS)/1024, "manager-RSS-MiB")
+			if peer > 0 {
+				b.ReportMetric(float64(peer.Milliseconds())/float64(b.N), "runsvdir-ms")
+				b.ReportMetric(float64(peerRSS)/1024, "runsvdir+runsv-RSS-MiB")
+				b.ReportMetric(float64(ours)/float64(peer), "time-ratio")
+				b.ReportMetric(float64(ourRSS)/float64(peerRSS), "RSS-ratio")
+			} else {
+				b.Log("runsvdir not installed (apt-get install runit): no peer figures")
+			}
+		})
+	}
+}
+
+// benchCommand is what every service runs: mark that it ran, then either
+// exit (oneshot) or stay.
+func benchCommand(dir string, i int) string {
+	if i%2 == 0 {
+		return fmt.Sprintf("/bin/sh -c 'echo > %s/up/s%d'", dir, i)
+	}
+	return fmt.Sprintf("/bin/sh -c 'echo > %s/up/s%d; exec sleep 100000'", dir, i)
+}
+
+func countUp(dir string) int {
+	ents, _ := os.ReadDir(filepath.Join(dir, "up"))
+	return len(ents)
+}
+
+func benchSysmaster(b *testing.B, n int) (time.Duration, int64) {
+	b.Helper()
+	dir := b.TempDir()
+	units := filepath.Join(dir, "units")
+	wants := filepath.Join(units, "default.target.wants")
+	for _, d := range []string{wants, filepath.Join(dir, "up")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(units, name+".toml"), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	write("default.target", "[Unit]\nDescription = \"bench\"\n")
+	for i := 0; i < n; i++ {
+		var deps string
+		if i > 0 {
+			p := fmt.Sprintf("s%d.service", (i-1)/2)
+			deps = fmt.Sprintf("[Unit]\nWants = [%q]\nAfter = [%q]\n", p, p)
+		}
+		svc := "Type = \"simple\"\n"
+		if i%2 == 0 {
+			svc = "Type = \"oneshot\"\nRemainAfterExit = true\n"
+		}
+		svc += fmt.Sprintf("ExecStart = %q\nKillSignal = \"SIGKILL\"\n", benchCommand(dir, i))
+		write(fmt.Sprintf("s%d.service", i), deps+"[Service]\n"+svc+"[Install]\nWantedBy = [\"default.target\"]\n")
+		name := fmt.Sprintf("s%d.service", i)
+		if err := os.Symlink(filepath.Join(units, name+".toml"), filepath.Join(wants, name)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	state := filepath.Join(dir, "state")
+	cmd := exec.Command(smbox, "sysmaster", "--user", "--units", units, "--state", state)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_, _ = sctl.Call(filepath.Join(state, "control.sock"), core.Request{Cmd: "poweroff"})
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Minute):
+			cmd.Process.Kill()
+			b.Error("manager did not stop")
+		}
+	}()
+	sock := filepath.Join(state, "control.sock")
+	deadline := start.Add(5 * time.Minute)
+	for {
+		if countUp(dir) == n {
+			r, err := sctl.Call(sock, core.Request{Cmd: "is-active", Units: []string{"default.target"}})
+			if err == nil && r.Code == 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("sysmaster: %d of %d services up after 5 minutes", countUp(dir), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return time.Since(start), rssKiB(cmd.Process.Pid)
+}
+
+func benchRunsvdir(b *testing.B, n int) (time.Duration, int64) {
+	b.Helper()
+	dir := b.TempDir()
+	sv := filepath.Join(dir, "sv")
+	if err := os.MkdirAll(filepath.Join(dir, "up"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		d := filepath.Join(sv, fmt.Sprintf("s%d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		run := "#!/bin/sh\n"
+		if i%2 == 0 {
+			// runit restarts what exits: a oneshot asks to run once.
+			run += "sv once . >/dev/null 2>&1\n"
+		}
+		run += shellUnquote(benchCommand(dir, i)) + "\n"
+		if err := os.WriteFile(filepath.Join(d, "run"), []byte(run), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cmd := exec.Command("runsvdir", "-P", sv)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		// runsvdir's HUP stops every runsv, which stops its service.
+		cmd.Process.Signal(syscall.SIGHUP)
+		cmd.Wait()
+		time.Sleep(200 * time.Millisecond)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}()
+	deadline := start.Add(5 * time.Minute)
+	for countUp(dir) < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("runsvdir: %d of %d services up after 5 minutes", countUp(dir), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	// runit's supervision is runsvdir plus one runsv per service.
+	total := rssKiB(cmd.Process.Pid)
+	for _, pid := range childrenOf(cmd.Process.Pid) {
+		total += rssKiB(pid)
+	}
+	return elapsed, total
+}
+
+// shellUnquote turns "/bin/sh -c 'CMD'" back into CMD.
+func shellUnquote(s string) string {
+	s = strings.TrimPrefix(s, "/bin/sh -c '")
+	return strings.TrimSuffix(s, "'")
+}
+
+func rssKiB(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func childrenOf(ppid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

@@ -1,0 +1,130 @@
+package core
+
+import "sort"
+
+// graph holds the reverse edges of the unit dependencies, computed once
+// per load, so propagation never scans every unit.
+type graph struct {
+	pulledBy    map[string][]string // unit -> units that pull it in implicitly (a socket's service)
+	before      map[string][]string // unit -> units that are Before= it
+	stopWith    map[string][]string // unit -> units that stop when it is stopped (Requires, BindsTo, PartOf)
+	boundBy     map[string][]string // unit -> units that stop whenever it goes down (BindsTo)
+	restartWith map[string][]string // unit -> units restarted with it (PartOf)
+	conflicts   map[string][]string // symmetric Conflicts=
+}
+
+func (m *Manager) buildGraph() {
+	g := graph{
+		pulledBy: map[string][]string{}, before: map[string][]string{}, stopWith: map[string][]string{},
+		boundBy: map[string][]string{}, restartWith: map[string][]string{}, conflicts: map[string][]string{},
+	}
+	add := func(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }
+	for _, n := range sortedNames(m.units) {
+		u := m.units[n]
+		if u.cfg == nil {
+			continue
+		}
+		c := u.cfg
+		for _, b := range c.Unit.Before {
+			add(g.before, b, n)
+		}
+		for _, d := range c.Unit.Requires {
+			add(g.stopWith, d, n)
+		}
+		for _, d := range c.Unit.BindsTo {
+			add(g.stopWith, d, n)
+			add(g.boundBy, d, n)
+		}
+		for _, d := range c.Unit.PartOf {
+			add(g.stopWith, d, n)
+			add(g.restartWith, d, n)
+		}
+		for _, d := range c.Unit.Conflicts {
+			add(g.conflicts, n, d)
+			add(g.conflicts, d, n)
+		}
+	}
+	for _, mp := range []map[string][]string{g.pulledBy, g.before, g.stopWith, g.boundBy, g.restartWith, g.conflicts} {
+		for k, v := range mp {
+			mp[k] = dedup(v)
+		}
+	}
+	m.g = g
+}
+
+func dedup(in []string) []string {
+	sort.Strings(in)
+	out := in[:0]
+	for i, s := range in {
+		if i == 0 || s != in[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// orderedAfter lists the units that u starts after: After=, the reverse of
+// other units' Before=, and, for a target, everything it pulls in.
+func (m *Manager) orderedAfter(u *unit) []string {
+	var out []string
+	if u.cfg != nil {
+		out = append(out, u.cfg.Unit.After...)
+		if u.kind() == "target" {
+			out = append(out, m.wantsOf(u)...)
+		}
+	}
+	return append(out, m.g.before[u.name]...)
+}
+
+// wantsOf lists what starting u pulls in.
+func (m *Manager) wantsOf(u *unit) []string {
+	var out []string
+	if u.cfg != nil {
+		c := u.cfg.Unit
+		out = append(append(append(out, c.Wants...), c.Requires...), c.BindsTo...)
+	}
+	return append(out, m.g.pulledBy[u.name]...)
+}
+
+// failedDependency returns the first hard dependency that keeps u from
+// starting: a Requires/BindsTo unit that failed or is missing, or a
+// Requisite unit that is not active.
+func (m *Manager) failedDependency(u *unit) (string, bool) {
+	for _, list := range [][]string{u.cfg.Unit.Requires, u.cfg.Unit.BindsTo} {
+		for _, r := range list {
+			d := m.units[r]
+			if d == nil || d.cfg == nil || d.state == Failed || d.lastJobFailed {
+				return r, true
+			}
+		}
+	}
+	for _, r := range u.cfg.Unit.Requisite {
+		if d := m.units[r]; d == nil || d.state != Active {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// wentDown propagates the end of u: units bound to it stop, OnFailure=
+// units start when it failed.
+func (m *Manager) wentDown(u *unit, failed bool) {
+	var stop []string
+	for _, n := range m.g.boundBy[u.name] {
+		if d := m.units[n]; d != nil && (d.state == Active || d.state == Activating) && (d.job == nil || d.job.kind != jobStop) {
+			stop = append(stop, n)
+		}
+	}
+	if len(stop) > 0 && !m.shuttingDown {
+		m.logf("%s went down; stopping %v bound to it", u.name, stop)
+		m.stopTransaction(stop, nil)
+	}
+	if failed && u.cfg != nil && !m.shuttingDown {
+		for _, n := range u.cfg.Unit.OnFailure {
+			m.logf("%s failed; starting %s (OnFailure)", u.name, n)
+			if err := m.startTransaction(n, nil); err != nil {
+				m.logf("OnFailure=%s: %v", n, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,254 @@
+// Package execute starts one service process with the execution settings
+// that syscall.ForkExec cannot apply between fork and exec (umask, resource
+// limits, nice, supplementary groups, joining a cgroup).
+//
+// Go gives no hook that runs in the child between fork and exec, so, like
+// systemd-executor, Start re-executes the manager's own binary as the small
+// "sm-exec" applet (Main). The helper applies the settings to itself and then
+// execs the service in place, so the pid that Start returns is the service's
+// pid. Specs that need nothing beyond ForkExec skip the helper.
+//
+// Start never waits for the child: the manager's reaper owns every wait4.
+package execute
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Spec says how to start one service process.
+type Spec struct {
+	Argv []string // Argv[0] is the path executed; it is not searched in $PATH
+	Env  []string
+	Dir  string // working directory; "" keeps the manager's
+
+	UID, GID *uint32 // nil leaves the id unchanged
+	Groups   []uint32
+	UMask    *uint32
+	Nice     *int
+	Rlimits  map[int]unix.Rlimit // keyed by unix.RLIMIT_*
+	// Cgroup is the directory of a cgroup to join before exec; "" joins none.
+	Cgroup string
+
+	Setsid  bool
+	SetCtty bool // make Stdin the controlling terminal (needs Setsid)
+
+	// Nil stdio files are connected to /dev/null.
+	Stdin, Stdout, Stderr *os.File
+	// ExtraFiles become fds 3, 4, ... in the service (socket activation);
+	// setting LISTEN_FDS and friends in Env is the caller's job.
+	ExtraFiles []*os.File
+
+	// Directive names the setting in the helper's error line
+	// ("sm-exec: ExecStart=/bin/x: ..."); "" means ExecStart.
+	Directive string
+}
+
+// HelperName is the applet name (argv[0]) the helper runs under.
+const HelperName = "sm-exec"
+
+// SpecEnv is the variable that carries the JSON-encoded spec to the helper.
+//
+// An environment variable rather than a pipe: execve delivers it whole and
+// atomically, there is no extra fd to keep out of the service's fd 3+ range,
+// and no partial write or EPIPE to handle when the helper dies early. The
+// helper's own environment holds nothing else and never reaches the service.
+const SpecEnv = "SM_EXEC_SPEC"
+
+// maxSpecLen stays under the kernel's limit for one environment string
+// (MAX_ARG_STRLEN, 32 pages).
+const maxSpecLen = 32*4096 - len(SpecEnv) - 2
+
+// Exit codes of the helper, numbered as systemd's EXIT_* so that a failure to
+// set up or exec can be told from a service that exited on its own.
+const (
+	ExitChdir  = 200 // EXIT_CHDIR
+	ExitNice   = 201 // EXIT_NICE
+	ExitExec   = 203 // EXIT_EXEC
+	ExitMemory = 204 // EXIT_MEMORY: the spec could not be decoded
+	ExitLimits = 205 // EXIT_LIMITS
+	ExitGroup  = 216 // EXIT_GROUP
+	ExitUser   = 217 // EXIT_USER
+	ExitCgroup = 219 // EXIT_CGROUP
+)
+
+// ExitCodeName returns systemd's name of a helper exit code ("EXEC" for
+// 203), or "" for a code the helper does not use, so that a status can be
+// printed as "status=203/EXEC".
+func ExitCodeName(code int) string {
+	switch code {
+	case ExitChdir:
+		return "CHDIR"
+	case ExitNice:
+		return "NICE"
+	case ExitExec:
+		return "EXEC"
+	case ExitMemory:
+		return "MEMORY"
+	case ExitLimits:
+		return "LIMITS"
+	case ExitGroup:
+		return "GROUP"
+	case ExitUser:
+		return "USER"
+	case ExitCgroup:
+		return "CGROUP"
+	}
+	return ""
+}
+
+// wireSpec is the part of Spec the helper needs; files travel as fds.
+type wireSpec struct {
+	Argv      []string            `json:"argv"`
+	Env       []string            `json:"env"`
+	Dir       string              `json:"dir,omitempty"`
+	UID       *uint32             `json:"uid,omitempty"`
+	GID       *uint32             `json:"gid,omitempty"`
+	Groups    []uint32            `json:"groups,omitempty"`
+	UMask     *uint32             `json:"umask,omitempty"`
+	Nice      *int                `json:"nice,omitempty"`
+	Rlimits   map[int]unix.Rlimit `json:"rlimits,omitempty"`
+	Cgroup    string              `json:"cgroup,omitempty"`
+	Directive string              `json:"directive,omitempty"`
+}
+
+// needsHelper reports whether s asks for anything ForkExec cannot do.
+func (s *Spec) needsHelper() bool {
+	return s.UMask != nil || s.Nice != nil || len(s.Rlimits) > 0 ||
+		len(s.Groups) > 0 || s.Cgroup != ""
+}
+
+// Start starts the process described by s and returns its pid without
+// waiting for it. self is the path of the manager's own binary (for example
+// /proc/self/exe resolved by the caller); it is executed as the helper when
+// s needs settings ForkExec cannot apply.
+//
+// On the direct path an exec failure is returned as an error. On the helper
+// path the helper reports it by exiting with one of the Exit* codes after
+// printing one line to the service's stderr.
+func Start(self string, s *Spec) (int, error) {
+	if len(s.Argv) == 0 || s.Argv[0] == "" {
+		return 0, errors.New("execute: empty command line")
+	}
+	files, closeAll, err := childFiles(s)
+	if err != nil {
+		return 0, err
+	}
+	defer closeAll()
+
+	sys := &syscall.SysProcAttr{Setsid: s.Setsid, Setctty: s.SetCtty, Ctty: 0}
+	if !s.needsHelper() {
+		sys.Credential = credential(s)
+		attr := &syscall.ProcAttr{Dir: s.Dir, Env: s.Env, Files: files, Sys: sys}
+		pid, err := syscall.ForkExec(s.Argv[0], s.Argv, attr)
+		keepAlive(s)
+		if err != nil {
+			return 0, fmt.Errorf("%s=%s: %w", s.directive(), s.Argv[0], err)
+		}
+		return pid, nil
+	}
+
+	b, err := json.Marshal(wireSpec{
+		Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
+		Groups: s.Groups, UMask: s.UMask, Nice: s.Nice, Rlimits: s.Rlimits,
+		Cgroup: s.Cgroup, Directive: s.Directive,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("execute: encode spec: %w", err)
+	}
+	if len(b) > maxSpecLen {
+		return 0, fmt.Errorf("execute: %s=%s: spec is %d bytes, over the %d-byte limit of one environment string",
+			s.directive(), s.Argv[0], len(b), maxSpecLen)
+	}
+	// The helper changes directory itself, after dropping privileges.
+	attr := &syscall.ProcAttr{Env: []string{SpecEnv + "=" + string(b)}, Files: files, Sys: sys}
+	pid, err := syscall.ForkExec(self, []string{HelperName}, attr)
+	keepAlive(s)
+	if err != nil {
+		return 0, fmt.Errorf("execute: start helper %s: %w", self, err)
+	}
+	return pid, nil
+}
+
+func (s *Spec) directive() string {
+	if s.Directive == "" {
+		return "ExecStart"
+	}
+	return s.Directive
+}
+
+// childFiles lists the fds the child gets as 0, 1, 2, 3, ...; closeAll
+// closes the /dev/null opened for missing stdio.
+func childFiles(s *Spec) ([]uintptr, func(), error) {
+	var opened []*os.File
+	closeAll := func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	fd := func(f *os.File, flag int) (uintptr, error) {
+		if f == nil {
+			n, err := os.OpenFile(os.DevNull, flag, 0)
+			if err != nil {
+				return 0, fmt.Errorf("execute: %w", err)
+			}
+			opened = append(opened, n)
+			f = n
+		}
+		return f.Fd(), nil
+	}
+	files := make([]uintptr, 0, 3+len(s.ExtraFiles))
+	for i, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
+		flag := os.O_WRONLY
+		if i == 0 {
+			flag = os.O_RDONLY
+		}
+		u, err := fd(f, flag)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		files = append(files, u)
+	}
+	for i, f := range s.ExtraFiles {
+		if f == nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("execute: extra file %d (fd %d) is nil", i, i+3)
+		}
+		files = append(files, f.Fd())
+	}
+	return files, closeAll, nil
+}
+
+// keepAlive keeps the caller's files (and their fds) open until ForkExec
+// has duplicated them.
+func keepAlive(s *Spec) {
+	runtime.KeepAlive(s.Stdin)
+	runtime.KeepAlive(s.Stdout)
+	runtime.KeepAlive(s.Stderr)
+	runtime.KeepAlive(s.ExtraFiles)
+}
+
+// credential fills the ids ForkExec switches to; nil when none is asked.
+func credential(s *Spec) *syscall.Credential {
+	if s.UID == nil && s.GID == nil {
+		return nil
+	}
+	c := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
+	if s.UID != nil {
+		c.Uid = *s.UID
+	}
+	if s.GID != nil {
+		c.Gid = *s.GID
+	}
+	// Root drops its supplementary groups with its ids; anyone else may not
+	// call setgroups at all, even to keep what it has.
+	c.NoSetGroups = os.Geteuid() != 0
+	return c
+}

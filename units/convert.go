@@ -1,0 +1,326 @@
+package units
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ConvertINI turns a systemd unit file (.service, .socket, .timer, .mount,
+// .target) into this package's TOML format. name is the unit's file name
+// (a directory part is ignored). Every directive that could not be carried
+// over is listed in unsupported as "Section.Key (line N): reason"; the
+// returned TOML always parses with Parse. err is set when the file cannot
+// be read as INI or the result would not be a valid unit (for example a
+// service without ExecStart).
+func ConvertINI(name string, data []byte) (out []byte, unsupported []string, err error) {
+	name = filepath.Base(name)
+	if err := ValidName(name); err != nil {
+		return nil, nil, err
+	}
+	kind := name[strings.LastIndexByte(name, '.')+1:]
+	c := &converter{name: name}
+	if err := c.read(string(data), kind); err != nil {
+		return nil, c.unsupported, err
+	}
+	// Values are checked by Parse itself: a rejected key is dropped and
+	// reported, until what is left parses.
+	for {
+		out = c.encode()
+		_, err := Parse(name+".toml", out)
+		if err == nil {
+			return out, c.unsupported, nil
+		}
+		var e *Error
+		if !errors.As(err, &e) || !c.drop(e) {
+			return nil, c.unsupported, fmt.Errorf("convert %s: %w", name, err)
+		}
+	}
+}
+
+type iniSection struct {
+	name    string
+	entries []*iniEntry
+}
+
+type iniEntry struct {
+	key  string
+	line int
+	val  any // string, bool, int64 or []string
+}
+
+type converter struct {
+	name        string
+	sections    []*iniSection
+	unsupported []string
+}
+
+func (c *converter) skip(sec, key string, line int, reason string) {
+	s := fmt.Sprintf("%s.%s (line %d): not supported", sec, key, line)
+	if reason != "" {
+		s += ": " + reason
+	}
+	c.unsupported = append(c.unsupported, s)
+}
+
+// wordLists are the list keys whose values are blank-separated words;
+// other list keys take one value per assignment.
+var wordLists = map[string]bool{
+	"Documentation": true, "Requires": true, "Requisite": true, "Wants": true, "BindsTo": true,
+	"PartOf": true, "OnFailure": true, "After": true, "Before": true, "Conflicts": true,
+	"WantedBy": true, "RequiredBy": true, "Alias": true,
+}
+
+func (c *converter) section(name string) *iniSection {
+	for _, s := range c.sections {
+		if s.name == name {
+			return s
+		}
+	}
+	s := &iniSection{name: name}
+	c.sections = append(c.sections, s)
+	return s
+}
+
+func (c *converter) read(text, kind string) error {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	cur := ""
+	for i := 0; i < len(lines); i++ {
+		n := i + 1
+		l := strings.TrimSpace(lines[i])
+		for strings.HasSuffix(l, `\`) && i+1 < len(lines) {
+			i++
+			l = strings.TrimSuffix(l, `\`) + " " + strings.TrimSpace(lines[i])
+		}
+		if l == "" || l[0] == '#' || l[0] == ';' {
+			continue
+		}
+		if l[0] == '[' {
+			if !strings.HasSuffix(l, "]") {
+				return &Error{File: c.name, Line: n, Msg: fmt.Sprintf("bad section header %q", l)}
+			}
+			cur = l[1 : len(l)-1]
+			continue
+		}
+		key, val, ok := strings.Cut(l, "=")
+		if !ok {
+			return &Error{File: c.name, Line: n, Msg: fmt.Sprintf("want KEY=VALUE, got %q", l)}
+		}
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		if cur == "" {
+			return &Error{File: c.name, Line: n, Msg: fmt.Sprintf("%s= outside of a section", key)}
+		}
+		typ, ok := sections[cur]
+		if !ok || !oneOf(cur, sectionsOf[kind]...) {
+			c.skip(cur, key, n, "")
+			continue
+		}
+		f, ok := typ.FieldByName(key)
+		if !ok {
+			c.skip(cur, key, n, "")
+			continue
+		}
+		c.assign(c.section(cur), f.Type, key, val, n)
+	}
+	return nil
+}
+
+var (
+	listType     = reflect.TypeOf(List{})
+	commandsType = reflect.TypeOf(Commands{})
+	exitSetType  = reflect.TypeOf(ExitStatusSet{})
+)
+
+// assign applies one KEY=VALUE line to sec; an empty value resets the key.
+func (c *converter) assign(sec *iniSection, typ reflect.Type, key, val string, line int) {
+	var e *iniEntry
+	for _, x := range sec.entries {
+		if x.key == key {
+			e = x
+		}
+	}
+	if val == "" {
+		if e != nil {
+			sec.entries = removeEntry(sec.entries, e)
+		}
+		return
+	}
+	isList := typ == listType || typ == commandsType || typ == exitSetType
+	if e == nil {
+		e = &iniEntry{key: key}
+		sec.entries = append(sec.entries, e)
+	}
+	e.line = line
+	if isList {
+		var add []string
+		var err error
+		switch {
+		case key == "Environment":
+			add, err = SplitWords(val)
+		case wordLists[key] || typ == exitSetType:
+			add = strings.Fields(val)
+		case typ == commandsType:
+			_, err = ParseCommand(val)
+			add = []string{val}
+		default:
+			add = []string{val}
+		}
+		if err != nil {
+			c.skip(sec.name, key, line, err.Error())
+		} else {
+			old, _ := e.val.([]string)
+			e.val = append(old, add...)
+		}
+		if l, _ := e.val.([]string); len(l) == 0 {
+			sec.entries = removeEntry(sec.entries, e)
+		}
+		return
+	}
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	switch {
+	case typ.Kind() == reflect.Bool:
+		switch strings.ToLower(val) {
+		case "yes", "true", "1", "on":
+			e.val = true
+		case "no", "false", "0", "off":
+			e.val = false
+		default:
+			c.skip(sec.name, key, line, fmt.Sprintf("%q is not a boolean", val))
+			sec.entries = removeEntry(sec.entries, e)
+		}
+	case typ.Kind() == reflect.Int:
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			c.skip(sec.name, key, line, fmt.Sprintf("%q is not an integer", val))
+			sec.entries = removeEntry(sec.entries, e)
+			return
+		}
+		e.val = n
+	case typ.Kind() == reflect.Uint64 || typ == reflect.TypeOf(Rlimit{}):
+		// Sizes and limits: plain numbers as integers, the rest ("1G",
+		// "infinity", "SOFT:HARD") as strings.
+		if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+			e.val = n
+		} else {
+			e.val = val
+		}
+	case key == "KillSignal":
+		e.val = signalName(val)
+	default:
+		e.val = val
+	}
+}
+
+// signalName turns systemd's "TERM" or "15" into "SIGTERM".
+func signalName(v string) string {
+	if n, err := strconv.Atoi(v); err == nil {
+		if s := unix.SignalName(unix.Signal(n)); s != "" {
+			return s
+		}
+		return v
+	}
+	if !strings.HasPrefix(v, "SIG") {
+		return "SIG" + v
+	}
+	return v
+}
+
+func removeEntry(l []*iniEntry, e *iniEntry) []*iniEntry {
+	out := l[:0]
+	for _, x := range l {
+		if x != e {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// drop removes the key an error from Parse names, reporting it.
+func (c *converter) drop(perr *Error) bool {
+	sec, key, ok := strings.Cut(perr.Key, ".")
+	if !ok {
+		return false
+	}
+	for _, s := range c.sections {
+		if s.name != sec {
+			continue
+		}
+		for _, e := range s.entries {
+			if strings.EqualFold(e.key, key) {
+				c.skip(sec, e.key, e.line, perr.Msg)
+				s.entries = removeEntry(s.entries, e)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// encode writes the sections as TOML, [Unit] first and [Install] last.
+func (c *converter) encode() []byte {
+	var b strings.Builder
+	order := []string{"Unit", "Service", "Socket", "Mount", "Timer", "Install"}
+	for _, name := range order {
+		for _, s := range c.sections {
+			if s.name != name || len(s.entries) == 0 {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			fmt.Fprintf(&b, "[%s]\n", s.name)
+			for _, e := range s.entries {
+				fmt.Fprintf(&b, "%s = %s\n", e.key, tomlValue(e.val))
+			}
+		}
+	}
+	return []byte(b.String())
+}
+
+func tomlValue(v any) string {
+	switch v := v.(type) {
+	case bool:
+		return strconv.FormatBool(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = tomlString(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case string:
+		return tomlString(v)
+	}
+	return `""`
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
