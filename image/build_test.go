@@ -97,7 +97,7 @@ func TestBuildReproducible(t *testing.T) {
 	dir := t.TempDir()
 	smbox := writeFile(t, filepath.Join(dir, "smbox"), "fake smbox\n", 0o755)
 	units := filepath.Join(dir, "units")
-	writeFile(t, filepath.Join(units, "b.service.toml"), "[Service]\n", 0o600)
+	writeFile(t, filepath.Join(units, "b.service.toml"), "[Service]\nExecStart = \"/bin/b\"\n", 0o600)
 	writeFile(t, filepath.Join(units, "a.target.toml"), "[Unit]\n", 0o644)
 	writeFile(t, filepath.Join(units, "unit.go"), "package units\n", 0o644)
 	busybox := fakeELF(t, "busybox", elf.EM_X86_64, elf.ELFCLASS64, "")
@@ -203,7 +203,7 @@ func TestBuildDefaults(t *testing.T) {
 	b := loadBoard(t, "qemu-aarch64")
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "go.mod"), "module example.com/x\n", 0o644)
-	writeFile(t, filepath.Join(root, "units", "x.service.toml"), "[Service]\n", 0o644)
+	writeFile(t, filepath.Join(root, "units", "x.service.toml"), "[Service]\nExecStart = \"/bin/x\"\n", 0o644)
 	smbox := fakeELF(t, "smbox", elf.EM_AARCH64, elf.ELFCLASS64, "")
 	t.Setenv("SOURCE_DATE_EPOCH", "1234567890")
 
