@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -276,17 +277,22 @@ func (m *Manager) startEach(names []string, ch chan<- Response) {
 
 // UnitStatus is the status of one unit, as `sctl status --json` prints it.
 type UnitStatus struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Load        string `json:"load"`
-	Active      State  `json:"active"`
-	Sub         string `json:"sub"`
-	MainPID     int    `json:"main_pid,omitempty"`
-	Result      string `json:"result,omitempty"`
-	Restarts    int    `json:"restarts"`
-	Path        string `json:"path,omitempty"`
-	Error       string `json:"error,omitempty"`
-	Since       string `json:"since,omitempty"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Load        string   `json:"load"`
+	Active      State    `json:"active"`
+	Sub         string   `json:"sub"`
+	MainPID     int      `json:"main_pid,omitempty"`
+	Result      string   `json:"result,omitempty"`
+	Restarts    int      `json:"restarts"`
+	Path        string   `json:"path,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Since       string   `json:"since,omitempty"`
+	Status      string   `json:"status_text,omitempty"`
+	Cgroup      string   `json:"cgroup,omitempty"`
+	Processes   []int    `json:"processes,omitempty"`
+	Enabled     string   `json:"enabled"`
+	Log         []string `json:"log,omitempty"`
 }
 
 func (m *Manager) unitStatus(u *unit) UnitStatus {
@@ -300,6 +306,8 @@ func (m *Manager) unitStatus(u *unit) UnitStatus {
 	if !u.since.IsZero() {
 		s.Since = u.since.Format(time.RFC3339)
 	}
+	s.Status, s.Enabled = u.statusText, m.enabledState(u)
+	s.Cgroup = u.cgroup
 	return s
 }
 
@@ -307,7 +315,14 @@ func (m *Manager) status(req Request) Response {
 	var sts []UnitStatus
 	r := Response{}
 	for _, n := range req.Units {
-		st := m.unitStatus(m.units[n])
+		u := m.units[n]
+		st := m.unitStatus(u)
+		st.Processes = m.processes(u)
+		if u.log != nil {
+			for _, l := range u.log.Lines(10) {
+				st.Log = append(st.Log, l.Time.Format("15:04:05")+" "+l.Text)
+			}
+		}
 		sts = append(sts, st)
 		if st.Active != Active {
 			r.Code = 3
@@ -334,11 +349,30 @@ func (m *Manager) status(req Request) Response {
 		if st.MainPID > 0 {
 			fmt.Fprintf(&b, "  Main PID: %d\n", st.MainPID)
 		}
+		if st.Status != "" {
+			fmt.Fprintf(&b, "    Status: %q\n", st.Status)
+		}
+		if len(st.Processes) > 0 {
+			fmt.Fprintf(&b, "     Tasks: %d", len(st.Processes))
+			if st.Cgroup != "" {
+				fmt.Fprintf(&b, " (cgroup %s)", st.Cgroup)
+			}
+			b.WriteString("\n")
+			for _, p := range st.Processes {
+				fmt.Fprintf(&b, "            %d %s\n", p, cmdline(p))
+			}
+		}
 		if st.Result != "" && st.Result != "success" {
 			fmt.Fprintf(&b, "    Result: %s\n", st.Result)
 		}
 		if st.Restarts > 0 {
 			fmt.Fprintf(&b, "  Restarts: %d\n", st.Restarts)
+		}
+		if len(st.Log) > 0 {
+			b.WriteString("\n")
+			for _, l := range st.Log {
+				b.WriteString(l + "\n")
+			}
 		}
 	}
 	r.Out = b.String()
@@ -348,7 +382,14 @@ func (m *Manager) status(req Request) Response {
 func (m *Manager) listUnits(req Request) Response {
 	var sts []UnitStatus
 	for _, n := range sortedNames(m.units) {
-		sts = append(sts, m.unitStatus(m.units[n]))
+		u := m.units[n]
+		if req.Type != "" && u.kind() != req.Type {
+			continue
+		}
+		if req.State != "" && string(u.state) != req.State && u.sub != req.State {
+			continue
+		}
+		sts = append(sts, m.unitStatus(u))
 	}
 	sort.Slice(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name })
 	if req.JSON {
@@ -364,4 +405,39 @@ func (m *Manager) listUnits(req Request) Response {
 	tw.Flush()
 	fmt.Fprintf(&b, "\n%d units listed.\n", len(sts))
 	return Response{Out: b.String()}
+}
+
+// processes lists the pids of u: its cgroup's, or the session of its main
+// process.
+func (m *Manager) processes(u *unit) []int {
+	if m.cg != nil && u.cgroup != "" {
+		if procs, err := m.cg.Procs(u.cgroup); err == nil {
+			return procs
+		}
+	}
+	var out []int
+	for _, lead := range []int{u.mainPID, u.ctrlPID} {
+		if lead <= 0 {
+			continue
+		}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if sid, err := unix.Getsid(pid); err == nil && sid == lead {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+func cmdline(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }

@@ -11,12 +11,15 @@ type graph struct {
 	boundBy     map[string][]string // unit -> units that stop whenever it goes down (BindsTo)
 	restartWith map[string][]string // unit -> units restarted with it (PartOf)
 	conflicts   map[string][]string // symmetric Conflicts=
+	socketsOf   map[string][]string // service -> socket units activating it
+	timersOf    map[string][]string // unit -> timer units starting it
 }
 
 func (m *Manager) buildGraph() {
 	g := graph{
 		pulledBy: map[string][]string{}, before: map[string][]string{}, stopWith: map[string][]string{},
 		boundBy: map[string][]string{}, restartWith: map[string][]string{}, conflicts: map[string][]string{},
+		socketsOf: map[string][]string{}, timersOf: map[string][]string{},
 	}
 	add := func(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }
 	for _, n := range sortedNames(m.units) {
@@ -39,12 +42,21 @@ func (m *Manager) buildGraph() {
 			add(g.stopWith, d, n)
 			add(g.restartWith, d, n)
 		}
+		switch u.kind() {
+		case "socket":
+			// A socket listens before its service starts.
+			svc := serviceOf(u)
+			add(g.socketsOf, svc, n)
+			add(g.before, svc, n)
+		case "timer":
+			add(g.timersOf, timerTarget(u), n)
+		}
 		for _, d := range c.Unit.Conflicts {
 			add(g.conflicts, n, d)
 			add(g.conflicts, d, n)
 		}
 	}
-	for _, mp := range []map[string][]string{g.pulledBy, g.before, g.stopWith, g.boundBy, g.restartWith, g.conflicts} {
+	for _, mp := range []map[string][]string{g.pulledBy, g.before, g.stopWith, g.boundBy, g.restartWith, g.conflicts, g.socketsOf, g.timersOf} {
 		for k, v := range mp {
 			mp[k] = dedup(v)
 		}

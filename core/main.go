@@ -25,12 +25,14 @@ func Main(args []string) int {
 	stateDir := fs.String("state", "", "state directory (default /run/sysmaster)")
 	socket := fs.String("socket", "", "control socket (default STATE/control.sock)")
 	target := fs.String("target", "default.target", "target to start")
+	cgroups := fs.Bool("cgroups", false, "in user mode, put services in cgroups under the manager's own (which must be delegated)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
 	cfg := DefaultSystemConfig()
 	cfg.User = *user
 	cfg.Target = *target
+	cfg.Cgroups = *cgroups
 	if *unitsDir != "" {
 		cfg.UnitDirs = []string{*unitsDir}
 	}

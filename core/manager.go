@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/cgroup"
+	"github.com/sysmaster-go/sysmaster/core/notify"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -30,6 +32,9 @@ type Config struct {
 	Socket   string
 	Target   string
 	Console  io.Writer // state changes and service output
+	// Cgroups lets a user-mode manager use cgroup2 (it must own a
+	// delegated subtree); the system manager always tries.
+	Cgroups bool
 }
 
 // DefaultSystemConfig is the configuration of the system manager.
@@ -59,6 +64,12 @@ type Manager struct {
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
 	finished     bool
 	devnull      *os.File
+	kmsg         *os.File // /dev/kmsg when writable, for StandardOutput="kmsg"
+	self         string   // our own binary, run as the exec helper
+	notify       *notify.Server
+	cg           *cgroup.Manager // nil: process groups only
+	host         units.Host
+	started      time.Time
 }
 
 // New loads the units of cfg. Units that fail to load are kept, marked bad.
@@ -183,58 +194,6 @@ func (m *Manager) post(f func()) {
 	}
 }
 
-// exec starts one command of u.
-func (m *Manager) exec(u *unit, c units.Command) (int, error) {
-	s := u.svc()
-	spec := spawnSpec{
-		argv:   c.Argv,
-		env:    m.environment(u),
-		dir:    s.WorkingDirectory,
-		stdin:  m.devnull,
-		stdout: m.outputFile(s.StandardOutput),
-		stderr: m.outputFile(s.StandardError),
-	}
-	if spec.dir == "" {
-		spec.dir = "/"
-	}
-	if s.StandardInput == "tty" {
-		tty, err := os.OpenFile(consoleTTY(s.TTYPath), os.O_RDWR|unix.O_NOCTTY, 0)
-		if err != nil {
-			return 0, fmt.Errorf("open TTYPath: %w", err)
-		}
-		defer tty.Close()
-		spec.stdin, spec.setctty = tty, true
-		spec.stdout, spec.stderr = tty, tty
-	}
-	return spawn(spec)
-}
-
-func (m *Manager) outputFile(kind string) *os.File {
-	if kind == "null" {
-		return m.devnull
-	}
-	if f, ok := m.cfg.Console.(*os.File); ok {
-		return f
-	}
-	return m.devnull
-}
-
-func (m *Manager) environment(u *unit) []string {
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	if m.cfg.User {
-		for _, k := range []string{"PATH", "HOME", "USER", "LANG"} {
-			if v, ok := os.LookupEnv(k); ok {
-				env = append(env, k+"="+v)
-			}
-		}
-	}
-	env = append(env, "SYSMASTER_UNIT="+u.name)
-	if m.cfg.Socket != "" {
-		env = append(env, "SYSMASTER_SOCKET="+m.cfg.Socket)
-	}
-	return append(env, u.svc().Environment...)
-}
-
 // Run starts the target and serves requests until the manager is told to
 // shut down (or ctx ends), then stops every unit in reverse order. It
 // returns what should happen next: "", "poweroff", "reboot" or "halt".
@@ -256,12 +215,38 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer signal.Stop(sigs)
 
+	m.started = time.Now()
+	if m.host == nil {
+		m.host = units.SystemHost()
+	}
+	if m.self, err = os.Executable(); err != nil {
+		return "", fmt.Errorf("own binary: %w", err)
+	}
+	if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil && !m.cfg.User {
+		m.kmsg = f
+		defer f.Close()
+	}
+	m.setupCgroups()
+
 	ln, err := m.listen()
 	if err != nil {
 		return "", err
 	}
 	defer ln.Close()
 	go m.serve(ln)
+
+	if m.notify, err = notify.Listen(filepath.Join(m.cfg.StateDir, "notify.sock")); err != nil {
+		m.logf("no notify socket: %v", err)
+	} else {
+		defer m.notify.Close()
+		go func() {
+			_ = m.notify.Run(func(msg *notify.Message) {
+				cp := *msg
+				cp.FDs = nil // file descriptor store: not kept yet
+				m.post(func() { m.notified(&cp) })
+			}, nil)
+		}()
+	}
 
 	m.restoreState()
 	// A target reached before a restart of the manager is not started

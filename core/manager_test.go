@@ -21,6 +21,11 @@ import (
 var smbox string
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as a service for the tests that need one
+	// speaking sd_notify or socket activation.
+	if role := os.Getenv("SM_TEST_ROLE"); role != "" {
+		os.Exit(serviceRole(role))
+	}
 	dir, err := os.MkdirTemp("", "smbox-test")
 	if err != nil {
 		panic(err)

@@ -5,39 +5,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
-
-// spawnSpec says how to start one process of a unit.
-type spawnSpec struct {
-	argv    []string
-	env     []string
-	dir     string
-	stdin   *os.File
-	stdout  *os.File
-	stderr  *os.File
-	setctty bool // make stdin the controlling terminal
-}
-
-// spawn forks and execs without waiting: the manager's reaper owns every
-// wait4, so no other code may wait for a child.
-func spawn(s spawnSpec) (int, error) {
-	attr := &syscall.ProcAttr{
-		Dir:   s.dir,
-		Env:   s.env,
-		Files: []uintptr{s.stdin.Fd(), s.stdout.Fd(), s.stderr.Fd()},
-		// A session of its own makes the service's processes one group to
-		// signal on stop, and lets a shell take a controlling terminal.
-		Sys: &syscall.SysProcAttr{Setsid: true, Setctty: s.setctty, Ctty: 0},
-	}
-	pid, err := syscall.ForkExec(s.argv[0], s.argv, attr)
-	if err != nil {
-		return 0, fmt.Errorf("exec %s: %w", s.argv[0], err)
-	}
-	return pid, nil
-}
 
 // exitStatus describes a wait status as systemd prints it.
 func exitStatus(ws unix.WaitStatus) (string, bool) {

@@ -5,7 +5,9 @@ type Request struct {
 	Cmd   string   `json:"cmd"`
 	Units []string `json:"units,omitempty"`
 	JSON  bool     `json:"json,omitempty"`
-	Lines int      `json:"lines,omitempty"` // for log: how many lines`
+	Lines int      `json:"lines,omitempty"` // for log: how many lines
+	Type  string   `json:"type,omitempty"`  // list-units filter
+	State string   `json:"state,omitempty"` // list-units filter`
 }
 
 // Response answers a Request. Code follows systemctl's exit codes.

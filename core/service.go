@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +35,11 @@ func (m *Manager) setState(u *unit, s State, sub string) {
 	m.stateChanged = true
 	if (old == Active || old == Deactivating || old == Activating) && (s == Inactive || s == Failed) {
 		m.wentDown(u, s == Failed)
+		for _, sock := range m.socketsFor(u.name) {
+			m.watchSocket(sock)
+		}
 	}
+	m.rearmTimersFor(u.name)
 }
 
 // startUnit runs the start job of u.
@@ -48,46 +53,74 @@ func (m *Manager) startUnit(u *unit) {
 		m.finishJob(u.job, true)
 		return
 	}
-	if p, ok := m.conditionFails(u); ok {
-		m.logf("%s: condition ConditionPathExists=%s not met; skipped", u.name, p)
+	if failed, ok := u.cfg.CheckConditions(m.host); !ok {
+		m.logf("%s: condition %s not met; skipped", u.name, failed)
 		m.finishJob(u.job, false)
 		return
 	}
-	if u.kind() != "service" {
+	if failed, ok := u.cfg.CheckAsserts(m.host); !ok {
+		m.logf("%s: assertion %s failed", u.name, failed)
+		u.result = "assert"
+		m.finishJob(u.job, true)
+		return
+	}
+	if !m.withinStartLimit(u) {
+		return
+	}
+	u.lastStart = time.Now()
+	switch u.kind() {
+	case "service":
+	case "socket":
+		m.startSocket(u)
+		return
+	case "timer":
+		m.startTimer(u)
+		return
+	case "mount":
+		m.startMount(u)
+		return
+	default:
 		m.setState(u, Active, "active")
 		m.finishJob(u.job, false)
 		return
 	}
+	u.stopping, u.pendingStop, u.result, u.statusText = false, false, "success", ""
+	u.adopted = false
+	if err := m.createCgroup(u); err != nil {
+		m.logf("%s: %v", u.name, err)
+	}
+	m.setState(u, Activating, "start-pre")
+	m.armStartTimeout(u, u.svc().TimeoutStartSec.D())
+	m.enterPhase(u, phaseStartPre, u.svc().ExecStartPre)
+}
+
+// withinStartLimit counts a start of u; a unit started more than
+// StartLimitBurst times within StartLimitIntervalSec is a crash loop and
+// fails instead (start-limit-hit).
+func (m *Manager) withinStartLimit(u *unit) bool {
+	burst, interval := startLimitBurst, startLimitInterval
+	if u.cfg.Unit.StartLimitBurst > 0 {
+		burst = u.cfg.Unit.StartLimitBurst
+	}
+	if u.cfg.Unit.StartLimitIntervalSec > 0 {
+		interval = u.cfg.Unit.StartLimitIntervalSec.D()
+	}
 	now := time.Now()
 	var recent []time.Time
 	for _, t := range u.starts {
-		if now.Sub(t) < startLimitInterval {
+		if now.Sub(t) < interval {
 			recent = append(recent, t)
 		}
 	}
 	u.starts = append(recent, now)
-	if len(u.starts) > startLimitBurst {
-		u.result = "start-limit-hit"
-		m.logf("%s: started %d times within %s; giving up (start-limit-hit)", u.name, startLimitBurst, startLimitInterval)
-		m.setState(u, Failed, "failed")
-		m.finishJob(u.job, true)
-		return
+	if len(u.starts) <= burst {
+		return true
 	}
-	u.stopping, u.pendingStop, u.result = false, false, "success"
-	u.adopted = false
-	m.setState(u, Activating, "start-pre")
-	m.enterPhase(u, phaseStartPre, u.svc().ExecStartPre)
-}
-
-func (m *Manager) conditionFails(u *unit) (string, bool) {
-	for _, p := range u.cfg.Unit.ConditionPathExists {
-		neg := strings.HasPrefix(p, "!")
-		_, err := os.Stat(strings.TrimPrefix(p, "!"))
-		if (err == nil) == neg {
-			return p, true
-		}
-	}
-	return "", false
+	u.result = "start-limit-hit"
+	m.logf("%s: started %d times within %s; giving up (start-limit-hit)", u.name, burst, interval)
+	m.setState(u, Failed, "failed")
+	m.finishJob(u.job, true)
+	return false
 }
 
 func (m *Manager) enterPhase(u *unit, p phase, cmds units.Commands) {
@@ -101,7 +134,7 @@ func (m *Manager) step(u *unit) {
 	switch u.phase {
 	case phaseStartPre, phaseStart, phaseStartPost, phaseStop, phaseStopPost, phaseReload:
 		if u.cmdIdx < len(u.cmds) {
-			pid, err := m.exec(u, u.cmds[u.cmdIdx])
+			pid, err := m.exec(u, u.cmds[u.cmdIdx], phaseDirective[u.phase], false)
 			if err == nil {
 				u.ctrlPID = pid
 				return
@@ -119,17 +152,24 @@ func (m *Manager) step(u *unit) {
 	m.advance(u)
 }
 
+var phaseDirective = map[phase]string{
+	phaseStartPre: "ExecStartPre", phaseStart: "ExecStart", phaseStartPost: "ExecStartPost",
+	phaseStop: "ExecStop", phaseStopPost: "ExecStopPost", phaseReload: "ExecReload",
+}
+
 // advance moves u to the phase after the current one.
 func (m *Manager) advance(u *unit) {
 	s := u.svc()
 	switch u.phase {
 	case phaseStartPre:
-		if s.Type == "oneshot" {
+		if s.Type == "oneshot" || s.Type == "forking" {
+			// The ExecStart commands run to completion; a forking service's
+			// daemon is found afterwards.
 			m.setState(u, Activating, "start")
 			m.enterPhase(u, phaseStart, s.ExecStart)
 			return
 		}
-		pid, err := m.exec(u, s.ExecStart[0])
+		pid, err := m.exec(u, s.ExecStart[0], "ExecStart", true)
 		if err != nil {
 			m.logf("%s: %v", u.name, err)
 			m.commandFailed(u, "exec")
@@ -137,18 +177,41 @@ func (m *Manager) advance(u *unit) {
 		}
 		u.mainPID = pid
 		u.startTime, _ = procStartTime(pid)
+		if s.Type == "notify" {
+			u.phase = phaseWaitReady
+			m.setState(u, Activating, "start")
+			return
+		}
 		m.setState(u, Activating, "start-post")
 		m.enterPhase(u, phaseStartPost, s.ExecStartPost)
 	case phaseStart:
+		if s.Type == "forking" {
+			pid, err := m.forkedMainPID(u)
+			if err != nil {
+				m.logf("%s: %v", u.name, err)
+				u.result = "protocol"
+				m.enterPhase(u, phaseStopPost, s.ExecStopPost)
+				return
+			}
+			u.mainPID = pid
+			u.startTime, _ = procStartTime(pid)
+		}
+		m.setState(u, Activating, "start-post")
 		m.enterPhase(u, phaseStartPost, s.ExecStartPost)
 	case phaseStartPost:
 		u.phase = phaseRunning
+		if u.startTimer != nil {
+			u.startTimer.Stop()
+		}
 		switch {
 		case s.Type != "oneshot":
 			m.setState(u, Active, "running")
+			m.armWatchdog(u)
 		case s.RemainAfterExit:
 			m.setState(u, Active, "exited")
 		default:
+			u.lastStop = time.Now()
+			m.removeCgroup(u)
 			m.setState(u, Inactive, "dead")
 		}
 		if u.job != nil && u.job.kind == jobStart {
@@ -158,8 +221,15 @@ func (m *Manager) advance(u *unit) {
 			m.beginStop(u)
 		}
 	case phaseStop:
-		if u.mainPID > 0 {
-			m.signalGroup(u.mainPID, unix.SignalNum(s.KillSignal))
+		m.stopWatchdog(u)
+		if u.mainPID > 0 && s.KillMode != "none" {
+			sig := unix.SignalNum(s.KillSignal)
+			switch s.KillMode {
+			case "process", "mixed":
+				_ = unix.Kill(u.mainPID, sig)
+			default:
+				m.killUnit(u, sig)
+			}
 			u.phase = phaseStopSigterm
 			m.setState(u, Deactivating, "stop-sigterm")
 			u.timer = m.after(s.TimeoutStopSec.D(), func() { m.stopTimeout(u) })
@@ -173,6 +243,33 @@ func (m *Manager) advance(u *unit) {
 	case phaseReload:
 		m.reloadDone(u, "")
 	}
+}
+
+// forkedMainPID finds the daemon a forking service left behind: the pid in
+// PIDFile=, or the one process left in its cgroup.
+func (m *Manager) forkedMainPID(u *unit) (int, error) {
+	if f := u.svc().PIDFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, fmt.Errorf("PIDFile: %w", err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			return 0, fmt.Errorf("PIDFile %s: %q is not a pid", f, strings.TrimSpace(string(b)))
+		}
+		if err := unix.Kill(pid, 0); err != nil {
+			return 0, fmt.Errorf("PIDFile %s: process %d: %w", f, pid, err)
+		}
+		return pid, nil
+	}
+	if m.cg != nil && u.cgroup != "" {
+		procs, err := m.cg.Procs(u.cgroup)
+		if err == nil && len(procs) == 1 {
+			return procs[0], nil
+		}
+		return 0, fmt.Errorf("cannot tell the main process: %d processes in the cgroup and no PIDFile", len(procs))
+	}
+	return 0, fmt.Errorf("forking service without PIDFile: cannot tell its main process without cgroups")
 }
 
 // reloadUnits runs ExecReload= of each unit and answers once all are done.
@@ -254,6 +351,12 @@ func (m *Manager) commandFailed(u *unit, result string) {
 func (m *Manager) finishStop(u *unit) {
 	u.phase = phaseNone
 	u.mainPID, u.startTime, u.adopted = 0, 0, false
+	u.lastStop = time.Now()
+	m.stopWatchdog(u)
+	if u.startTimer != nil {
+		u.startTimer.Stop()
+	}
+	m.removeCgroup(u)
 	if u.job != nil {
 		// A start job that ends here has failed; a stop job has succeeded.
 		m.finishJob(u.job, u.job.kind == jobStart)
@@ -283,6 +386,9 @@ func (m *Manager) finishStop(u *unit) {
 }
 
 func (m *Manager) shouldRestart(u *unit) bool {
+	if u.lastExitCode >= 0 && u.svc().RestartPreventExitStatus.Prevents(u.lastExitCode, u.lastExitSignal) {
+		return false
+	}
 	ok := u.result == "success"
 	switch u.svc().Restart {
 	case "always":
@@ -292,18 +398,32 @@ func (m *Manager) shouldRestart(u *unit) bool {
 	case "on-failure":
 		return !ok
 	case "on-abnormal":
-		return u.result == "signal" || u.result == "timeout"
+		return u.result == "signal" || u.result == "timeout" || u.result == "watchdog"
 	}
 	return false
 }
 
 // stopUnit runs the stop job of u.
 func (m *Manager) stopUnit(u *unit) {
-	if u.kind() != "service" || u.cfg == nil {
-		m.setState(u, Inactive, "dead")
-		m.finishJob(u.job, false)
+	switch {
+	case u.cfg == nil:
+	case u.kind() == "socket":
+		m.stopSocket(u)
+	case u.kind() == "timer":
+		m.stopTimer(u)
+	case u.kind() == "mount":
+		m.stopMount(u)
+		return
+	case u.kind() == "service":
+		m.stopService(u)
 		return
 	}
+	u.lastStop = time.Now()
+	m.setState(u, Inactive, "dead")
+	m.finishJob(u.job, false)
+}
+
+func (m *Manager) stopService(u *unit) {
 	u.stopping = true
 	if u.phase == phaseAutoRestart || u.phase == phaseNone || u.phase == phaseRunning && u.mainPID == 0 && u.state != Active {
 		if u.timer != nil {
@@ -339,9 +459,15 @@ func (m *Manager) stopTimeout(u *unit) {
 	if u.phase != phaseStopSigterm || u.mainPID == 0 {
 		return
 	}
-	m.logf("%s: stop timed out; killing", u.name)
 	u.result = "timeout"
-	m.signalGroup(u.mainPID, unix.SIGKILL)
+	if s := u.svc(); s.SendSIGKILL != nil && !*s.SendSIGKILL {
+		m.logf("%s: stop timed out; SendSIGKILL=false: leaving its processes", u.name)
+		u.mainPID = 0
+		m.advance(u)
+		return
+	}
+	m.logf("%s: stop timed out; killing", u.name)
+	m.killUnit(u, unix.SIGKILL)
 }
 
 // processExited is called by the reaper (or the pidfd watcher of an
@@ -361,11 +487,19 @@ func (m *Manager) processExited(pid int, ws unix.WaitStatus, known bool) {
 
 func (m *Manager) mainExited(u *unit, ws unix.WaitStatus, known bool) {
 	desc, ok := "status unknown (exited while the manager was down)", false
+	u.lastExitCode, u.lastExitSignal = -1, ""
 	if known {
 		desc, ok = exitStatus(ws)
+		if ws.Exited() {
+			u.lastExitCode = ws.ExitStatus()
+		} else if ws.Signaled() {
+			u.lastExitSignal = unix.SignalName(ws.Signal())
+		}
 	}
 	// Leftover processes of the service go with its main process.
-	m.signalGroup(u.mainPID, unix.SIGKILL)
+	if km := u.svc().KillMode; km == "control-group" || km == "mixed" || km == "" {
+		m.killUnit(u, unix.SIGKILL)
+	}
 	u.mainPID, u.startTime = 0, 0
 	if u.timer != nil {
 		u.timer.Stop()
@@ -375,6 +509,9 @@ func (m *Manager) mainExited(u *unit, ws unix.WaitStatus, known bool) {
 		return
 	}
 	m.logf("%s: main process exited, %s", u.name, desc)
+	if ok && u.phase == phaseWaitReady && u.result == "success" {
+		u.result = "protocol" // exited before READY=1
+	}
 	if !ok && u.result == "success" {
 		u.result = "exit-code"
 		if known && ws.Signaled() {
@@ -411,6 +548,17 @@ func (m *Manager) ctrlExited(u *unit, ws unix.WaitStatus) {
 	}
 	u.cmdIdx++
 	m.step(u)
+}
+
+// killUnit signals every process of u: its cgroup when it has one, else
+// the session its main process leads.
+func (m *Manager) killUnit(u *unit, sig unix.Signal) {
+	if m.cg != nil && u.cgroup != "" {
+		if err := m.cg.Kill(u.cgroup, sig); err == nil {
+			return
+		}
+	}
+	m.signalGroup(u.mainPID, sig)
 }
 
 func (m *Manager) signalGroup(pid int, sig unix.Signal) {

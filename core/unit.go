@@ -34,6 +34,7 @@ const (
 	phaseStopPost
 	phaseAutoRestart
 	phaseReload
+	phaseWaitReady // a notify service waits for READY=1
 )
 
 // unit is the manager's runtime view of one unit: its configuration and
@@ -56,7 +57,9 @@ type unit struct {
 	adopted   bool   // mainPID is not our child: watched through a pidfd
 	result    string // "success", "exit-code", "signal", "timeout", "start-limit-hit"
 
-	lastJobFailed bool
+	lastJobFailed  bool
+	lastExitCode   int // of the main process; -1 when it did not exit normally
+	lastExitSignal string
 
 	stopping    bool // a stop was asked for: do not restart
 	pendingStop bool // stop once the running control process ends
@@ -69,6 +72,16 @@ type unit struct {
 
 	reloadWaiters []chan<- Response
 	log           *logbuf.Ring
+
+	cgroup     string // the service's cgroup, "" without cgroup support
+	statusText string // STATUS= from sd_notify
+	startTimer *time.Timer
+	watchdog   *time.Timer
+	lastStart  time.Time // when the unit last began to start (timers)
+	lastStop   time.Time // when it last went down
+
+	sock *socketState
+	tmr  *timerState
 }
 
 func (u *unit) svc() *units.ServiceSection { return &u.cfg.Service }

@@ -45,6 +45,10 @@ type Spec struct {
 	// setting LISTEN_FDS and friends in Env is the caller's job.
 	ExtraFiles []*os.File
 
+	// ListenPID sets LISTEN_PID to the service's own pid, which only the
+	// process itself knows before exec (socket activation).
+	ListenPID bool
+
 	// Directive names the setting in the helper's error line
 	// ("sm-exec: ExecStart=/bin/x: ..."); "" means ExecStart.
 	Directive string
@@ -116,12 +120,13 @@ type wireSpec struct {
 	Rlimits   map[int]unix.Rlimit `json:"rlimits,omitempty"`
 	Cgroup    string              `json:"cgroup,omitempty"`
 	Directive string              `json:"directive,omitempty"`
+	ListenPID bool                `json:"listen_pid,omitempty"`
 }
 
 // needsHelper reports whether s asks for anything ForkExec cannot do.
 func (s *Spec) needsHelper() bool {
 	return s.UMask != nil || s.Nice != nil || len(s.Rlimits) > 0 ||
-		len(s.Groups) > 0 || s.Cgroup != ""
+		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID
 }
 
 // Start starts the process described by s and returns its pid without
@@ -157,7 +162,7 @@ func Start(self string, s *Spec) (int, error) {
 	b, err := json.Marshal(wireSpec{
 		Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
 		Groups: s.Groups, UMask: s.UMask, Nice: s.Nice, Rlimits: s.Rlimits,
-		Cgroup: s.Cgroup, Directive: s.Directive,
+		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("execute: encode spec: %w", err)

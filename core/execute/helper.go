@@ -74,7 +74,11 @@ func apply(w *wireSpec) error {
 			return &exitError{ExitChdir, fmt.Errorf("chdir %s: %w", w.Dir, err)}
 		}
 	}
-	err := unix.Exec(w.Argv[0], w.Argv, w.Env)
+	env := w.Env
+	if w.ListenPID {
+		env = append(env, fmt.Sprintf("LISTEN_PID=%d", unix.Getpid()))
+	}
+	err := unix.Exec(w.Argv[0], w.Argv, env)
 	return &exitError{ExitExec, fmt.Errorf("exec: %w", err)}
 }
 

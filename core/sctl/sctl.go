@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 // DefaultSocket is the system manager's control socket.
@@ -51,17 +53,28 @@ var commands = map[string]struct {
 	units bool // needs at least one unit
 	help  string
 }{
-	"start":      {true, "start units"},
-	"stop":       {true, "stop units"},
-	"restart":    {true, "stop, then start units"},
-	"status":     {true, "show the state of units"},
-	"is-active":  {true, "exit 0 when all units are active"},
-	"is-failed":  {true, "exit 0 when a unit has failed"},
-	"list-units": {false, "list all units"},
-	"poweroff":   {false, "stop all units and power off"},
-	"reboot":     {false, "stop all units and reboot"},
-	"halt":       {false, "stop all units and halt"},
-	"ping":       {false, "check that the manager answers"},
+	"start":             {true, "start units"},
+	"stop":              {true, "stop units"},
+	"restart":           {true, "stop, then start units"},
+	"try-restart":       {true, "restart units that are running"},
+	"reload":            {true, "run ExecReload= of units"},
+	"status":            {true, "show the state of units, their processes and last output"},
+	"show":              {true, "print unit properties as KEY=VALUE"},
+	"cat":               {true, "print unit files and drop-ins"},
+	"log":               {true, "print the captured output of a unit (-n LINES)"},
+	"list-dependencies": {true, "print the tree of units a unit pulls in"},
+	"is-active":         {true, "exit 0 when all units are active"},
+	"is-failed":         {true, "exit 0 when a unit has failed"},
+	"is-enabled":        {true, "exit 0 when all units are enabled or static"},
+	"enable":            {true, "hook units into their [Install] targets"},
+	"disable":           {true, "unhook units from their targets"},
+	"daemon-reload":     {false, "read unit files again"},
+	"list-units":        {false, "list units (--type KIND, --state STATE)"},
+	"poweroff":          {false, "stop all units and power off"},
+	"reboot":            {false, "stop all units and reboot"},
+	"halt":              {false, "stop all units and halt"},
+	"ping":              {false, "check that the manager answers"},
+	"convert":           {true, "turn systemd unit files into TOML units (prints them; lists what could not be carried over)"},
 }
 
 // Main is the sctl applet.
@@ -73,7 +86,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", "", "control socket (default $SYSMASTER_SOCKET or "+DefaultSocket+")")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print JSON (list-units, status)")
+	typ := fs.String("type", "", "list-units: only units of this kind")
+	state := fs.String("state", "", "list-units: only units in this state")
+	lines := fs.Int("n", 0, "log: number of lines")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sctl [--socket PATH] [--json] COMMAND [UNIT...]\ncommands:")
 		for _, n := range sortedCommands() {
@@ -108,6 +124,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sctl %s: no unit given\n", cmd)
 		return 2
 	}
+	if cmd == "convert" {
+		return convert(names, stdout, stderr)
+	}
 	for i, n := range names {
 		if !strings.Contains(n, ".") {
 			names[i] = n + ".service"
@@ -120,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		path = DefaultSocket
 	}
-	resp, err := Call(path, core.Request{Cmd: cmd, Units: names, JSON: *asJSON})
+	resp, err := Call(path, core.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines})
 	if err != nil {
 		fmt.Fprintf(stderr, "sctl: %v\n", err)
 		return 1
@@ -167,4 +186,28 @@ func Power(action string) func(args []string) int {
 		}
 		return 0
 	}
+}
+
+// convert turns systemd unit files into TOML units, offline.
+func convert(files []string, stdout, stderr io.Writer) int {
+	code := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "sctl convert: %v\n", err)
+			code = 1
+			continue
+		}
+		out, unsupported, err := units.ConvertINI(filepath.Base(f), data)
+		if err != nil {
+			fmt.Fprintf(stderr, "sctl convert: %s: %v\n", f, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "# %s.toml\n%s", filepath.Base(f), out)
+		for _, u := range unsupported {
+			fmt.Fprintf(stderr, "%s: %s\n", f, u)
+		}
+	}
+	return code
 }

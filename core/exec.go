@@ -1,0 +1,185 @@
+package core
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/execute"
+	"github.com/sysmaster-go/sysmaster/core/logbuf"
+	"github.com/sysmaster-go/sysmaster/units"
+)
+
+// logRingBytes bounds the output kept per unit.
+const logRingBytes = 64 << 10
+
+var rlimitNames = map[string]int{
+	"CPU": unix.RLIMIT_CPU, "FSIZE": unix.RLIMIT_FSIZE, "CORE": unix.RLIMIT_CORE, "STACK": unix.RLIMIT_STACK,
+	"AS": unix.RLIMIT_AS, "NOFILE": unix.RLIMIT_NOFILE, "NPROC": unix.RLIMIT_NPROC, "MEMLOCK": unix.RLIMIT_MEMLOCK,
+}
+
+// exec starts one command of u. main says it is the service's main process
+// (which receives socket-activation fds and the watchdog settings).
+func (m *Manager) exec(u *unit, c units.Command, directive string, main bool) (int, error) {
+	s := u.svc()
+	env, err := m.environment(u, main)
+	if err != nil {
+		return 0, err
+	}
+	spec := &execute.Spec{
+		Argv:      c.Argv,
+		Env:       env,
+		Dir:       s.WorkingDirectory,
+		Setsid:    true,
+		Directive: directive,
+		Cgroup:    u.cgroup,
+	}
+	if spec.Dir == "" {
+		spec.Dir = "/"
+	}
+	if s.User != "" {
+		uid, gid, home, err := execute.LookupUser(s.User)
+		if err != nil {
+			return 0, fmt.Errorf("user %q (User=): %w", s.User, err)
+		}
+		spec.UID, spec.GID = &uid, &gid
+		spec.Groups = []uint32{gid}
+		spec.Env = append(spec.Env, "HOME="+home, "USER="+s.User)
+	}
+	if s.Group != "" {
+		gid, err := execute.LookupGroup(s.Group)
+		if err != nil {
+			return 0, fmt.Errorf("group %q (Group=): %w", s.Group, err)
+		}
+		spec.GID = &gid
+		spec.Groups = []uint32{gid}
+	}
+	if s.UMask != nil {
+		um := uint32(*s.UMask)
+		spec.UMask = &um
+	}
+	spec.Nice = s.Nice
+	if rl := s.Rlimits(); len(rl) > 0 {
+		spec.Rlimits = map[int]unix.Rlimit{}
+		for name, l := range rl {
+			spec.Rlimits[rlimitNames[name]] = unix.Rlimit{Cur: l.Soft, Max: l.Hard}
+		}
+	}
+	var closeAfter []*os.File
+	defer func() {
+		for _, f := range closeAfter {
+			f.Close()
+		}
+	}()
+	if s.StandardInput == "tty" {
+		tty, err := os.OpenFile(consoleTTY(s.TTYPath), os.O_RDWR|unix.O_NOCTTY, 0)
+		if err != nil {
+			return 0, fmt.Errorf("open TTYPath: %w", err)
+		}
+		closeAfter = append(closeAfter, tty)
+		spec.Stdin, spec.Stdout, spec.Stderr, spec.SetCtty = tty, tty, tty, true
+	} else {
+		spec.Stdin = m.devnull
+		if spec.Stdout, err = m.output(u, s.StandardOutput, &closeAfter); err != nil {
+			return 0, err
+		}
+		if spec.Stderr, err = m.output(u, s.StandardError, &closeAfter); err != nil {
+			return 0, err
+		}
+	}
+	if main {
+		spec.ExtraFiles = m.socketFiles(u)
+		spec.ListenPID = len(spec.ExtraFiles) > 0
+	}
+	return execute.Start(m.self, spec)
+}
+
+// output returns the file a service writes kind (StandardOutput=) to.
+// Captured output goes to the unit's ring and is mirrored to the console
+// or the kernel log.
+func (m *Manager) output(u *unit, kind string, closeAfter *[]*os.File) (*os.File, error) {
+	console, _ := m.cfg.Console.(*os.File)
+	switch kind {
+	case "null":
+		return m.devnull, nil
+	case "console", "inherit", "tty":
+		if console != nil {
+			return console, nil
+		}
+		return m.devnull, nil
+	}
+	if u.log == nil {
+		u.log = logbuf.New(logRingBytes)
+	}
+	var mirror = m.cfg.Console
+	if kind == "kmsg" {
+		if m.kmsg == nil {
+			return m.output(u, "log", closeAfter)
+		}
+		mirror = logbuf.KmsgWriter(m.kmsg)
+	}
+	w, err := u.log.Capture(u.name, mirror)
+	if err != nil {
+		return nil, fmt.Errorf("capture output: %w", err)
+	}
+	*closeAfter = append(*closeAfter, w)
+	return w, nil
+}
+
+// environment is what every process of u starts with: a base, the
+// manager's notify and socket settings, EnvironmentFile= and Environment=.
+func (m *Manager) environment(u *unit, main bool) ([]string, error) {
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	if m.cfg.User {
+		for _, k := range []string{"PATH", "HOME", "USER", "LANG"} {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+	env = append(env, "SYSMASTER_UNIT="+u.name, "INVOCATION_ID="+strconv.Itoa(u.restarts))
+	if m.cfg.Socket != "" {
+		env = append(env, "SYSMASTER_SOCKET="+m.cfg.Socket)
+	}
+	s := u.svc()
+	if m.notify != nil && (s.Type == "notify" || s.NotifyAccess != "none" && s.NotifyAccess != "") {
+		env = append(env, "NOTIFY_SOCKET="+m.notify.Path())
+	}
+	if main && s.WatchdogSec > 0 {
+		env = append(env, fmt.Sprintf("WATCHDOG_USEC=%d", s.WatchdogSec.D().Microseconds()))
+	}
+	if main {
+		if names := m.socketNames(u); len(names) > 0 {
+			// LISTEN_PID is set by the exec helper, which knows the pid.
+			env = append(env, fmt.Sprintf("LISTEN_FDS=%d", len(names)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+		}
+	}
+	for _, ef := range s.EnvironmentFiles() {
+		vars, err := execute.ReadEnvironmentFile(ef.Path)
+		if err != nil {
+			if ef.Optional && os.IsNotExist(unwrapAll(err)) {
+				continue
+			}
+			return nil, fmt.Errorf("EnvironmentFile: %w", err)
+		}
+		env = append(env, vars...)
+	}
+	return append(env, s.Environment...), nil
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		next := u.Unwrap()
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}

@@ -1,0 +1,118 @@
+package core
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountFlags are the options that are mount(2) flags; the rest go to the
+// filesystem as data.
+var mountFlags = map[string]struct {
+	set   bool
+	flags uintptr
+}{
+	"ro": {true, unix.MS_RDONLY}, "rw": {false, unix.MS_RDONLY},
+	"nosuid": {true, unix.MS_NOSUID}, "suid": {false, unix.MS_NOSUID},
+	"nodev": {true, unix.MS_NODEV}, "dev": {false, unix.MS_NODEV},
+	"noexec": {true, unix.MS_NOEXEC}, "exec": {false, unix.MS_NOEXEC},
+	"sync": {true, unix.MS_SYNCHRONOUS}, "async": {false, unix.MS_SYNCHRONOUS},
+	"noatime": {true, unix.MS_NOATIME}, "atime": {false, unix.MS_NOATIME},
+	"nodiratime": {true, unix.MS_NODIRATIME}, "relatime": {true, unix.MS_RELATIME},
+	"strictatime": {true, unix.MS_STRICTATIME}, "bind": {true, unix.MS_BIND},
+	"rbind": {true, unix.MS_BIND | unix.MS_REC}, "remount": {true, unix.MS_REMOUNT},
+}
+
+// parseMountOptions splits Options= into flags and filesystem data;
+// options for userspace helpers (nofail, noauto, x-…, defaults) are dropped.
+func parseMountOptions(opts string) (uintptr, string) {
+	var flags uintptr
+	var data []string
+	for _, o := range strings.Split(opts, ",") {
+		switch {
+		case o == "" || o == "defaults" || o == "auto" || o == "noauto" || o == "nofail" || o == "_netdev" || strings.HasPrefix(o, "x-"):
+		default:
+			if f, ok := mountFlags[o]; ok {
+				if f.set {
+					flags |= f.flags
+				} else {
+					flags &^= f.flags
+				}
+				continue
+			}
+			data = append(data, o)
+		}
+	}
+	return flags, strings.Join(data, ",")
+}
+
+// isMountPoint reports whether where is mounted, from /proc/self/mountinfo.
+func isMountPoint(where string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	s := bufio.NewScanner(bytes.NewReader(b))
+	for s.Scan() {
+		f := strings.Fields(s.Text())
+		if len(f) > 4 && unescapeMountinfo(f[4]) == where {
+			return true
+		}
+	}
+	return false
+}
+
+func unescapeMountinfo(s string) string {
+	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
+}
+
+func (m *Manager) startMount(u *unit) {
+	c := u.cfg.Mount
+	if isMountPoint(c.Where) {
+		m.setState(u, Active, "mounted")
+		m.finishJob(u.job, false)
+		return
+	}
+	mode := os.FileMode(0o755)
+	if c.DirectoryMode != nil {
+		mode = os.FileMode(*c.DirectoryMode)
+	}
+	if err := os.MkdirAll(c.Where, mode); err != nil {
+		m.mountFailed(u, err)
+		return
+	}
+	flags, data := parseMountOptions(c.Options)
+	typ := c.Type
+	if typ == "" && flags&unix.MS_BIND == 0 {
+		typ = "auto"
+	}
+	if err := unix.Mount(c.What, c.Where, typ, flags, data); err != nil {
+		m.mountFailed(u, err)
+		return
+	}
+	m.setState(u, Active, "mounted")
+	m.finishJob(u.job, false)
+}
+
+func (m *Manager) mountFailed(u *unit, err error) {
+	c := u.cfg.Mount
+	m.logf("%s: mount %s on %s (%s): %v", u.name, c.What, c.Where, c.Type, err)
+	u.result = "exit-code"
+	m.setState(u, Failed, "failed")
+	m.finishJob(u.job, true)
+}
+
+func (m *Manager) stopMount(u *unit) {
+	where := u.cfg.Mount.Where
+	if isMountPoint(where) {
+		if err := unix.Unmount(where, 0); err != nil {
+			m.logf("%s: unmount %s: %v; detaching it", u.name, where, err)
+			_ = unix.Unmount(where, unix.MNT_DETACH)
+		}
+	}
+	m.setState(u, Inactive, "dead")
+	m.finishJob(u.job, false)
+}

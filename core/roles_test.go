@@ -1,0 +1,56 @@
+package core_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/sysmaster-go/sysmaster/core/notify"
+)
+
+// serviceRole runs the test binary as a service of the kind the tests ask
+// for, and returns its exit code.
+func serviceRole(role string) int {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	switch role {
+	case "notify":
+		notify.Send(sock, "STATUS=warming up")
+		time.Sleep(300 * time.Millisecond)
+		notify.Send(sock, "READY=1\nSTATUS=serving")
+		select {}
+	case "notify-never":
+		select {}
+	case "watchdog":
+		// Pets the watchdog for a while, then hangs.
+		notify.Send(sock, "READY=1")
+		for i := 0; i < 5; i++ {
+			time.Sleep(100 * time.Millisecond)
+			notify.Send(sock, "WATCHDOG=1")
+		}
+		select {}
+	case "socket":
+		// Socket activation: fd 3 is the listening socket, LISTEN_PID is us.
+		if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) || os.Getenv("LISTEN_FDS") != "1" {
+			fmt.Fprintf(os.Stderr, "bad activation env: LISTEN_PID=%s LISTEN_FDS=%s pid=%d\n",
+				os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS"), os.Getpid())
+			return 3
+		}
+		l, err := net.FileListener(os.NewFile(3, "listen"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 4
+		}
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return 5
+			}
+			fmt.Fprintf(c, "hello from %d (%s)\n", os.Getpid(), os.Getenv("LISTEN_FDNAMES"))
+			c.Close()
+		}
+	}
+	fmt.Fprintf(os.Stderr, "unknown role %q\n", role)
+	return 2
+}

@@ -1,0 +1,226 @@
+package core
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/units"
+)
+
+// socketState is a socket unit's listening sockets. The manager keeps them
+// open while the service runs, so a restarted service gets the same ones
+// and clients never see "connection refused".
+type socketState struct {
+	files []*os.File
+	names []string
+	paths []string // filesystem sockets to remove on stop
+	stop  chan struct{}
+}
+
+// serviceOf is the service a socket unit activates.
+func serviceOf(u *unit) string {
+	if s := u.cfg.Socket.Service; s != "" {
+		return s
+	}
+	return u.name[:len(u.name)-len(".socket")] + ".service"
+}
+
+// socketsFor lists the active socket units that activate service svc.
+func (m *Manager) socketsFor(svc string) []*unit {
+	var out []*unit
+	for _, n := range m.g.socketsOf[svc] {
+		if s := m.units[n]; s != nil && s.sock != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (m *Manager) socketFiles(u *unit) []*os.File {
+	var out []*os.File
+	for _, s := range m.socketsFor(u.name) {
+		out = append(out, s.sock.files...)
+	}
+	return out
+}
+
+func (m *Manager) socketNames(u *unit) []string {
+	var out []string
+	for _, s := range m.socketsFor(u.name) {
+		out = append(out, s.sock.names...)
+	}
+	return out
+}
+
+func (m *Manager) startSocket(u *unit) {
+	st, err := openSockets(u.cfg)
+	if err != nil {
+		m.logf("%s: %v", u.name, err)
+		u.result = "resources"
+		m.setState(u, Failed, "failed")
+		m.finishJob(u.job, true)
+		return
+	}
+	u.sock = st
+	u.result = "success"
+	m.setState(u, Active, "listening")
+	m.finishJob(u.job, false)
+	m.watchSocket(u)
+}
+
+func (m *Manager) stopSocket(u *unit) {
+	if u.sock == nil {
+		return
+	}
+	close(u.sock.stop)
+	for _, f := range u.sock.files {
+		f.Close()
+	}
+	if u.cfg.Socket.RemoveOnStop {
+		for _, p := range u.sock.paths {
+			os.Remove(p)
+		}
+	}
+	u.sock = nil
+}
+
+// openSockets creates the listening sockets of a socket unit.
+func openSockets(c *units.Unit) (*socketState, error) {
+	addrs, err := c.Socket.Listeners()
+	if err != nil {
+		return nil, err
+	}
+	st := &socketState{stop: make(chan struct{})}
+	name := c.Socket.FileDescriptorName
+	if name == "" {
+		name = c.Name[:len(c.Name)-len(".socket")]
+	}
+	fail := func(err error) (*socketState, error) {
+		for _, f := range st.files {
+			f.Close()
+		}
+		return nil, err
+	}
+	for _, a := range addrs {
+		if (a.Net == "unix" || a.Net == "unixgram" || a.Net == "unixpacket") && a.Addr[0] == '/' {
+			// A stale socket file from a previous run would make bind fail.
+			if fi, err := os.Lstat(a.Addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				os.Remove(a.Addr)
+			}
+			st.paths = append(st.paths, a.Addr)
+		}
+		f, err := listenFile(a)
+		if err != nil {
+			return fail(fmt.Errorf("listen %s %s: %w", a.Net, a.Addr, err))
+		}
+		st.files = append(st.files, f)
+		st.names = append(st.names, name)
+		if a.Addr[0] == '/' {
+			mode := os.FileMode(0o666)
+			if c.Socket.SocketMode != nil {
+				mode = os.FileMode(*c.Socket.SocketMode)
+			}
+			if err := os.Chmod(a.Addr, mode); err != nil {
+				return fail(fmt.Errorf("SocketMode: %w", err))
+			}
+		}
+	}
+	return st, nil
+}
+
+// listenFile opens one listening socket and returns it as a file the
+// manager owns; Go's listener is closed without removing the path.
+func listenFile(a units.ListenAddr) (*os.File, error) {
+	switch a.Net {
+	case "unix", "unixpacket":
+		l, err := net.ListenUnix(a.Net, &net.UnixAddr{Name: a.Addr, Net: a.Net})
+		if err != nil {
+			return nil, err
+		}
+		l.SetUnlinkOnClose(false)
+		defer l.Close()
+		return l.File()
+	case "tcp":
+		l, err := net.Listen("tcp", a.Addr)
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		return l.(*net.TCPListener).File()
+	case "unixgram":
+		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: a.Addr, Net: "unixgram"})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return c.File()
+	case "udp":
+		c, err := net.ListenPacket("udp", a.Addr)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return c.(*net.UDPConn).File()
+	}
+	return nil, fmt.Errorf("unsupported network %q", a.Net)
+}
+
+// watchSocket waits for the first client on any of u's sockets and then
+// starts its service. The watch is armed again when the service goes down.
+func (m *Manager) watchSocket(u *unit) {
+	st := u.sock
+	if st == nil {
+		return
+	}
+	svc := serviceOf(u)
+	if d := m.units[svc]; d != nil && (d.state == Active || d.state == Activating || d.job != nil) {
+		return
+	}
+	fds := make([]unix.PollFd, len(st.files))
+	for i, f := range st.files {
+		fds[i] = unix.PollFd{Fd: int32(f.Fd()), Events: unix.POLLIN}
+	}
+	go func() {
+		for {
+			select {
+			case <-st.stop:
+				return
+			default:
+			}
+			// A timeout lets a stopped socket end the wait.
+			n, err := unix.Poll(fds, 200)
+			if err == syscall.EINTR || n == 0 {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			m.post(func() { m.socketReady(u, st) })
+			return
+		}
+	}()
+}
+
+func (m *Manager) socketReady(u *unit, st *socketState) {
+	if u.sock != st || m.shuttingDown {
+		return
+	}
+	svc := serviceOf(u)
+	d := m.units[svc]
+	if d == nil || d.cfg == nil {
+		m.logf("%s: service %s not found; closing the socket", u.name, svc)
+		m.stopTransaction([]string{u.name}, nil)
+		return
+	}
+	if d.state == Active || d.state == Activating || d.job != nil {
+		return
+	}
+	m.logf("%s: incoming connection; starting %s", u.name, svc)
+	if err := m.startTransaction(svc, nil); err != nil {
+		m.logf("%s: %v", u.name, err)
+	}
+}
