@@ -12,6 +12,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core"
 	"github.com/sysmaster-go/sysmaster/core/execute"
+	"github.com/sysmaster-go/sysmaster/core/notify"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 )
@@ -27,6 +28,7 @@ func applets() map[string]applet {
 		"poweroff":  sctl.Power("poweroff"),
 		"reboot":    sctl.Power("reboot"),
 		"halt":      sctl.Power("halt"),
+		"notify":    notify.Main,
 		// The service manager runs this first when a service needs settings
 		// that must be applied between fork and exec.
 		execute.HelperName: execute.Main,

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sysmaster-go/sysmaster/image"
 )
 
 func TestDispatch(t *testing.T) {
@@ -18,9 +20,9 @@ func TestDispatch(t *testing.T) {
 		out  string
 		err  string
 	}{
-		{"list", []string{"/bin/smbox", "--list"}, 0, "halt\ninit\npoweroff\nreboot\nsctl\nsm-exec\nsysmaster\n", ""},
+		{"list", []string{"/bin/smbox", "--list"}, 0, "halt\ninit\nnotify\npoweroff\nreboot\nsctl\nsm-exec\nsysmaster\n", ""},
 		{"unknown argv0", []string{"/usr/bin/frob"}, 2, "", `unknown applet "frob"`},
-		{"unknown argv1", []string{"smbox", "frob"}, 2, "", "applets: [halt init"},
+		{"unknown argv1", []string{"smbox", "frob"}, 2, "", "applets: [halt init notify"},
 		{"bare smbox", []string{"smbox"}, 2, "", "applets:"},
 		{"applet by argv1", []string{"smbox", "sctl"}, 2, "", ""},
 		{"applet by argv0", []string{"/bin/sctl"}, 2, "", ""},
@@ -78,5 +80,20 @@ func TestStaticBinary(t *testing.T) {
 				t.Logf("smbox for %s: %d bytes", arch, st.Size())
 			}
 		})
+	}
+}
+
+// TestImageLinksAreApplets keeps the image's symlinks and the applet table
+// in step: every link must reach a real applet.
+func TestImageLinksAreApplets(t *testing.T) {
+	table := applets()
+	for _, l := range image.AppletLinks() {
+		name := filepath.Base(l)
+		if name == "init" {
+			continue
+		}
+		if _, ok := table[name]; !ok {
+			t.Errorf("image link %s names no applet", l)
+		}
 	}
 }

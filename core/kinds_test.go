@@ -378,3 +378,16 @@ func sendNotify(path, msg string) error {
 	_, err = c.Write([]byte(msg))
 	return err
 }
+
+// A shell script notifies through the notify applet: a short-lived process
+// that is not the main one, accepted with NotifyAccess="all".
+func TestNotifyFromScript(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"script.service": fmt.Sprintf("[Service]\nType = \"notify\"\nNotifyAccess = \"all\"\nExecStart = \"/bin/sh -c '%s notify --ready --status=scripted; exec sleep 1000'\"\n", smbox) + enabled,
+	})
+	m.start()
+	if st := m.waitState("script.service", core.Active); st.Status != "scripted" {
+		t.Fatalf("status %+v", st)
+	}
+	m.stop()
+}

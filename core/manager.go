@@ -241,9 +241,16 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 		defer m.notify.Close()
 		go func() {
 			_ = m.notify.Run(func(msg *notify.Message) {
+				// The manager closes the fds once it has handled the
+				// message: that is what a BARRIER=1 sender waits for.
 				cp := *msg
-				cp.FDs = nil // file descriptor store: not kept yet
-				m.post(func() { m.notified(&cp) })
+				msg.FDs = nil
+				m.post(func() {
+					m.notified(&cp)
+					for _, f := range cp.FDs {
+						f.Close()
+					}
+				})
 			}, nil)
 		}()
 	}

@@ -32,8 +32,7 @@ const (
 func AppletLinks() []string {
 	return []string{
 		"/init", "/sbin/init", "/sbin/sysmaster", "/bin/sctl",
-		"/sbin/poweroff", "/sbin/reboot", "/sbin/halt",
-		"/sbin/devmaster", "/bin/devctl", "/sbin/modprobe", "/sbin/random-seed",
+		"/sbin/poweroff", "/sbin/reboot", "/sbin/halt", "/bin/notify",
 	}
 }
 

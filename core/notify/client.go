@@ -2,6 +2,7 @@ package notify
 
 import (
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"runtime"
@@ -82,4 +83,30 @@ func Notify(state string) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// SendAndWait sends state with BARRIER=1 and waits until the manager has
+// handled it (it closes the passed pipe end then), or timeout passes. A
+// short-lived sender, like a shell script's notify, stays alive while the
+// manager checks which service it belongs to.
+func SendAndWait(socketPath, state string, timeout time.Duration) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("notify: barrier: %w", err)
+	}
+	defer r.Close()
+	err = SendFiles(socketPath, state+"\nBARRIER=1", w)
+	w.Close()
+	if err != nil {
+		return err
+	}
+	if err := r.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		// Pipes without deadline support: don't wait.
+		return nil
+	}
+	var b [1]byte
+	if _, err := r.Read(b[:]); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("notify: waiting for the manager: %w", err)
+	}
+	return nil
 }

@@ -84,13 +84,13 @@ func (m *Message) set(key, val string) error {
 	var err error
 	switch key {
 	case "READY":
-		m.Ready, err = flag(key, val)
+		m.Ready, err = boolFlag(key, val)
 	case "RELOADING":
-		m.Reloading, err = flag(key, val)
+		m.Reloading, err = boolFlag(key, val)
 	case "STOPPING":
-		m.Stopping, err = flag(key, val)
+		m.Stopping, err = boolFlag(key, val)
 	case "FDSTORE":
-		m.FDStore, err = flag(key, val)
+		m.FDStore, err = boolFlag(key, val)
 	case "WATCHDOG":
 		switch val {
 		case "1":
@@ -133,7 +133,7 @@ func (m *Message) set(key, val string) error {
 	return err
 }
 
-func flag(key, val string) (bool, error) {
+func boolFlag(key, val string) (bool, error) {
 	if val != "1" {
 		return false, fmt.Errorf("%s=%q: want 1", key, clip(val))
 	}
