@@ -2,8 +2,8 @@ package notify
 
 import (
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"time"
