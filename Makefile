@@ -37,7 +37,7 @@ test: lint
 	$(GO) test -timeout 20m ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	scripts/bench
 
 clean:
 	rm -rf $(OUT)

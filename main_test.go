@@ -97,3 +97,39 @@ func TestImageLinksAreApplets(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSmboxSize reports the size of smbox as images carry it, next
+// to the smallest static Go program built the same way: the ratio is what
+// our applets cost.
+func BenchmarkSmboxSize(b *testing.B) {
+	dir := b.TempDir()
+	hello := filepath.Join(dir, "hello.go")
+	if err := os.WriteFile(hello, []byte("package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"hi\\n\") }\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	build := func(arch, out string, pkg ...string) int64 {
+		args := append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}, pkg...)
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("go build: %v\n%s", err, out)
+		}
+		st, err := os.Stat(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st.Size()
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		b.Run(arch, func(b *testing.B) {
+			var smbox, peer int64
+			for i := 0; i < b.N; i++ {
+				smbox = build(arch, filepath.Join(dir, "smbox-"+arch), ".")
+				peer = build(arch, filepath.Join(dir, "hello-"+arch), hello)
+			}
+			b.ReportMetric(float64(smbox), "smbox-bytes")
+			b.ReportMetric(float64(peer), "hello-bytes")
+			b.ReportMetric(float64(smbox)/float64(peer), "size-ratio")
+		})
+	}
+}

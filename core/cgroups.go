@@ -10,6 +10,7 @@ import (
 // told otherwise: moving a host's processes around is not its business.
 func (m *Manager) setupCgroups() {
 	if m.cfg.User && !m.cfg.Cgroups {
+		m.logf("user mode: tracking services by process group (--cgroups uses a delegated cgroup2 subtree)")
 		return
 	}
 	cg, err := cgroup.Detect()

@@ -65,11 +65,12 @@ func (m *Manager) handleConn(c *net.UnixConn) {
 	line, err := readLine(r, MaxRequest)
 	var resp Response
 	var req Request
+	if err == nil {
+		req, err = DecodeRequest(line)
+	}
 	switch {
 	case err != nil:
 		resp = Response{Code: 1, Err: "bad request: " + err.Error()}
-	case json.Unmarshal(line, &req) != nil:
-		resp = Response{Code: 1, Err: "bad request: not a JSON object"}
 	case mutating[req.Cmd] && uid != 0 && uid != os.Getuid():
 		resp = Response{Code: 4, Err: fmt.Sprintf("%s: access denied (uid %d)", req.Cmd, uid)}
 	default:
@@ -83,6 +84,32 @@ func (m *Manager) handleConn(c *net.UnixConn) {
 	}
 	out, _ := json.Marshal(resp)
 	_, _ = c.Write(append(out, '\n'))
+}
+
+// DecodeRequest parses and checks one request line.
+func DecodeRequest(line []byte) (Request, error) {
+	var req Request
+	if len(line) > MaxRequest {
+		return req, fmt.Errorf("request longer than %d bytes", MaxRequest)
+	}
+	if err := json.Unmarshal(line, &req); err != nil {
+		return req, errors.New("not a JSON object with cmd, units, json, lines, type, state")
+	}
+	if req.Cmd == "" {
+		return req, errors.New("no cmd")
+	}
+	if len(req.Units) > 1024 {
+		return req, errors.New("too many units in one request")
+	}
+	for _, u := range req.Units {
+		if len(u) > 256 || strings.ContainsAny(u, "/\x00\n") {
+			return req, fmt.Errorf("bad unit name %.40q", u)
+		}
+	}
+	if req.Lines < 0 || req.Lines > 100000 {
+		return req, fmt.Errorf("lines %d out of range", req.Lines)
+	}
+	return req, nil
 }
 
 func readLine(r *bufio.Reader, max int) ([]byte, error) {
@@ -115,7 +142,7 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 			return false
 		}
 		for _, n := range req.Units {
-			if m.units[n] == nil {
+			if m.units[n] == nil && !m.instantiate(n) {
 				ch <- Response{Code: 5, Err: fmt.Sprintf("unit %s not found", n)}
 				return false
 			}

@@ -53,6 +53,7 @@ func (m *Manager) startTransaction(name string, waiter chan<- response) error {
 		if u.job == nil && (u.state != Active || u == root) {
 			u.job = &job{u: u, kind: jobStart}
 			added = append(added, u.job)
+			m.pending[u.job] = struct{}{}
 		}
 		for _, w := range m.wantsOf(u) {
 			if d, ok := m.units[w]; ok && d.cfg != nil {
@@ -151,6 +152,7 @@ func (m *Manager) stopTransaction(names []string, waiter chan<- response) {
 		}
 		u.job = &job{u: u, kind: jobStop}
 		added = append(added, u.job)
+		m.pending[u.job] = struct{}{}
 	}
 	if waiter != nil {
 		if len(added) == 0 {
@@ -219,32 +221,40 @@ func (m *Manager) breakCycles(jobs []*job) {
 // dispatch starts every pending job whose predecessors are done.
 func (m *Manager) dispatch() {
 	for {
-		progressed := false
-		for _, u := range m.sortedUnits() {
-			j := u.job
-			if j == nil || j.running || j.done {
+		var ready []*job
+		for j := range m.pending {
+			if j.done || j.running {
+				delete(m.pending, j)
 				continue
 			}
-			ready := true
+			ok := true
 			for _, a := range j.after {
 				if !a.done {
-					ready = false
+					ok = false
 					break
 				}
 			}
-			if !ready {
+			if ok {
+				ready = append(ready, j)
+			}
+		}
+		if len(ready) == 0 {
+			return
+		}
+		// Start in name order, so runs are reproducible.
+		sort.Slice(ready, func(a, b int) bool { return ready[a].u.name < ready[b].u.name })
+		for _, j := range ready {
+			if j.done || j.running || j.u.job != j {
+				delete(m.pending, j)
 				continue
 			}
 			j.running = true
-			progressed = true
+			delete(m.pending, j)
 			if j.kind == jobStart {
-				m.startUnit(u)
+				m.startUnit(j.u)
 			} else {
-				m.stopUnit(u)
+				m.stopUnit(j.u)
 			}
-		}
-		if !progressed {
-			return
 		}
 	}
 }

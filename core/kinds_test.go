@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 // self is the test binary, run as a service by the role tests.
@@ -390,4 +392,92 @@ func TestNotifyFromScript(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	m.stop()
+}
+
+func TestTemplateInstanceOnDemand(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"greet@.service": "[Unit]\nDescription = \"greet %i\"\n[Service]\nType = \"oneshot\"\nRemainAfterExit = true\nExecStart = \"" + fmt.Sprintf(appendTo, "hello-%i-%n") + "\"\n",
+	})
+	m.start()
+	if r := m.call("start", "greet@world.service"); r.Code != 0 {
+		t.Fatalf("start instance: %+v", r)
+	}
+	if got := strings.Join(readLines(t, filepath.Join(m.dir, "log")), " "); got != "hello-world-greet@world.service" {
+		t.Fatalf("instance ran %q", got)
+	}
+	if st := m.status("greet@world.service"); st.Description != "greet world" {
+		t.Fatalf("description %q", st.Description)
+	}
+	m.stop()
+}
+
+func TestAccessControl(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as another user")
+	}
+	m := newManager(t, map[string]string{"svc.service": "[Service]\nExecStart = \"/bin/sleep 1000\"\n"})
+	m.start()
+	for _, d := range []string{filepath.Dir(m.dir), m.dir, m.state} {
+		os.Chmod(d, 0o755)
+	}
+	os.Chmod(filepath.Dir(smbox), 0o755)
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(smbox, append([]string{"sctl", "--socket", m.socket}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	if out, code := run("status", "svc.service"); code != 3 || !strings.Contains(out, "inactive") {
+		t.Fatalf("status as nobody: %d %q", code, out)
+	}
+	if out, code := run("start", "svc.service"); code != 4 || !strings.Contains(out, "access denied") {
+		t.Fatalf("start as nobody: %d %q", code, out)
+	}
+	if st := m.status("svc.service"); st.Active != core.Inactive {
+		t.Fatalf("nobody started a unit: %+v", st)
+	}
+	m.stop()
+}
+
+func TestMountUnitsAndFstab(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b c")
+	fstab := filepath.Join(dir, "fstab")
+	os.WriteFile(fstab, []byte("# test\ntmpfs "+strings.ReplaceAll(b, " ", `\040`)+" tmpfs size=1m,nosuid 0 0\nbroken line\n"), 0o644)
+	aUnit := units.UnitNameFromPath(a, "mount")
+	bUnit := units.UnitNameFromPath(b, "mount")
+	m := newManager(t, map[string]string{
+		aUnit: fmt.Sprintf("[Mount]\nWhat = \"tmpfs\"\nWhere = %q\nType = \"tmpfs\"\nOptions = \"size=1m,ro\"\n", a) + enabled,
+	})
+	m.args = []string{"--fstab", fstab}
+	m.start()
+	m.waitState(aUnit, core.Active)
+	m.waitState(bUnit, core.Active)
+	if err := os.WriteFile(filepath.Join(a, "x"), nil, 0o644); err == nil {
+		t.Errorf("Options=ro not applied")
+	}
+	if !strings.Contains(m.output(), "fstab:3") {
+		t.Errorf("bad fstab line not reported:\n%s", m.output())
+	}
+	m.stop()
+	for _, p := range []string{a, b} {
+		if mounted(p) {
+			t.Errorf("%s still mounted after shutdown", p)
+			syscall.Unmount(p, syscall.MNT_DETACH)
+		}
+	}
+}
+
+func mounted(p string) bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	return strings.Contains(string(b), " "+strings.ReplaceAll(p, " ", `\040`)+" ")
 }

@@ -25,12 +25,18 @@ func Main(args []string) int {
 	stateDir := fs.String("state", "", "state directory (default /run/sysmaster)")
 	socket := fs.String("socket", "", "control socket (default STATE/control.sock)")
 	target := fs.String("target", "default.target", "target to start")
+	fstab := fs.String("fstab", "", "read mount units from this fstab (system mode: /etc/fstab)")
 	cgroups := fs.Bool("cgroups", false, "in user mode, put services in cgroups under the manager's own (which must be delegated)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
 	cfg := DefaultSystemConfig()
 	cfg.User = *user
+	if cfg.User {
+		cfg.Fstab = *fstab
+	} else if *fstab != "" {
+		cfg.Fstab = *fstab
+	}
 	cfg.Target = *target
 	cfg.Cgroups = *cgroups
 	if *unitsDir != "" {

@@ -35,6 +35,8 @@ type Config struct {
 	// Cgroups lets a user-mode manager use cgroup2 (it must own a
 	// delegated subtree); the system manager always tries.
 	Cgroups bool
+	// Fstab is read for mount units ("" = none).
+	Fstab string
 }
 
 // DefaultSystemConfig is the configuration of the system manager.
@@ -45,6 +47,7 @@ func DefaultSystemConfig() Config {
 		Socket:   "/run/sysmaster/control.sock",
 		Target:   "default.target",
 		Console:  os.Stdout,
+		Fstab:    "/etc/fstab",
 	}
 }
 
@@ -55,10 +58,14 @@ type Manager struct {
 	units map[string]*unit
 	g     graph
 
-	events chan func()
-	exited chan struct{}
+	events  chan func()
+	pending map[*job]struct{} // jobs not started yet
+	exited  chan struct{}
 
 	stateChanged bool
+	stateDirty   bool
+	lastSave     time.Time
+	saveTimer    <-chan time.Time
 	jobsChanged  bool
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
@@ -81,9 +88,10 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Target = "default.target"
 	}
 	m := &Manager{
-		cfg:    cfg,
-		events: make(chan func(), 64),
-		exited: make(chan struct{}),
+		cfg:     cfg,
+		events:  make(chan func(), 64),
+		pending: map[*job]struct{}{},
+		exited:  make(chan struct{}),
 	}
 	if err := m.load(); err != nil {
 		return nil, err
@@ -105,6 +113,9 @@ func (m *Manager) load() error {
 	good, bad, err := l.LoadAll()
 	if err != nil {
 		return err
+	}
+	if m.cfg.Fstab != "" {
+		m.addFstab(good)
 	}
 	if m.units == nil {
 		m.units = map[string]*unit{}
@@ -138,6 +149,55 @@ func (m *Manager) load() error {
 	}
 	m.buildGraph()
 	return nil
+}
+
+// addFstab turns /etc/fstab into mount units; a unit file of the same
+// name wins. Mounts without noauto are pulled in by local-fs.target, or by
+// the default target when there is no local-fs.target.
+func (m *Manager) addFstab(good map[string]*units.Unit) {
+	data, err := os.ReadFile(m.cfg.Fstab)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			m.logf("fstab: %v", err)
+		}
+		return
+	}
+	mounts, errs := units.ParseFstab(m.cfg.Fstab, data)
+	for _, err := range errs {
+		m.logf("fstab: %v", err)
+	}
+	for _, u := range mounts {
+		if _, ok := good[u.Name]; ok {
+			continue
+		}
+		good[u.Name] = u
+		if len(u.Install.WantedBy) == 0 {
+			continue
+		}
+		target := good["local-fs.target"]
+		if target == nil {
+			target = good[m.cfg.Target]
+		}
+		if target != nil {
+			target.Unit.Wants = append(target.Unit.Wants, u.Name)
+		}
+	}
+}
+
+// instantiate loads a unit that is not loaded yet, such as a new instance
+// of a template (getty@ttyS1.service), on demand.
+func (m *Manager) instantiate(name string) bool {
+	if units.ValidName(name) != nil {
+		return false
+	}
+	l := &units.Loader{Dirs: m.cfg.UnitDirs}
+	u, err := l.Load(name)
+	if err != nil {
+		return false
+	}
+	m.units[name] = &unit{name: name, cfg: u, state: Inactive, sub: "dead"}
+	m.buildGraph()
+	return true
 }
 
 // reload reads the unit files again (sctl daemon-reload).
@@ -281,10 +341,39 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 			}
 		case f := <-m.events:
 			f()
+			// Take what else is ready before settling: a burst of exits
+			// or notifications then costs one dispatch and one save.
+			for i := 0; i < 256; i++ {
+				select {
+				case f := <-m.events:
+					f()
+					continue
+				default:
+				}
+				break
+			}
+		case <-m.saveTimer:
+			m.saveTimer = nil
 		}
 		m.settle()
 	}
+	if m.stateDirty {
+		m.flushState()
+	}
 	return m.exitAction, nil
+}
+
+// minSaveInterval spaces state writes during bursts of changes; the
+// state is written at most this long after a change.
+const minSaveInterval = 10 * time.Millisecond
+
+// flushState writes the state file now.
+func (m *Manager) flushState() {
+	m.stateDirty = false
+	m.lastSave = time.Now()
+	if err := m.saveState(); err != nil {
+		m.logf("saving state: %v", err)
+	}
 }
 
 // settle runs pending jobs, saves state that changed and ends a finished
@@ -296,8 +385,13 @@ func (m *Manager) settle() {
 	}
 	if m.stateChanged {
 		m.stateChanged = false
-		if err := m.saveState(); err != nil {
-			m.logf("saving state: %v", err)
+		m.stateDirty = true
+	}
+	if m.stateDirty && m.saveTimer == nil {
+		if wait := minSaveInterval - time.Since(m.lastSave); wait > 0 {
+			m.saveTimer = time.After(wait)
+		} else {
+			m.flushState()
 		}
 	}
 	if m.shuttingDown && !m.finished {

@@ -50,6 +50,7 @@ type manager struct {
 	state  string
 	socket string
 	cmd    *exec.Cmd
+	args   []string // extra manager flags
 }
 
 func newManager(t *testing.T, files map[string]string) *manager {
@@ -84,7 +85,7 @@ func newManager(t *testing.T, files map[string]string) *manager {
 
 func (m *manager) start() {
 	m.t.Helper()
-	m.cmd = exec.Command(smbox, "sysmaster", "--user", "--units", m.units, "--state", m.state)
+	m.cmd = exec.Command(smbox, append([]string{"sysmaster", "--user", "--units", m.units, "--state", m.state}, m.args...)...)
 	// A file, not a pipe: services inherit the console and outlive a
 	// killed manager.
 	f, err := os.OpenFile(filepath.Join(m.dir, "console"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)

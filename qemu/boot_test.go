@@ -75,6 +75,13 @@ Options = "size=1m,mode=0700"
 [Install]
 WantedBy = ["default.target"]
 `,
+	// Leaves a process in a session of its own: only the cgroup still
+	// ties it to the service.
+	"escape.service.toml": `[Service]
+ExecStart = "/bin/sh -c 'setsid sleep 100001 & exec sleep 100000'"
+[Install]
+WantedBy = ["default.target"]
+`,
 	"ready.service.toml": `[Service]
 Type = "notify"
 NotifyAccess = "all"
@@ -215,6 +222,9 @@ func TestBootAndPoweroff(t *testing.T) {
 			g.run("busybox timeout 3 busybox nc 127.0.0.1 7777 </dev/null; sctl is-active echo.service && echo SOCKET-$((5+5))")
 			g.expect("ACTIVATED fds=1 names=echo", time.Minute)
 			g.expect("SOCKET-10", time.Minute)
+			// Stopping a service kills what escaped its session.
+			g.run("ps | grep -q '[s]leep 100001' && sctl stop escape.service && ! ps | grep -q '[s]leep 100001' && echo ESCAPED-KILLED-$((6+6))")
+			g.expect("ESCAPED-KILLED-12", time.Minute)
 			g.poweroff("poweroff")
 		})
 	}
@@ -232,8 +242,8 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			g.run("cat /run/sysmaster/state.json; echo; pidof sleep > /tmp/sleeper.pid; kill -9 $(pidof sysmaster)")
 			g.expectRE(`init: core \(pid \d+\) killed by SIGKILL; restarting it in`, time.Minute)
 			g.expect("sysmaster: core started", time.Minute)
-			// The shell, the sleeper and the notify service.
-			g.expect("sysmaster: restored state: 3 running services re-attached", time.Minute)
+			// The shell, the sleeper, the notify and the escape services.
+			g.expect("sysmaster: restored state: 4 running services re-attached", time.Minute)
 			// The service kept its process and the system answers.
 			g.run(`[ "$(pidof sleep)" = "$(cat /tmp/sleeper.pid)" ] && sctl is-active sleeper.service && echo SAME-PID-$((2+3))`)
 			g.expect("SAME-PID-5", time.Minute)
