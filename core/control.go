@@ -38,7 +38,11 @@ func (m *Manager) serve(ln *net.UnixListener) {
 		if err != nil {
 			return
 		}
-		go m.handleConn(c)
+		m.conns.Add(1)
+		go func() {
+			defer m.conns.Done()
+			m.handleConn(c)
+		}()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -60,12 +61,13 @@ type Manager struct {
 
 	events  chan func()
 	pending map[*job]struct{} // jobs not started yet
+	conns   sync.WaitGroup     // control connections being served
 	exited  chan struct{}
 
 	stateChanged bool
 	stateDirty   bool
 	lastSave     time.Time
-	saveTimer    <-chan time.Time
+	written      map[string]savedUnit // unit records as last written
 	jobsChanged  bool
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
@@ -227,13 +229,6 @@ func sortedNames(m map[string]*unit) []string {
 	return out
 }
 
-func (m *Manager) sortedUnits() []*unit {
-	out := make([]*unit, 0, len(m.units))
-	for _, n := range sortedNames(m.units) {
-		out = append(out, m.units[n])
-	}
-	return out
-}
 
 func (m *Manager) logf(format string, args ...any) {
 	fmt.Fprintf(m.cfg.Console, "sysmaster: "+format+"\n", args...)
@@ -352,20 +347,21 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 				}
 				break
 			}
-		case <-m.saveTimer:
-			m.saveTimer = nil
 		}
 		m.settle()
 	}
 	if m.stateDirty {
 		m.flushState()
 	}
+	// Let the answer to the request that ended us (poweroff) go out.
+	answered := make(chan struct{})
+	go func() { m.conns.Wait(); close(answered) }()
+	select {
+	case <-answered:
+	case <-time.After(2 * time.Second):
+	}
 	return m.exitAction, nil
 }
-
-// minSaveInterval spaces state writes during bursts of changes; the
-// state is written at most this long after a change.
-const minSaveInterval = 10 * time.Millisecond
 
 // flushState writes the state file now.
 func (m *Manager) flushState() {
@@ -387,12 +383,10 @@ func (m *Manager) settle() {
 		m.stateChanged = false
 		m.stateDirty = true
 	}
-	if m.stateDirty && m.saveTimer == nil {
-		if wait := minSaveInterval - time.Since(m.lastSave); wait > 0 {
-			m.saveTimer = time.After(wait)
-		} else {
-			m.flushState()
-		}
+	if m.stateDirty {
+		// Written before anything else is handled, so whatever a client
+		// was told survives a crash of the manager.
+		m.flushState()
 	}
 	if m.shuttingDown && !m.finished {
 		for _, u := range m.units {
@@ -436,5 +430,3 @@ func (m *Manager) shutdown(action string) {
 	m.stopTransaction(nil, nil)
 }
 
-// Paths of the files the manager keeps.
-func (m *Manager) statePath() string { return filepath.Join(m.cfg.StateDir, "state.json") }

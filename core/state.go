@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,66 +20,103 @@ type savedUnit struct {
 	Result    string `json:"result,omitempty"`
 }
 
-type savedState struct {
-	Version int                  `json:"version"`
-	Units   map[string]savedUnit `json:"units"`
-}
-
-// saveState writes the state file: a new file, synced, then renamed over
-// the old one, so a crash leaves either the old or the new state.
+// saveState writes the record of every unit whose record changed, one
+// file per unit under STATE/units: a new file renamed over the old one, so
+// a crash of the manager leaves each record either old or new, and a
+// change costs one small write however many units there are. The state
+// lives on tmpfs (/run), so nothing is synced to a disk.
 func (m *Manager) saveState() error {
-	st := savedState{Version: 1, Units: map[string]savedUnit{}}
+	dir := m.unitStateDir()
+	if m.written == nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		m.written = map[string]savedUnit{}
+	}
+	var firstErr error
 	for n, u := range m.units {
-		if u.state == Inactive && u.restarts == 0 {
+		rec := savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, StartTime: u.startTime, Restarts: u.restarts, Result: u.result}
+		old, had := m.written[n]
+		if had && old == rec {
 			continue
 		}
-		st.Units[n] = savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, StartTime: u.startTime, Restarts: u.restarts, Result: u.result}
+		path := filepath.Join(dir, n+".json")
+		if u.state == Inactive && u.restarts == 0 {
+			if had {
+				if err := os.Remove(path); err != nil && !os.IsNotExist(err) && firstErr == nil {
+					firstErr = err
+				}
+				delete(m.written, n)
+			}
+			continue
+		}
+		data, _ := json.Marshal(rec)
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		m.written[n] = rec
 	}
-	data, err := json.Marshal(st)
+	return firstErr
+}
+
+func (m *Manager) unitStateDir() string { return filepath.Join(m.cfg.StateDir, "units") }
+
+// readState loads the records a previous manager process left.
+func (m *Manager) readState() map[string]savedUnit {
+	dir := m.unitStateDir()
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return err
+		return nil
 	}
-	tmp := m.statePath() + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
+	out := map[string]savedUnit{}
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		var rec savedUnit
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err == nil {
+			err = json.Unmarshal(data, &rec)
+		}
+		if err == nil && rec.State == "" {
+			err = fmt.Errorf("no state")
+		}
+		if err != nil {
+			m.logf("state of %s unusable (%v); ignoring it", n, err)
+			continue
+		}
+		out[n] = rec
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, m.statePath())
+	return out
 }
 
 // restoreState picks up the units a previous manager process left running:
 // a main process that is still the same process (pid and start time match)
 // is adopted, never restarted.
 func (m *Manager) restoreState() {
-	data, err := os.ReadFile(m.statePath())
-	if os.IsNotExist(err) {
+	saved := m.readState()
+	if len(saved) == 0 {
 		return
 	}
-	var st savedState
-	if err == nil {
-		err = json.Unmarshal(data, &st)
-	}
-	if err == nil && st.Version != 1 {
-		err = fmt.Errorf("version %d", st.Version)
-	}
-	if err != nil {
-		m.logf("state file %s unusable (%v); starting afresh", m.statePath(), err)
-		return
+	// What is on disk is what was written.
+	m.written = map[string]savedUnit{}
+	for n, rec := range saved {
+		m.written[n] = rec
 	}
 	adopted := 0
 	var gone []*unit
-	for n, s := range st.Units {
+	for n, s := range saved {
 		u := m.units[n]
 		if u == nil || u.cfg == nil {
 			continue
