@@ -61,7 +61,7 @@ type Manager struct {
 
 	events  chan func()
 	pending map[*job]struct{} // jobs not started yet
-	conns   sync.WaitGroup     // control connections being served
+	conns   sync.WaitGroup    // control connections being served
 	exited  chan struct{}
 
 	stateChanged bool
@@ -228,7 +228,6 @@ func sortedNames(m map[string]*unit) []string {
 	sort.Strings(out)
 	return out
 }
-
 
 func (m *Manager) logf(format string, args ...any) {
 	fmt.Fprintf(m.cfg.Console, "sysmaster: "+format+"\n", args...)
@@ -429,4 +428,3 @@ func (m *Manager) shutdown(action string) {
 	m.exitAction = action
 	m.stopTransaction(nil, nil)
 }
-
