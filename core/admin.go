@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -72,6 +73,7 @@ func (m *Manager) cat(names []string) Response {
 // show prints properties as KEY=VALUE lines, like systemctl show.
 func (m *Manager) show(req Request) Response {
 	var b strings.Builder
+	var all []map[string]string
 	for i, n := range req.Units {
 		if i > 0 {
 			b.WriteString("\n")
@@ -109,9 +111,21 @@ func (m *Manager) show(req Request) Response {
 		if st.Error != "" {
 			props = append(props, [2]string{"LoadError", st.Error})
 		}
+		if req.JSON {
+			obj := map[string]string{}
+			for _, p := range props {
+				obj[p[0]] = p[1]
+			}
+			all = append(all, obj)
+			continue
+		}
 		for _, p := range props {
 			fmt.Fprintf(&b, "%s=%s\n", p[0], p[1])
 		}
+	}
+	if req.JSON {
+		out, _ := json.MarshalIndent(all, "", "  ")
+		return Response{Out: string(out) + "\n"}
 	}
 	return Response{Out: b.String()}
 }

@@ -86,7 +86,11 @@ func (m *Manager) exec(u *unit, c units.Command, directive string, main bool) (i
 		if spec.Stdout, err = m.output(u, s.StandardOutput, &closeAfter); err != nil {
 			return 0, err
 		}
-		if spec.Stderr, err = m.output(u, s.StandardError, &closeAfter); err != nil {
+		// One capture for both streams when they go the same way, as a
+		// terminal would interleave them.
+		if s.StandardError == s.StandardOutput || s.StandardError == "" || s.StandardError == "inherit" {
+			spec.Stderr = spec.Stdout
+		} else if spec.Stderr, err = m.output(u, s.StandardError, &closeAfter); err != nil {
 			return 0, err
 		}
 	}

@@ -481,3 +481,50 @@ func mounted(p string) bool {
 	b, _ := os.ReadFile("/proc/self/mountinfo")
 	return strings.Contains(string(b), " "+strings.ReplaceAll(p, " ", `\040`)+" ")
 }
+
+func TestSctlQueries(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"app.service": "[Unit]\nDescription = \"the app\"\nWants = [\"db.service\"]\nAfter = [\"db.service\"]\n[Service]\nExecStart = \"/bin/sleep 1000\"\nExecReload = \"" + fmt.Sprintf(appendTo, "reloaded") + "\"\n" + enabled,
+		"db.service":  "[Service]\nExecStart = \"/bin/sleep 1000\"\n",
+	})
+	os.MkdirAll(filepath.Join(m.units, "app.service.d"), 0o755)
+	os.WriteFile(filepath.Join(m.units, "app.service.d", "10-env.toml"), []byte("[Service]\nEnvironment = [\"X=1\"]\n"), 0o644)
+	m.start()
+	app := m.waitState("app.service", core.Active)
+	tests := []struct {
+		cmd   string
+		units []string
+		code  int
+		want  []string
+	}{
+		{"list-dependencies", []string{"default.target"}, 0, []string{"default.target", "  * app.service", "    * db.service"}},
+		{"cat", []string{"app.service"}, 0, []string{"# " + filepath.Join(m.units, "app.service.toml"), "Description = \"the app\"", "10-env.toml", "X=1"}},
+		{"show", []string{"app.service"}, 0, []string{"Id=app.service", "ActiveState=active", "SubState=running", fmt.Sprintf("MainPID=%d", app.MainPID), "After=db.service", "UnitFileState=enabled"}},
+		{"reload", []string{"app.service"}, 0, nil},
+		{"reload", []string{"db.service"}, 1, nil},
+		{"try-restart", []string{"app.service"}, 0, nil},
+		{"is-failed", []string{"app.service"}, 1, []string{"active"}},
+	}
+	for _, tt := range tests {
+		r := m.call(tt.cmd, tt.units...)
+		if r.Code != tt.code {
+			t.Errorf("%s %v: code %d, want %d (%+v)", tt.cmd, tt.units, r.Code, tt.code, r)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(r.Out, w) {
+				t.Errorf("%s %v: output lacks %q:\n%s", tt.cmd, tt.units, w, r.Out)
+			}
+		}
+	}
+	if got := readLines(t, filepath.Join(m.dir, "log")); len(got) != 1 || got[0] != "reloaded" {
+		t.Errorf("ExecReload ran: %v", got)
+	}
+	if st := m.waitState("app.service", core.Active); st.MainPID == app.MainPID {
+		t.Errorf("try-restart did not restart app.service")
+	}
+	r, _ := sctl.Call(m.socket, core.Request{Cmd: "list-units", Type: "service", State: "active"})
+	if !strings.Contains(r.Out, "app.service") || strings.Contains(r.Out, "default.target") {
+		t.Errorf("list-units --type service --state active:\n%s", r.Out)
+	}
+	m.stop()
+}

@@ -80,7 +80,7 @@ func (r *Ring) Capture(name string, mirror io.Writer) (*os.File, error) {
 			prefix = []byte(name + ": ")
 		}
 		s := splitter{emit: func(b []byte) { r.add(name, b, mirrorTo(mirror, prefix)) }}
-		buf := make([]byte, 32*1024)
+		buf := make([]byte, 4096)
 		for {
 			n, err := pr.Read(buf)
 			s.write(buf[:n])

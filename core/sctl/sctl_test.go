@@ -1,0 +1,57 @@
+package sctl
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunArguments(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"no command", []string{"sctl"}, 2, "usage:"},
+		{"unknown command", []string{"sctl", "frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unit needed", []string{"sctl", "start"}, 2, "no unit given"},
+		{"flags after the command", []string{"sctl", "status", "x", "--socket", missing}, 1, "cannot reach the manager at " + missing},
+		{"environment socket", []string{"sctl", "list-units"}, 1, "cannot reach the manager at " + missing},
+	}
+	t.Setenv("SYSMASTER_SOCKET", missing)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tt.args, &out, &errb); code != tt.code {
+				t.Errorf("code %d, want %d (stderr %q)", code, tt.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tt.err) {
+				t.Errorf("stderr %q, want %q", errb.String(), tt.err)
+			}
+		})
+	}
+}
+
+func TestConvert(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "web.service")
+	if err := os.WriteFile(f, []byte("[Unit]\nDescription=Web\nAfter=network.target\n\n[Service]\nExecStart=/usr/bin/httpd -f\nRestart=on-failure\nPrivateTmp=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"sctl", "convert", f}, &out, &errb); code != 0 {
+		t.Fatalf("convert: %d %s", code, errb.String())
+	}
+	for _, w := range []string{"# web.service.toml", "ExecStart", "/usr/bin/httpd -f", "on-failure"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+	if !strings.Contains(errb.String(), "PrivateTmp") {
+		t.Errorf("unsupported PrivateTmp not listed: %q", errb.String())
+	}
+}
