@@ -528,3 +528,23 @@ func TestSctlQueries(t *testing.T) {
 	}
 	m.stop()
 }
+
+func TestDatagramSocketActivation(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "dgram.sock")
+	m := newManager(t, map[string]string{
+		"dg.socket":  fmt.Sprintf("[Socket]\nListenDatagram = [%q]\nFileDescriptorName = \"dgram\"\n", sock) + enabled,
+		"dg.service": fmt.Sprintf("[Service]\nExecStart = \"/bin/sh -c 'echo $LISTEN_FDS:$LISTEN_FDNAMES:$(readlink /proc/$$/fd/3 | cut -c1-7) > %s/env; exec sleep 1000'\"\n", dir),
+	})
+	m.start()
+	m.waitState("dg.socket", core.Active)
+	if err := sendNotify(sock, "ping"); err != nil {
+		t.Fatal(err)
+	}
+	m.waitState("dg.service", core.Active)
+	m.waitFor(func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "env"))
+		return string(b) == "1:dgram:socket:\n"
+	}, "datagram service got its socket as fd 3")
+	m.stop()
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/cgroup"
 	"github.com/sysmaster-go/sysmaster/core/notify"
+	"github.com/sysmaster-go/sysmaster/core/reap"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -401,17 +402,7 @@ func (m *Manager) settle() {
 // reap collects every exited child; the manager is a subreaper, so these
 // are service processes and orphans left by them.
 func (m *Manager) reap() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
-		m.processExited(pid, ws, true)
-	}
+	reap.All(func(pid int, ws unix.WaitStatus) { m.processExited(pid, ws, true) })
 }
 
 // shutdown stops every unit in reverse order; action says what follows.

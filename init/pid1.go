@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/reap"
 )
 
 // Version is printed in init's banner.
@@ -144,15 +146,7 @@ func (p *pid1) signal(s syscall.Signal) {
 // reap is the only place init waits for children: core, and every orphan
 // the kernel hands to pid 1.
 func (p *pid1) reap() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
+	reap.All(func(pid int, ws unix.WaitStatus) {
 		switch pid {
 		case p.corePID:
 			p.coreExited(ws)
@@ -162,7 +156,7 @@ func (p *pid1) reap() {
 				p.later(time.Second, p.rescueShell)
 			}
 		}
-	}
+	})
 }
 
 func describe(ws unix.WaitStatus) string {

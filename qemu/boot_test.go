@@ -79,6 +79,8 @@ WantedBy = ["default.target"]
 	// ties it to the service.
 	"escape.service.toml": `[Service]
 ExecStart = "/bin/sh -c 'setsid sleep 100001 & exec sleep 100000'"
+MemoryMax = "32M"
+TasksMax = 50
 [Install]
 WantedBy = ["default.target"]
 `,
@@ -222,6 +224,9 @@ func TestBootAndPoweroff(t *testing.T) {
 			g.run("busybox timeout 3 busybox nc 127.0.0.1 7777 </dev/null; sctl is-active echo.service && echo SOCKET-$((5+5))")
 			g.expect("ACTIVATED fds=1 names=echo", time.Minute)
 			g.expect("SOCKET-10", time.Minute)
+			// The service has a cgroup of its own, with its limits.
+			g.run("[ $(cat /sys/fs/cgroup/escape.service/memory.max) = 33554432 ] && [ $(cat /sys/fs/cgroup/escape.service/pids.max) = 50 ] && echo LIMITS-$((4*4))")
+			g.expect("LIMITS-16", time.Minute)
 			// Stopping a service kills what escaped its session.
 			g.run("ps | grep -q '[s]leep 100001' && sctl stop escape.service && ! ps | grep -q '[s]leep 100001' && echo ESCAPED-KILLED-$((6+6))")
 			g.expect("ESCAPED-KILLED-12", time.Minute)

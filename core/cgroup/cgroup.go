@@ -394,6 +394,12 @@ func (m *Manager) Remove(path string) error {
 	return fmt.Errorf("cgroup: remove %s: %w", path, err)
 }
 
+// Join moves the calling process into the cgroup at dir ("0" in
+// cgroup.procs means the writer; cgroup2 moves all of its threads).
+func Join(dir string) error {
+	return writeExisting(filepath.Join(dir, "cgroup.procs"), "0")
+}
+
 // writeExisting writes s to a control file, which must exist: cgroupfs
 // creates them, and a missing one means a missing controller or feature.
 func writeExisting(path, s string) error {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/cgroup"
 )
 
 // Main is the "sm-exec" applet: it decodes the spec Start left in its
@@ -49,7 +51,7 @@ func Main(args []string) int {
 func apply(w *wireSpec) error {
 	if w.Cgroup != "" {
 		// "0" means the writing process; in cgroup v2 that moves all its threads.
-		if err := writeExisting(w.Cgroup+"/cgroup.procs", "0"); err != nil {
+		if err := cgroup.Join(w.Cgroup); err != nil {
 			return &exitError{ExitCgroup, fmt.Errorf("join cgroup: %w", err)}
 		}
 	}
@@ -121,20 +123,6 @@ func setIDs(w *wireSpec) error {
 		}
 	}
 	return nil
-}
-
-// writeExisting writes s to a file that must already exist, as control
-// files of cgroupfs do.
-func writeExisting(path, s string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(s); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func rlimitName(res int) string {
