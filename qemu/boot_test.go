@@ -103,6 +103,12 @@ type guest struct {
 // units and busybox, and boots it.
 func bootImage(t *testing.T, boardName string, comp image.Compression) *guest {
 	t.Helper()
+	return bootImageWith(t, boardName, comp, "")
+}
+
+// bootImageWith boots with extra kernel command line arguments.
+func bootImageWith(t *testing.T, boardName string, comp image.Compression, cmdline string) *guest {
+	t.Helper()
 	b, err := board.Load(boardName)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +143,7 @@ func bootImage(t *testing.T, boardName string, comp image.Compression) *guest {
 		t.Fatal(err)
 	}
 	vm, err := qemu.Start(context.Background(), qemu.Options{
-		Board: b, Kernel: kernel, Initrd: out,
+		Board: b, Kernel: kernel, Initrd: out, Cmdline: cmdline,
 		Timeout: 5 * time.Minute,
 		Log:     func(l string) { t.Log(l) },
 	})
@@ -270,5 +276,20 @@ func TestBootEachCompression(t *testing.T) {
 			g.booted()
 			g.poweroff("sctl poweroff")
 		})
+	}
+}
+
+// TestCoreCannotRun boots with a core that does not exist: init must say
+// so and do what sysmaster.on_failure= asks.
+func TestCoreCannotRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	g := bootImageWith(t, "qemu-aarch64", image.Gzip, "sysmaster.core=/sbin/missing sysmaster.on_failure=poweroff")
+	g.expect("init: cannot start core /sbin/missing", 3*time.Minute)
+	g.expect("core cannot run; sysmaster.on_failure=poweroff", time.Minute)
+	g.expect("reboot: Power down", time.Minute)
+	if err := g.vm.Wait(time.Minute); err != nil {
+		t.Fatalf("QEMU did not exit after the failure action: %v", err)
 	}
 }
