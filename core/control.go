@@ -50,7 +50,7 @@ func (m *Manager) serve(ln *net.UnixListener) {
 // manager's own user may send them.
 var mutating = map[string]bool{
 	"start": true, "stop": true, "restart": true, "try-restart": true, "reload": true,
-	"enable": true, "disable": true, "daemon-reload": true,
+	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true,
 	"poweroff": true, "reboot": true, "halt": true,
 }
 
@@ -263,6 +263,13 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 			return
 		}
 		ch <- m.setEnabled(req.Units, req.Cmd == "enable")
+	case "daemon-reexec":
+		if m.shuttingDown {
+			ch <- Response{Code: 1, Err: "system is shutting down"}
+			return
+		}
+		ch <- Response{Out: "re-executing the manager\n"}
+		m.reexec, m.finished = true, true
 	case "daemon-reload":
 		if err := m.reload(); err != nil {
 			ch <- Response{Code: 1, Err: err.Error()}

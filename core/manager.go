@@ -69,6 +69,8 @@ type Manager struct {
 	stateDirty   bool
 	lastSave     time.Time
 	written      map[string]savedUnit // unit records as last written
+	reexec       bool                 // exec a new binary in place once the loop ends
+	inh          *inherited           // descriptors from the previous manager process
 	jobsChanged  bool
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
@@ -283,14 +285,17 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	}
 	m.setupCgroups()
 
-	ln, err := m.listen()
+	if m.inh, err = takeInherited(); err != nil {
+		m.logf("%v", err)
+	}
+	ln, err := m.listenControl()
 	if err != nil {
 		return "", err
 	}
 	defer ln.Close()
 	go m.serve(ln)
 
-	if m.notify, err = notify.Listen(filepath.Join(m.cfg.StateDir, "notify.sock")); err != nil {
+	if m.notify, err = m.listenNotify(filepath.Join(m.cfg.StateDir, "notify.sock")); err != nil {
 		m.logf("no notify socket: %v", err)
 	} else {
 		defer m.notify.Close()
@@ -311,6 +316,9 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	}
 
 	m.restoreState()
+	// Children that ended while a previous process of ours ran or
+	// re-executed are still waiting to be reaped.
+	m.reap()
 	// A target reached before a restart of the manager is not started
 	// again: that would retry units that failed on purpose.
 	if t := m.units[m.cfg.Target]; t == nil || t.state != Active {
@@ -321,6 +329,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	m.settle()
 
 	done := ctx.Done()
+loop:
 	for !m.finished {
 		select {
 		case <-done:
@@ -353,12 +362,20 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	if m.stateDirty {
 		m.flushState()
 	}
-	// Let the answer to the request that ended us (poweroff) go out.
+	// Let the answer to the request that ended us (poweroff,
+	// daemon-reexec) go out.
 	answered := make(chan struct{})
 	go func() { m.conns.Wait(); close(answered) }()
 	select {
 	case <-answered:
 	case <-time.After(2 * time.Second):
+	}
+	if m.reexec {
+		// Keep serving if the exec fails: nothing was given up yet.
+		err := m.execSelf(ln)
+		m.logf("daemon-reexec failed: %v", err)
+		m.reexec, m.finished = false, false
+		goto loop
 	}
 	return m.exitAction, nil
 }

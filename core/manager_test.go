@@ -51,6 +51,7 @@ type manager struct {
 	socket string
 	cmd    *exec.Cmd
 	args   []string // extra manager flags
+	binary string   // the smbox to run; the test build by default
 }
 
 func newManager(t *testing.T, files map[string]string) *manager {
@@ -85,7 +86,11 @@ func newManager(t *testing.T, files map[string]string) *manager {
 
 func (m *manager) start() {
 	m.t.Helper()
-	m.cmd = exec.Command(smbox, append([]string{"sysmaster", "--user", "--units", m.units, "--state", m.state}, m.args...)...)
+	bin := m.binary
+	if bin == "" {
+		bin = smbox
+	}
+	m.cmd = exec.Command(bin, append([]string{"sysmaster", "--user", "--units", m.units, "--state", m.state}, m.args...)...)
 	// A file, not a pipe: services inherit the console and outlive a
 	// killed manager.
 	f, err := os.OpenFile(filepath.Join(m.dir, "console"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/calendar"
 )
 
 // savedUnit is what the manager keeps of a unit outside its process.
@@ -18,6 +21,10 @@ type savedUnit struct {
 	StartTime uint64 `json:"start_time,omitempty"`
 	Restarts  int    `json:"restarts,omitempty"`
 	Result    string `json:"result,omitempty"`
+	// LastTrigger is when a timer last fired (Unix nanoseconds).
+	LastTrigger int64 `json:"last_trigger,omitempty"`
+	// Activated is when a timer was started: the base of OnActiveSec.
+	Activated int64 `json:"activated,omitempty"`
 }
 
 // saveState writes the record of every unit whose record changed, one
@@ -36,6 +43,12 @@ func (m *Manager) saveState() error {
 	var firstErr error
 	for n, u := range m.units {
 		rec := savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, StartTime: u.startTime, Restarts: u.restarts, Result: u.result}
+		if u.tmr != nil {
+			if !u.tmr.last.IsZero() {
+				rec.LastTrigger = u.tmr.last.UnixNano()
+			}
+			rec.Activated = u.tmr.activated.UnixNano()
+		}
 		old, had := m.written[n]
 		if had && old == rec {
 			continue
@@ -122,6 +135,15 @@ func (m *Manager) restoreState() {
 			continue
 		}
 		u.restarts = s.Restarts
+		if s.LastTrigger != 0 || s.Activated != 0 {
+			u.tmr = &timerState{}
+			if s.LastTrigger != 0 {
+				u.tmr.last = time.Unix(0, s.LastTrigger)
+			}
+			if s.Activated != 0 {
+				u.tmr.activated = time.Unix(0, s.Activated)
+			}
+		}
 		switch {
 		case s.MainPID > 0 && u.kind() == "service":
 			if t, err := procStartTime(s.MainPID); err != nil || t != s.StartTime {
@@ -145,6 +167,7 @@ func (m *Manager) restoreState() {
 			}
 		}
 	}
+	m.resumeUnits()
 	m.logf("restored state: %d running services re-attached", adopted)
 	for _, u := range gone {
 		m.mainExited(u, 0, false)
@@ -177,4 +200,66 @@ func (m *Manager) watchAdopted(pid int) {
 			}
 		})
 	}()
+}
+
+// resumeUnits gives restored units what lived in the previous process:
+// socket units their listening sockets (inherited across daemon-reexec,
+// else opened again), timers their schedule.
+func (m *Manager) resumeUnits() {
+	for _, n := range sortedNames(m.units) {
+		u := m.units[n]
+		if u.state != Active || u.cfg == nil {
+			continue
+		}
+		switch u.kind() {
+		case "socket":
+			if files := m.inh.socketFiles(n); len(files) > 0 {
+				st := &socketState{files: files, stop: make(chan struct{})}
+				name := u.cfg.Socket.FileDescriptorName
+				if name == "" {
+					name = strings.TrimSuffix(n, ".socket")
+				}
+				for range files {
+					st.names = append(st.names, name)
+				}
+				if addrs, err := u.cfg.Socket.Listeners(); err == nil {
+					for _, a := range addrs {
+						if a.Addr[0] == '/' {
+							st.paths = append(st.paths, a.Addr)
+						}
+					}
+				}
+				u.sock = st
+			} else if st, err := openSockets(u.cfg); err == nil {
+				u.sock = st
+			} else {
+				m.logf("%s: %v", n, err)
+				u.state, u.sub, u.result = Failed, "failed", "resources"
+				continue
+			}
+			m.watchSocket(u)
+		case "timer":
+			ts := &timerState{activated: time.Now()}
+			if u.tmr != nil {
+				ts.last = u.tmr.last
+				if !u.tmr.activated.IsZero() {
+					ts.activated = u.tmr.activated
+				}
+			}
+			u.tmr = ts
+			for _, c := range u.cfg.Timer.OnCalendar {
+				if spec, err := calendar.Parse(c); err == nil {
+					u.tmr.cal = append(u.tmr.cal, spec)
+				}
+			}
+			m.armTimer(u)
+		}
+	}
+}
+
+func (in *inherited) socketFiles(name string) []*os.File {
+	if in == nil {
+		return nil
+	}
+	return in.sockets[name]
 }

@@ -250,14 +250,20 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			t.Parallel()
 			g := bootImage(t, name, image.Zstd)
 			g.booted()
-			g.run("ls /run/sysmaster/units; pidof sleep > /tmp/sleeper.pid; kill -9 $(pidof sysmaster)")
+			g.run("ls /run/sysmaster/units; sctl show sleeper.service | grep ^MainPID= | cut -d= -f2 > /tmp/sleeper.pid; kill -9 $(pidof sysmaster)")
 			g.expectRE(`init: core \(pid \d+\) killed by SIGKILL; restarting it in`, time.Minute)
 			g.expect("sysmaster: core started", time.Minute)
 			// The shell, the sleeper, the notify and the escape services.
 			g.expect("sysmaster: restored state: 4 running services re-attached", time.Minute)
 			// The service kept its process and the system answers.
-			g.run(`[ "$(pidof sleep)" = "$(cat /tmp/sleeper.pid)" ] && sctl is-active sleeper.service && echo SAME-PID-$((2+3))`)
+			g.run(`P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q "^MainPID=$P$" && sctl is-active sleeper.service && echo SAME-PID-$((2+3))`)
 			g.expect("SAME-PID-5", time.Minute)
+			// Socket units listen again after the crash.
+			g.run("busybox timeout 3 busybox nc 127.0.0.1 7777 </dev/null; sctl is-active echo.service && echo SOCKET-AFTER-CRASH-$((1+6))")
+			g.expect("SOCKET-AFTER-CRASH-7", time.Minute)
+			// A hot upgrade in place keeps every service.
+			g.run("sctl daemon-reexec; sleep 1; until sctl is-active default.target >/dev/null; do sleep 0.2; done; P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q ^MainPID=$P$ && echo REEXEC-$((3+3))")
+			g.expect("REEXEC-6", time.Minute)
 			g.poweroff("/sbin/poweroff")
 		})
 	}

@@ -215,3 +215,34 @@ func closeAll(files []*os.File) {
 		}
 	}
 }
+
+// File returns a duplicate of the server's socket, to hand to a new
+// manager process across exec (its close-on-exec flag is the caller's
+// business).
+func (s *Server) File() (*os.File, error) {
+	f, err := s.conn.File()
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return f, nil
+}
+
+// FromFile serves on a socket inherited from a previous manager process,
+// bound at path. Close leaves the socket file in place: it belongs to
+// whoever bound it.
+func FromFile(f *os.File, path string) (*Server, error) {
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("notify: inherit %s: %w", path, err)
+	}
+	conn, ok := pc.(*net.UnixConn)
+	if !ok {
+		pc.Close()
+		return nil, fmt.Errorf("notify: inherit %s: unexpected connection type %T", path, pc)
+	}
+	var fi os.FileInfo
+	if !strings.HasPrefix(path, "@") {
+		fi, _ = os.Lstat(path)
+	}
+	return &Server{conn: conn, path: path, file: fi}, nil
+}

@@ -69,6 +69,7 @@ var commands = map[string]struct {
 	"enable":            {true, "hook units into their [Install] targets"},
 	"disable":           {true, "unhook units from their targets"},
 	"daemon-reload":     {false, "read unit files again"},
+	"daemon-reexec":     {false, "re-execute the manager's binary in place (services keep running)"},
 	"list-units":        {false, "list units (--type KIND, --state STATE)"},
 	"poweroff":          {false, "stop all units and power off"},
 	"reboot":            {false, "stop all units and reboot"},

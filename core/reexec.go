@@ -1,0 +1,129 @@
+package core
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/notify"
+)
+
+// reexecEnv carries the descriptors a manager hands to the binary it
+// executes in its place: "control=3,notify=4,echo.socket=5/6".
+const reexecEnv = "SYSMASTER_REEXEC_FDS"
+
+// inherited are the descriptors a previous manager process left us.
+type inherited struct {
+	control *os.File
+	notify  *os.File
+	sockets map[string][]*os.File
+}
+
+// takeInherited reads and clears reexecEnv.
+func takeInherited() (*inherited, error) {
+	v, ok := os.LookupEnv(reexecEnv)
+	if !ok {
+		return nil, nil
+	}
+	os.Unsetenv(reexecEnv)
+	in := &inherited{sockets: map[string][]*os.File{}}
+	for _, item := range strings.Split(v, ",") {
+		name, fds, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: bad item %q", reexecEnv, item)
+		}
+		var files []*os.File
+		for _, s := range strings.Split(fds, "/") {
+			fd, err := strconv.Atoi(s)
+			if err != nil || fd < 3 {
+				return nil, fmt.Errorf("%s: bad descriptor %q", reexecEnv, s)
+			}
+			unix.CloseOnExec(fd)
+			files = append(files, os.NewFile(uintptr(fd), name))
+		}
+		switch name {
+		case "control":
+			in.control = files[0]
+		case "notify":
+			in.notify = files[0]
+		default:
+			in.sockets[name] = files
+		}
+	}
+	return in, nil
+}
+
+// listenControl opens the control socket, or takes the inherited one.
+func (m *Manager) listenControl() (*net.UnixListener, error) {
+	if m.inh != nil && m.inh.control != nil {
+		l, err := net.FileListener(m.inh.control)
+		m.inh.control.Close()
+		if err == nil {
+			if ul, ok := l.(*net.UnixListener); ok {
+				ul.SetUnlinkOnClose(false)
+				return ul, nil
+			}
+			l.Close()
+		}
+		m.logf("inherited control socket unusable (%v); opening a new one", err)
+	}
+	return m.listen()
+}
+
+func (m *Manager) listenNotify(path string) (*notify.Server, error) {
+	if m.inh != nil && m.inh.notify != nil {
+		s, err := notify.FromFile(m.inh.notify, path)
+		m.inh.notify.Close()
+		if err == nil {
+			return s, nil
+		}
+		m.logf("inherited notify socket unusable (%v); opening a new one", err)
+	}
+	return notify.Listen(path)
+}
+
+// execSelf replaces the manager process with its binary (possibly a new
+// one), keeping the pid, the children and every listening socket: the
+// control socket, the notify socket and those of socket units. It returns
+// only on failure.
+func (m *Manager) execSelf(ln *net.UnixListener) error {
+	var items []string
+	pass := func(name string, files ...*os.File) {
+		var fds []string
+		for _, f := range files {
+			// Fd puts the file in blocking mode, which is what a
+			// listening socket inherited across exec expects anyway.
+			fd := int(f.Fd())
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+				m.logf("reexec: keep %s: %v", name, err)
+				return
+			}
+			fds = append(fds, strconv.Itoa(fd))
+		}
+		if len(fds) > 0 {
+			items = append(items, name+"="+strings.Join(fds, "/"))
+		}
+	}
+	if f, err := ln.File(); err == nil {
+		pass("control", f)
+	}
+	if m.notify != nil {
+		if f, err := m.notify.File(); err == nil {
+			pass("notify", f)
+		}
+	}
+	for _, n := range sortedNames(m.units) {
+		if u := m.units[n]; u.sock != nil {
+			pass(n, u.sock.files...)
+		}
+	}
+	m.flushState()
+	env := append(os.Environ(), reexecEnv+"="+strings.Join(items, ","))
+	m.logf("re-executing %s", m.self)
+	err := unix.Exec(m.self, os.Args, env)
+	return fmt.Errorf("exec %s: %w", m.self, err)
+}
