@@ -273,6 +273,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	defer signal.Stop(sigs)
 
 	m.started = time.Now()
+	ready := takeReadyFD()
 	if m.host == nil {
 		m.host = units.SystemHost()
 	}
@@ -327,6 +328,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 		}
 	}
 	m.settle()
+	tellInit(ready)
 
 	done := ctx.Done()
 loop:
@@ -435,4 +437,33 @@ func (m *Manager) shutdown(action string) {
 	m.shuttingDown = true
 	m.exitAction = action
 	m.stopTransaction(nil, nil)
+}
+
+// readyFDEnv is set by init: the descriptor to write one byte to once the
+// manager is up, so init can tell a crash from a failure to start.
+const readyFDEnv = "SYSMASTER_READY_FD"
+
+// takeReadyFD picks up the descriptor init passed and keeps it from
+// leaking into services.
+func takeReadyFD() *os.File {
+	v, ok := os.LookupEnv(readyFDEnv)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(readyFDEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), "init-ready")
+}
+
+// tellInit writes the one byte init waits for.
+func tellInit(f *os.File) {
+	if f == nil {
+		return
+	}
+	_, _ = f.Write([]byte{1})
+	f.Close()
 }

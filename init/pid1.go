@@ -5,6 +5,7 @@
 package pid1
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -40,6 +41,12 @@ var rebootCmds = map[string]int{
 }
 
 type pid1 struct {
+	user     bool     // init --user: a subreaper on a host, not pid 1
+	coreArgs []string // arguments of core
+	socket   string   // core's control socket, for the liveness check
+	liveness time.Duration
+	exit     chan int // init --user ends with this code
+
 	out     io.Writer
 	opts    Options
 	mounted []string
@@ -57,23 +64,60 @@ type pid1 struct {
 
 // Main is the init applet.
 func Main(args []string) int {
+	p := &pid1{out: os.Stdout, mounter: SysMounter{}, timers: make(chan func(), 8), backoff: minBackoff,
+		liveness: defaultLiveness, socket: "/run/sysmaster/control.sock", exit: make(chan int, 1)}
+	if len(args) > 1 && args[1] == "--user" {
+		if err := p.userFlags(args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "init: %v\n", err)
+			return 2
+		}
+		return p.run()
+	}
 	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "init: must run as process 1 (the kernel starts it as /init)")
+		fmt.Fprintln(os.Stderr, "init: must run as process 1 (the kernel starts it as /init); "+
+			"`init --user [--socket PATH] [--liveness D] -- CORE-ARGS...` supervises a user-mode manager")
 		return 1
 	}
-	p := &pid1{out: os.Stdout, mounter: SysMounter{}, timers: make(chan func(), 8), backoff: minBackoff}
-	p.run()
-	return 0 // not reached
+	return p.run()
+}
+
+// userFlags sets up init --user: a child subreaper on a host that
+// supervises a user-mode manager, so crash recovery runs without root.
+func (p *pid1) userFlags(args []string) error {
+	fs := flag.NewFlagSet("init --user", flag.ContinueOnError)
+	socket := fs.String("socket", "", "the manager's control socket, for the liveness check")
+	liveness := fs.Duration("liveness", defaultLiveness, "how often to check that the manager answers (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	p.user = true
+	p.opts = Options{OnFailure: "exit", Core: self}
+	p.coreArgs = fs.Args()
+	p.socket, p.liveness = *socket, *liveness
+	return nil
 }
 
 func (p *pid1) logf(format string, args ...any) {
 	fmt.Fprintf(p.out, "init: "+format+"\n", args...)
 }
 
-func (p *pid1) run() {
+func (p *pid1) run() int {
 	// Signals first: a signal that arrives early must not kill pid 1.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGUSR1, unix.SIGUSR2, unix.SIGTERM, unix.SIGINT, unix.SIGPWR, unix.SIGHUP)
+	if p.user {
+		// Orphans of the manager's services come to us, as to pid 1.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			p.logf("cannot become child subreaper: %v", err)
+			return 1
+		}
+		p.logf("sysmaster init %s supervising a user-mode manager (pid %d)", Version, os.Getpid())
+		return p.loop(sigs)
+	}
 	// Ctrl-Alt-Del becomes SIGINT to us instead of an immediate reboot.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
 
@@ -94,13 +138,22 @@ func (p *pid1) run() {
 	for _, w := range warnings {
 		p.logf("warning: %s", w)
 	}
+	return p.loop(sigs)
+}
+
+func (p *pid1) loop(sigs chan os.Signal) int {
 	p.startCore()
+	if p.liveness > 0 && p.socket != "" {
+		go p.watchCore()
+	}
 	for {
 		select {
 		case s := <-sigs:
 			p.signal(s.(syscall.Signal))
 		case f := <-p.timers:
 			f()
+		case code := <-p.exit:
+			return code
 		}
 	}
 }
@@ -131,6 +184,12 @@ func uptime() string {
 }
 
 func (p *pid1) signal(s syscall.Signal) {
+	if p.user && s != unix.SIGCHLD {
+		if s == unix.SIGTERM || s == unix.SIGINT || s == unix.SIGHUP {
+			p.beginShutdown("exit")
+		}
+		return
+	}
 	switch s {
 	case unix.SIGCHLD:
 		p.reap()
@@ -175,18 +234,42 @@ func (p *pid1) startCore() {
 	if p.shutdown != "" {
 		return
 	}
-	pid, err := syscall.ForkExec(p.opts.Core, []string{"sysmaster"}, &syscall.ProcAttr{
-		Dir:   "/",
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2},
-	})
+	// Core writes to fd 3 once it has restored its state and serves:
+	// only a core that dies before that counts as failing to start.
+	r, w, err := os.Pipe()
 	if err != nil {
+		p.logf("cannot start core: %v", err)
+		p.later(maxBackoff, p.startCore)
+		return
+	}
+	pid, err := syscall.ForkExec(p.opts.Core, append([]string{"sysmaster"}, p.coreArgs...), &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   append(os.Environ(), ReadyFDEnv+"=3"),
+		Files: []uintptr{0, 1, 2, w.Fd()},
+	})
+	w.Close()
+	if err != nil {
+		r.Close()
 		p.logf("cannot start core %s: %v", p.opts.Core, err)
 		p.coreFailed()
 		return
 	}
 	p.corePID, p.coreStarted = pid, time.Now()
+	go func() {
+		defer r.Close()
+		var b [1]byte
+		if n, _ := r.Read(b[:]); n == 1 {
+			p.timers <- func() {
+				if p.corePID == pid {
+					p.quickFails, p.backoff = 0, minBackoff
+				}
+			}
+		}
+	}()
 }
+
+// ReadyFDEnv names the descriptor core writes one byte to when it is up.
+const ReadyFDEnv = "SYSMASTER_READY_FD"
 
 func (p *pid1) coreExited(ws unix.WaitStatus) {
 	pid := p.corePID
@@ -198,6 +281,9 @@ func (p *pid1) coreExited(ws unix.WaitStatus) {
 	if time.Since(p.coreStarted) > stableAfter {
 		p.quickFails, p.backoff = 0, minBackoff
 	}
+	// A core that said it was up and then died is restarted at once; one
+	// that keeps dying before that backs off and, in the end, counts as
+	// unable to run.
 	p.quickFails++
 	if p.quickFails >= maxQuickFails {
 		p.logf("core (pid %d) %s; it failed %d times in a row", pid, describe(ws), p.quickFails)
@@ -213,6 +299,8 @@ func (p *pid1) coreExited(ws unix.WaitStatus) {
 func (p *pid1) coreFailed() {
 	p.logf("core cannot run; sysmaster.on_failure=%s", p.opts.OnFailure)
 	switch p.opts.OnFailure {
+	case "exit":
+		p.exit <- 1
 	case "poweroff", "reboot":
 		p.beginShutdown(p.opts.OnFailure)
 	case "shell":
@@ -257,8 +345,19 @@ func (p *pid1) beginShutdown(action string) {
 	})
 }
 
-// finalize kills what is left, unmounts and calls reboot(2).
+// finalize kills what is left, unmounts and calls reboot(2); init --user
+// exits instead.
 func (p *pid1) finalize() {
+	if p.user {
+		// Nothing to unmount; the orphans we adopted are ours to end.
+		for _, pid := range p.orphans() {
+			_ = unix.Kill(pid, unix.SIGTERM)
+		}
+		p.waitAllGone(termGrace)
+		p.logf("%s: exiting", p.shutdown)
+		p.exit <- 0
+		return
+	}
 	p.logf("sending SIGTERM to all processes")
 	_ = unix.Kill(-1, unix.SIGTERM)
 	if !p.waitAllGone(termGrace) {

@@ -1,0 +1,277 @@
+package pid1_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var smbox string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "smbox-init-test")
+	if err != nil {
+		panic(err)
+	}
+	smbox = filepath.Join(dir, "smbox")
+	cmd := exec.Command("go", "build", "-o", smbox, "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building smbox: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// supervised is init --user running a user-mode manager.
+type supervised struct {
+	t      *testing.T
+	dir    string
+	socket string
+	cmd    *exec.Cmd
+}
+
+func startSupervised(t *testing.T, units map[string]string, liveness string) *supervised {
+	t.Helper()
+	dir := t.TempDir()
+	udir, state := filepath.Join(dir, "units"), filepath.Join(dir, "state")
+	wants := filepath.Join(udir, "default.target.wants")
+	if err := os.MkdirAll(wants, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	units["default.target"] = "[Unit]\nDescription = \"test\"\n"
+	for name, body := range units {
+		if err := os.WriteFile(filepath.Join(udir, name+".toml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(body, "[Install]") {
+			os.Symlink("../"+name+".toml", filepath.Join(wants, name))
+		}
+	}
+	s := &supervised{t: t, dir: dir, socket: filepath.Join(state, "control.sock")}
+	s.cmd = exec.Command(smbox, "init", "--user", "--socket", s.socket, "--liveness", liveness, "--",
+		"--user", "--units", udir, "--state", state)
+	out, err := os.Create(filepath.Join(dir, "console"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { s.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				s.cmd.Process.Kill()
+			}
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "console"))
+			t.Logf("console:\n%s", b)
+		}
+	})
+	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "manager answers")
+	return s
+}
+
+type response struct {
+	Code int    `json:"code"`
+	Out  string `json:"out"`
+	Err  string `json:"err"`
+}
+
+func (s *supervised) call(cmd string, units ...string) (response, error) {
+	c, err := net.DialTimeout("unix", s.socket, time.Second)
+	if err != nil {
+		return response{}, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req, _ := json.Marshal(map[string]any{"cmd": cmd, "units": units, "json": true})
+	c.Write(append(req, '\n'))
+	line, err := bufio.NewReader(c).ReadBytes('\n')
+	if err != nil {
+		return response{}, err
+	}
+	var r response
+	return r, json.Unmarshal(line, &r)
+}
+
+func (s *supervised) waitFor(cond func() bool, what string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type unitStatus struct {
+	Name     string `json:"name"`
+	Active   string `json:"active"`
+	MainPID  int    `json:"main_pid"`
+	Restarts int    `json:"restarts"`
+}
+
+func (s *supervised) units() map[string]unitStatus {
+	s.t.Helper()
+	r, err := s.call("list-units")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var sts []unitStatus
+	if err := json.Unmarshal([]byte(r.Out), &sts); err != nil {
+		s.t.Fatal(err)
+	}
+	out := map[string]unitStatus{}
+	for _, st := range sts {
+		out[st.Name] = st
+	}
+	return out
+}
+
+// corePID finds the manager: init's child running as "sysmaster".
+func (s *supervised) corePID() int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		i := strings.LastIndexByte(st, ')')
+		f := strings.Fields(st[i+1:])
+		if len(f) < 2 || f[1] != strconv.Itoa(s.cmd.Process.Pid) {
+			continue
+		}
+		// The comm is the binary's name; argv[0] names the applet.
+		if argv, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && strings.HasPrefix(string(argv), "sysmaster\x00") {
+			return pid
+		}
+	}
+	return 0
+}
+
+func (s *supervised) console() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "console"))
+	return string(b)
+}
+
+// TestCoreKilledManyTimes kills the manager with SIGKILL 100 times at
+// random moments while 200 services run: after each restart every service
+// keeps its process, none is restarted, and the manager answers.
+func TestCoreKilledManyTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	units := map[string]string{}
+	for i := 0; i < 200; i++ {
+		var body string
+		switch i % 4 {
+		case 0, 1:
+			body = "[Service]\nExecStart = \"/bin/sleep 100000\"\n"
+		case 2:
+			body = "[Service]\nType = \"notify\"\nNotifyAccess = \"all\"\nExecStart = \"/bin/sh -c '" + smbox + " notify --ready; exec sleep 100000'\"\n"
+		case 3:
+			body = "[Service]\nType = \"oneshot\"\nRemainAfterExit = true\nExecStart = \"/bin/true\"\n"
+		}
+		units[fmt.Sprintf("s%03d.service", i)] = body + "[Install]\nWantedBy = [\"default.target\"]\n"
+	}
+	s := startSupervised(t, units, "0")
+	s.waitFor(func() bool { return s.units()["default.target"].Active == "active" }, "default.target active")
+	before := s.units()
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 100; i++ {
+		pid := s.corePID()
+		if pid <= 0 {
+			t.Fatalf("kill %d: no manager process", i)
+		}
+		// At random moments: right away, or while it is busy answering.
+		time.Sleep(time.Duration(rng.Intn(30)) * time.Millisecond)
+		go s.call("list-units")
+		syscall.Kill(pid, syscall.SIGKILL)
+		s.waitFor(func() bool { p := s.corePID(); return p != 0 && p != pid }, "init restarts the manager")
+		s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "new manager answers")
+	}
+	after := s.units()
+	for name, b := range before {
+		a := after[name]
+		if a.Active != b.Active || a.MainPID != b.MainPID || a.Restarts != 0 {
+			t.Errorf("%s: before %+v, after %+v", name, b, a)
+		}
+	}
+	if n := strings.Count(s.console(), "restarting it in"); n != 100 {
+		t.Errorf("init reported %d restarts, want 100", n)
+	}
+}
+
+// TestHungCoreIsRestarted stops the manager (SIGSTOP): init's liveness
+// check finds it does not answer and restarts it.
+func TestHungCoreIsRestarted(t *testing.T) {
+	s := startSupervised(t, map[string]string{
+		"a.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n[Install]\nWantedBy = [\"default.target\"]\n",
+	}, "200ms")
+	s.waitFor(func() bool { return s.units()["a.service"].Active == "active" }, "a.service active")
+	a := s.units()["a.service"]
+	pid := s.corePID()
+	if pid <= 0 {
+		t.Fatal("no manager process")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	s.waitFor(func() bool { p := s.corePID(); return p != 0 && p != pid }, "hung manager replaced")
+	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "new manager answers")
+	if got := s.units()["a.service"]; got.MainPID != a.MainPID || got.Active != "active" {
+		t.Fatalf("a.service %+v, before %+v", got, a)
+	}
+	if !strings.Contains(s.console(), "does not answer") {
+		t.Fatalf("hang not reported:\n%s", s.console())
+	}
+}
+
+// TestUserInitStopsEverything: SIGTERM to init --user stops the manager,
+// which stops its services, and init exits.
+func TestUserInitStopsEverything(t *testing.T) {
+	s := startSupervised(t, map[string]string{
+		"a.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n[Install]\nWantedBy = [\"default.target\"]\n",
+	}, "0")
+	s.waitFor(func() bool { return s.units()["a.service"].Active == "active" }, "a.service active")
+	a := s.units()["a.service"]
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("init --user exited with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("init --user did not exit")
+	}
+	if err := syscall.Kill(a.MainPID, 0); err == nil {
+		t.Fatalf("service %d still runs", a.MainPID)
+	}
+}
