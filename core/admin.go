@@ -136,12 +136,8 @@ func (m *Manager) enabledState(u *unit) string {
 	if u.cfg == nil {
 		return "bad"
 	}
-	for _, dir := range m.cfg.UnitDirs {
-		matches, _ := filepath.Glob(filepath.Join(dir, "*.wants", u.name))
-		more, _ := filepath.Glob(filepath.Join(dir, "*.requires", u.name))
-		if len(matches)+len(more) > 0 {
-			return "enabled"
-		}
+	if m.enabled[u.name] {
+		return "enabled"
 	}
 	if len(u.cfg.Install.WantedBy)+len(u.cfg.Install.RequiredBy) == 0 {
 		return "static"
@@ -229,4 +225,18 @@ func (m *Manager) unitLog(name string, n int) Response {
 		fmt.Fprintf(&b, "%s %s\n", l.Time.Format("Jan 02 15:04:05.000"), l.Text)
 	}
 	return Response{Out: b.String()}
+}
+
+// scanEnabled finds the units linked from .wants and .requires folders,
+// once per load rather than once per query.
+func (m *Manager) scanEnabled() {
+	m.enabled = map[string]bool{}
+	for _, dir := range m.cfg.UnitDirs {
+		for _, pattern := range []string{"*.wants/*", "*.requires/*"} {
+			links, _ := filepath.Glob(filepath.Join(dir, pattern))
+			for _, l := range links {
+				m.enabled[filepath.Base(l)] = true
+			}
+		}
+	}
 }

@@ -69,6 +69,7 @@ type Manager struct {
 	stateDirty   bool
 	lastSave     time.Time
 	written      map[string]savedUnit // unit records as last written
+	enabled      map[string]bool      // units linked from a .wants/.requires folder
 	reexec       bool                 // exec a new binary in place once the loop ends
 	inh          *inherited           // descriptors from the previous manager process
 	jobsChanged  bool
@@ -153,6 +154,7 @@ func (m *Manager) load() error {
 		}
 	}
 	m.buildGraph()
+	m.scanEnabled()
 	return nil
 }
 

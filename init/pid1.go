@@ -261,7 +261,8 @@ func (p *pid1) startCore() {
 		if n, _ := r.Read(b[:]); n == 1 {
 			p.timers <- func() {
 				if p.corePID == pid {
-					p.quickFails, p.backoff = 0, minBackoff
+					// A core that was up restarts at once when it dies.
+					p.quickFails, p.backoff = 0, 0
 				}
 			}
 		}
@@ -291,6 +292,11 @@ func (p *pid1) coreExited(ws unix.WaitStatus) {
 		return
 	}
 	p.logf("core (pid %d) %s; restarting it in %s", pid, describe(ws), p.backoff)
+	if p.backoff == 0 {
+		p.startCore()
+		p.backoff = minBackoff
+		return
+	}
 	p.later(p.backoff, p.startCore)
 	p.backoff = min(p.backoff*2, maxBackoff)
 }

@@ -1,0 +1,65 @@
+package core
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkStateWrite is the cost of recording one unit's change while
+// 1000 units are loaded: one small file written and renamed. The peer is
+// writing the whole state as one file, as a manager without per-unit
+// records would.
+func BenchmarkStateWrite(b *testing.B) {
+	dir := b.TempDir()
+	units := filepath.Join(dir, "units")
+	os.MkdirAll(units, 0o755)
+	for i := 0; i < 1000; i++ {
+		os.WriteFile(filepath.Join(units, fmt.Sprintf("s%d.service.toml", i)), []byte("[Service]\nExecStart = \"/bin/true\"\n"), 0o644)
+	}
+	state := dir
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "smstate"); err == nil {
+			defer os.RemoveAll(d)
+			state = d
+		}
+	}
+	m, err := New(Config{User: true, UnitDirs: []string{units}, StateDir: state, Console: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, u := range m.units {
+		u.state, u.sub, u.mainPID = Active, "running", 1
+	}
+	if err := m.saveState(); err != nil {
+		b.Fatal(err)
+	}
+	u := m.units["s1.service"]
+	b.Run("one-unit-record", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			u.restarts = i + 1
+			if err := m.saveState(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("whole-state-file", func(b *testing.B) {
+		all := map[string]savedUnit{}
+		for i := 0; i < b.N; i++ {
+			for n, u := range m.units {
+				all[n] = savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, Restarts: u.restarts}
+			}
+			data, _ := json.Marshal(all)
+			tmp := filepath.Join(state, "all.json.new")
+			if err := os.WriteFile(tmp, data, 0o600); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.Rename(tmp, filepath.Join(state, "all.json")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
