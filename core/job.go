@@ -29,6 +29,7 @@ type job struct {
 	running bool
 	done    bool
 	failed  bool
+	failMsg string // why the job failed, when the unit's state does not say
 	waiters []chan<- response
 }
 
@@ -112,9 +113,109 @@ func (m *Manager) startTransaction(name string, waiter chan<- response) error {
 			}
 		}
 	}
-	m.breakCycles(added)
+	if err := m.resolveCycles(root, added); err != nil {
+		m.dispatch()
+		return nil // the root job carries the error to its waiter
+	}
 	m.dispatch()
 	return nil
+}
+
+// findCycle returns the jobs of one ordering cycle among jobs, or nil.
+func findCycle(jobs []*job) []*job {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[*job]int{}
+	var stack, cycle []*job
+	var visit func(j *job) bool
+	visit = func(j *job) bool {
+		color[j] = grey
+		stack = append(stack, j)
+		for _, d := range j.after {
+			if d.done {
+				continue
+			}
+			switch color[d] {
+			case white:
+				if visit(d) {
+					return true
+				}
+			case grey:
+				for k := len(stack) - 1; k >= 0; k-- {
+					cycle = append(cycle, stack[k])
+					if stack[k] == d {
+						break
+					}
+				}
+				return true
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[j] = black
+		return false
+	}
+	for _, j := range jobs {
+		if color[j] == white && !j.done && visit(j) {
+			return cycle
+		}
+	}
+	return nil
+}
+
+// resolveCycles breaks ordering cycles among the start jobs of a
+// transaction as systemd does: the start of a unit that nothing in the
+// transaction requires (only wanted) is dropped; a cycle of required units
+// refuses the whole transaction.
+func (m *Manager) resolveCycles(root *unit, added []*job) error {
+	for {
+		cycle := findCycle(added)
+		if cycle == nil {
+			return nil
+		}
+		var names []string
+		for _, j := range cycle {
+			names = append(names, j.u.name)
+		}
+		names = append(names, cycle[0].u.name)
+		desc := strings.Join(names, " -> ")
+		var victim *job
+		for _, j := range cycle {
+			if j.u != root && !m.requiredIn(j.u.name, added) {
+				victim = j
+				break
+			}
+		}
+		if victim == nil {
+			err := fmt.Errorf("ordering cycle %s among required units: transaction refused", desc)
+			m.logf("%v", err)
+			for _, j := range added {
+				j.failMsg = err.Error()
+				m.finishJob(j, true)
+			}
+			return err
+		}
+		m.logf("ordering cycle: %s; not starting %s to break it", desc, victim.u.name)
+		victim.failMsg = "dropped to break ordering cycle " + desc
+		m.finishJob(victim, true)
+	}
+}
+
+// requiredIn reports whether a unit with a job in jobs requires name.
+func (m *Manager) requiredIn(name string, jobs []*job) bool {
+	for _, j := range jobs {
+		if j.done || j.u.cfg == nil {
+			continue
+		}
+		for _, r := range append(append([]string{}, j.u.cfg.Unit.Requires...), j.u.cfg.Unit.BindsTo...) {
+			if r == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stopTransaction adds stop jobs for the named units (all active ones when
@@ -279,6 +380,9 @@ func (m *Manager) finishJob(j *job, failed bool) {
 			r.Err = fmt.Sprintf("job for %s failed: %s is %s", j.u.name, j.u.name, j.u.state)
 			if j.u.result != "" && j.u.result != "success" {
 				r.Err += " (" + j.u.result + ")"
+			}
+			if j.failMsg != "" {
+				r.Err = fmt.Sprintf("job for %s failed: %s", j.u.name, j.failMsg)
 			}
 		}
 		w <- r
