@@ -50,7 +50,7 @@ func (m *Manager) serve(ln *net.UnixListener) {
 // manager's own user may send them.
 var mutating = map[string]bool{
 	"start": true, "stop": true, "restart": true, "try-restart": true, "reload": true,
-	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true,
+	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true, "reexec-init": true,
 	"poweroff": true, "reboot": true, "halt": true,
 }
 
@@ -270,6 +270,18 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 		}
 		ch <- Response{Out: "re-executing the manager\n"}
 		m.reexec, m.finished = true, true
+	case "reexec-init":
+		// Init re-executes its binary on SIGHUP; in user mode init is
+		// our parent (init --user).
+		target := 1
+		if m.cfg.User {
+			target = os.Getppid()
+		}
+		if err := unix.Kill(target, unix.SIGHUP); err != nil {
+			ch <- Response{Code: 1, Err: fmt.Sprintf("signal init (pid %d): %v", target, err)}
+			return
+		}
+		ch <- Response{Out: "init is re-executing\n"}
 	case "daemon-reload":
 		if err := m.reload(); err != nil {
 			ch <- Response{Code: 1, Err: err.Error()}

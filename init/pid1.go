@@ -115,12 +115,23 @@ func (p *pid1) run() int {
 			p.logf("cannot become child subreaper: %v", err)
 			return 1
 		}
+		if p.restore() {
+			p.logf("sysmaster init %s re-executed; core is pid %d", Version, p.corePID)
+			p.reap()
+			return p.loop(sigs)
+		}
 		p.logf("sysmaster init %s supervising a user-mode manager (pid %d)", Version, os.Getpid())
 		return p.loop(sigs)
 	}
 	// Ctrl-Alt-Del becomes SIGINT to us instead of an immediate reboot.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
 
+	if p.restore() {
+		p.logf("sysmaster init %s re-executed; core is pid %d", Version, p.corePID)
+		// Children that ended during the exec wait to be reaped.
+		p.reap()
+		return p.loop(sigs)
+	}
 	mounted, err := MountAll(p.mounter, Mounts(), func(s string) { p.logf("warning: %s", s) })
 	p.mounted = mounted
 	p.setupConsole()
@@ -142,7 +153,11 @@ func (p *pid1) run() int {
 }
 
 func (p *pid1) loop(sigs chan os.Signal) int {
-	p.startCore()
+	if p.corePID == 0 {
+		p.startCore()
+	} else {
+		p.coreStarted = time.Now()
+	}
 	if p.liveness > 0 && p.socket != "" {
 		go p.watchCore()
 	}
@@ -184,8 +199,8 @@ func uptime() string {
 }
 
 func (p *pid1) signal(s syscall.Signal) {
-	if p.user && s != unix.SIGCHLD {
-		if s == unix.SIGTERM || s == unix.SIGINT || s == unix.SIGHUP {
+	if p.user && s != unix.SIGCHLD && s != unix.SIGHUP {
+		if s == unix.SIGTERM || s == unix.SIGINT {
 			p.beginShutdown("exit")
 		}
 		return
@@ -199,6 +214,12 @@ func (p *pid1) signal(s syscall.Signal) {
 		p.beginShutdown("reboot")
 	case unix.SIGUSR1:
 		p.beginShutdown("halt")
+	case unix.SIGHUP:
+		if p.shutdown == "" {
+			if err := p.reexec(); err != nil {
+				p.logf("re-exec failed: %v; carrying on", err)
+			}
+		}
 	}
 }
 

@@ -311,3 +311,23 @@ func BenchmarkRecovery(b *testing.B) {
 		})
 	}
 }
+
+// TestReexecInit re-executes init in place: same pid, same manager, and
+// it still supervises (a killed manager is restarted).
+func TestReexecInit(t *testing.T) {
+	s := startSupervised(t, map[string]string{
+		"a.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n[Install]\nWantedBy = [\"default.target\"]\n",
+	}, "0")
+	s.waitFor(func() bool { return s.units()["a.service"].Active == "active" }, "a.service active")
+	core := s.corePID()
+	if r, err := s.call("reexec-init"); err != nil || r.Code != 0 {
+		t.Fatalf("reexec-init: %+v %v", r, err)
+	}
+	s.waitFor(func() bool { return strings.Contains(s.console(), "re-executed; core is pid "+strconv.Itoa(core)) }, "init re-executed")
+	if p := s.corePID(); p != core {
+		t.Fatalf("manager pid %d, was %d", p, core)
+	}
+	syscall.Kill(core, syscall.SIGKILL)
+	s.waitFor(func() bool { p := s.corePID(); return p != 0 && p != core }, "re-executed init restarts the manager")
+	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "new manager answers")
+}

@@ -264,6 +264,9 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			// A hot upgrade in place keeps every service.
 			g.run("sctl daemon-reexec; sleep 1; until sctl is-active default.target >/dev/null; do sleep 0.2; done; P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q ^MainPID=$P$ && echo REEXEC-$((3+3))")
 			g.expect("REEXEC-6", time.Minute)
+			// So does init, as pid 1.
+			g.run("sctl reexec-init")
+			g.expectRE(`init: sysmaster init \S+ re-executed; core is pid \d+`, time.Minute)
 			g.poweroff("/sbin/poweroff")
 		})
 	}

@@ -70,6 +70,7 @@ var commands = map[string]struct {
 	"disable":           {true, "unhook units from their targets"},
 	"daemon-reload":     {false, "read unit files again"},
 	"daemon-reexec":     {false, "re-execute the manager's binary in place (services keep running)"},
+	"reexec-init":       {false, "re-execute init's binary in place (pid 1 and its children stay)"},
 	"list-units":        {false, "list units (--type KIND, --state STATE)"},
 	"poweroff":          {false, "stop all units and power off"},
 	"reboot":            {false, "stop all units and reboot"},
