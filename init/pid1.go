@@ -216,9 +216,8 @@ func (p *pid1) signal(s syscall.Signal) {
 		p.beginShutdown("halt")
 	case unix.SIGHUP:
 		if p.shutdown == "" {
-			if err := p.reexec(); err != nil {
-				p.logf("re-exec failed: %v; carrying on", err)
-			}
+			// reexec returns only when the exec failed.
+			p.logf("re-exec failed: %v; carrying on", p.reexec())
 		}
 	}
 }
