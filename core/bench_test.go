@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/reap"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 )
 
@@ -186,7 +187,7 @@ func benchRunsvdir(b *testing.B, n int) (time.Duration, int64) {
 	elapsed := time.Since(start)
 	// runit's supervision is runsvdir plus one runsv per service.
 	total := rssKiB(cmd.Process.Pid)
-	for _, pid := range childrenOf(cmd.Process.Pid) {
+	for _, pid := range reap.Children(cmd.Process.Pid) {
 		total += rssKiB(pid)
 	}
 	return elapsed, total
@@ -214,26 +215,4 @@ func rssKiB(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-func childrenOf(ppid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }

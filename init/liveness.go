@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/reap"
 )
 
 // defaultLiveness is how often init asks core whether it still answers; a
@@ -63,25 +64,5 @@ func ping(socket string, timeout time.Duration) bool {
 }
 
 // orphans lists the children init --user adopted (services of a core that
-// died), found through /proc.
-func (p *pid1) orphans() []int {
-	me := strconv.Itoa(os.Getpid())
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == me {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
+// died).
+func (p *pid1) orphans() []int { return reap.Children(os.Getpid()) }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sysmaster-go/sysmaster/core/reap"
 )
 
 var smbox string
@@ -150,26 +152,12 @@ func (s *supervised) units() map[string]unitStatus {
 	return out
 }
 
-// corePID finds the manager: init's child running as "sysmaster".
+// corePID finds the manager: init's child whose argv[0] is "sysmaster"
+// (its comm is the binary's name).
 func (s *supervised) corePID() int {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		st := string(b)
-		i := strings.LastIndexByte(st, ')')
-		f := strings.Fields(st[i+1:])
-		if len(f) < 2 || f[1] != strconv.Itoa(s.cmd.Process.Pid) {
-			continue
-		}
-		// The comm is the binary's name; argv[0] names the applet.
-		if argv, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && strings.HasPrefix(string(argv), "sysmaster\x00") {
+	for _, pid := range reap.Children(s.cmd.Process.Pid) {
+		argv, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err == nil && strings.HasPrefix(string(argv), "sysmaster\x00") {
 			return pid
 		}
 	}

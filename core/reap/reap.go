@@ -2,7 +2,13 @@
 // wait of theirs: init (pid 1) and the service manager (a subreaper).
 package reap
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // All reaps every child that has exited, without blocking, and calls
 // exited for each. Nothing else in the process may wait for children, or
@@ -19,4 +25,29 @@ func All(exited func(pid int, ws unix.WaitStatus)) {
 		}
 		exited(pid, ws)
 	}
+}
+
+// Children lists the processes whose parent is ppid, from /proc: the
+// orphans a subreaper adopted, or the processes a supervisor started.
+func Children(ppid int) []int {
+	want := strconv.Itoa(ppid)
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces: fields start after the last ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == want {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
