@@ -122,3 +122,34 @@ func TestCrashedManagerReopensSockets(t *testing.T) {
 	}
 	m.stop()
 }
+
+// TestCorruptStateIsRebuilt: a torn or truncated record is reported and
+// rebuilt from the running process, which is re-attached, not restarted.
+func TestCorruptStateIsRebuilt(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"long.service": "[Service]\nExecStart = \"/bin/sh -c 'exec sleep 1000'\"\n" + enabled,
+		"two.service":  "[Service]\nExecStart = \"/bin/sleep 1000\"\n" + enabled,
+	})
+	m.start()
+	long := m.waitState("long.service", core.Active)
+	two := m.waitState("two.service", core.Active)
+	m.waitState("default.target", core.Active)
+	m.kill9()
+	os.WriteFile(filepath.Join(m.state, "units", "long.service.json"), []byte(`{"state":"act`), 0o600)
+	os.WriteFile(filepath.Join(m.state, "units", "two.service.json"), []byte("\x00\x00garbage"), 0o600)
+	m.start()
+	for name, want := range map[string]int{"long.service": long.MainPID, "two.service": two.MainPID} {
+		if st := m.status(name); st.Active != core.Active || st.MainPID != want {
+			t.Errorf("%s: %+v, want pid %d", name, st, want)
+		}
+	}
+	if !strings.Contains(m.output(), "state of long.service unusable") || !strings.Contains(m.output(), "rebuilt: main process") {
+		t.Errorf("corruption not reported:\n%s", m.output())
+	}
+	// The bad records were replaced by good ones.
+	b, _ := os.ReadFile(filepath.Join(m.state, "units", "long.service.json"))
+	if !strings.Contains(string(b), fmt.Sprintf(`"main_pid":%d`, long.MainPID)) {
+		t.Errorf("record not rewritten: %q", b)
+	}
+	m.stop()
+}

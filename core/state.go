@@ -1,10 +1,12 @@
 package core
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,14 +86,15 @@ func (m *Manager) saveState() error {
 
 func (m *Manager) unitStateDir() string { return filepath.Join(m.cfg.StateDir, "units") }
 
-// readState loads the records a previous manager process left.
-func (m *Manager) readState() map[string]savedUnit {
+// readState loads the records a previous manager process left, and names
+// the units whose record is unreadable (torn, truncated, corrupt).
+func (m *Manager) readState() (out map[string]savedUnit, corrupt []string) {
 	dir := m.unitStateDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	out := map[string]savedUnit{}
+	out = map[string]savedUnit{}
 	for _, e := range ents {
 		n, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok {
@@ -106,26 +109,81 @@ func (m *Manager) readState() map[string]savedUnit {
 			err = fmt.Errorf("no state")
 		}
 		if err != nil {
-			m.logf("state of %s unusable (%v); ignoring it", n, err)
+			m.logf("state of %s unusable (%v); rebuilding it", n, err)
+			corrupt = append(corrupt, n)
 			continue
 		}
 		out[n] = rec
 	}
-	return out
+	return out, corrupt
+}
+
+// rebuild makes a record for a unit whose record was lost from what
+// runs: the service's cgroup, or else a session leader started for it
+// (every service process carries SYSMASTER_UNIT=NAME and the manager's
+// SYSMASTER_SOCKET).
+func (m *Manager) rebuild(name string) (savedUnit, bool) {
+	u := m.units[name]
+	if u == nil || u.cfg == nil || u.kind() != "service" {
+		return savedUnit{}, false
+	}
+	var candidates []int
+	if m.cg != nil {
+		candidates, _ = m.cg.Procs(m.cg.Path(name))
+	} else {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if sid, err := unix.Getsid(pid); err != nil || sid != pid {
+				continue
+			}
+			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			env = append([]byte{0}, env...)
+			// Ours: this unit, and this manager's socket (not another
+			// manager's unit of the same name).
+			if err == nil && bytes.Contains(env, []byte("\x00SYSMASTER_UNIT="+name+"\x00")) &&
+				bytes.Contains(env, []byte("\x00SYSMASTER_SOCKET="+m.cfg.Socket+"\x00")) {
+				candidates = append(candidates, pid)
+			}
+		}
+	}
+	// The oldest process is the main one; the rest are its children.
+	best, bestStart := 0, uint64(0)
+	for _, pid := range candidates {
+		st, err := procStartTime(pid)
+		if err == nil && (best == 0 || st < bestStart) {
+			best, bestStart = pid, st
+		}
+	}
+	if best == 0 {
+		return savedUnit{}, false
+	}
+	m.logf("state of %s rebuilt: main process %d", name, best)
+	return savedUnit{State: Active, Sub: "running", MainPID: best, StartTime: bestStart, Result: "success"}, true
 }
 
 // restoreState picks up the units a previous manager process left running:
 // a main process that is still the same process (pid and start time match)
 // is adopted, never restarted.
 func (m *Manager) restoreState() {
-	saved := m.readState()
-	if len(saved) == 0 {
+	saved, corrupt := m.readState()
+	if len(saved)+len(corrupt) == 0 {
 		return
 	}
-	// What is on disk is what was written.
+	// What is on disk is what was written; rebuilt records are not, so
+	// they replace the bad files at the next save.
 	m.written = map[string]savedUnit{}
 	for n, rec := range saved {
 		m.written[n] = rec
+	}
+	for _, n := range corrupt {
+		if rec, ok := m.rebuild(n); ok {
+			saved[n] = rec
+		}
+		m.stateChanged = true // replace the bad files
 	}
 	adopted := 0
 	var gone []*unit
