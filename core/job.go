@@ -65,6 +65,7 @@ func (m *Manager) startTransaction(name string, waiter chan<- response) error {
 		}
 	}
 	visit(root)
+	m.stateChanged = true // jobs in flight are part of the state
 	if root.job != nil && waiter != nil {
 		root.job.waiters = append(root.job.waiters, waiter)
 	} else if waiter != nil {
@@ -262,6 +263,7 @@ func (m *Manager) stopTransaction(names []string, waiter chan<- response) {
 			added[len(added)-1].waiters = append(added[len(added)-1].waiters, waiter)
 		}
 	}
+	m.stateChanged = true
 	// u stops only after every unit that was ordered after u has stopped.
 	for _, j := range added {
 		for _, other := range added {
@@ -389,4 +391,5 @@ func (m *Manager) finishJob(j *job, failed bool) {
 	}
 	j.waiters = nil
 	m.jobsChanged = true
+	m.stateChanged = true
 }

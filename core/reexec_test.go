@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/sctl"
 )
 
 // copyFile copies src to dst, with extra bytes appended so the copy is a
@@ -150,6 +151,30 @@ func TestCorruptStateIsRebuilt(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(m.state, "units", "long.service.json"))
 	if !strings.Contains(string(b), fmt.Sprintf(`"main_pid":%d`, long.MainPID)) {
 		t.Errorf("record not rewritten: %q", b)
+	}
+	m.stop()
+}
+
+// TestJobsInFlightAreReplanned kills the manager in the middle of a start
+// (ExecStartPre running) and of a stop (ExecStop running): the next
+// manager finishes both.
+func TestJobsInFlightAreReplanned(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"slowstart.service": "[Service]\nExecStartPre = \"/bin/sleep 0.5\"\nExecStart = \"/bin/sleep 1000\"\n",
+		"slowstop.service":  "[Service]\nExecStart = \"/bin/sleep 1000\"\nExecStop = \"/bin/sleep 0.5\"\n" + enabled,
+	})
+	m.start()
+	m.waitState("slowstop.service", core.Active)
+	go sctl.Call(m.socket, core.Request{Cmd: "start", Units: []string{"slowstart.service"}})
+	go sctl.Call(m.socket, core.Request{Cmd: "stop", Units: []string{"slowstop.service"}})
+	m.waitState("slowstart.service", core.Activating)
+	m.waitState("slowstop.service", core.Deactivating)
+	m.kill9()
+	m.start()
+	m.waitState("slowstart.service", core.Active)
+	m.waitState("slowstop.service", core.Inactive)
+	if !strings.Contains(m.output(), "re-planning the start") || !strings.Contains(m.output(), "re-planning the stop") {
+		t.Fatalf("re-planning not reported:\n%s", m.output())
 	}
 	m.stop()
 }

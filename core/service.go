@@ -137,6 +137,7 @@ func (m *Manager) step(u *unit) {
 			pid, err := m.exec(u, u.cmds[u.cmdIdx], phaseDirective[u.phase], false)
 			if err == nil {
 				u.ctrlPID = pid
+				u.ctrlStart, _ = procStartTime(pid)
 				return
 			}
 			m.logf("%s: %v", u.name, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,13 @@ type savedUnit struct {
 	LastTrigger int64 `json:"last_trigger,omitempty"`
 	// Activated is when a timer was started: the base of OnActiveSec.
 	Activated int64 `json:"activated,omitempty"`
+	// Job is the job in flight ("start", "stop"), re-planned by the next
+	// manager; CtrlPID is the control process it ran, ended then.
+	Job       string `json:"job,omitempty"`
+	CtrlPID   int    `json:"ctrl_pid,omitempty"`
+	CtrlStart uint64 `json:"ctrl_start,omitempty"`
+	// Starts are the recent starts (Unix nanoseconds), for StartLimitBurst.
+	Starts string `json:"starts,omitempty"`
 }
 
 // saveState writes the record of every unit whose record changed, one
@@ -44,7 +52,11 @@ func (m *Manager) saveState() error {
 	}
 	var firstErr error
 	for n, u := range m.units {
-		rec := savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, StartTime: u.startTime, Restarts: u.restarts, Result: u.result}
+		rec := savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, StartTime: u.startTime, Restarts: u.restarts, Result: u.result,
+			CtrlPID: u.ctrlPID, CtrlStart: u.ctrlStart, Starts: joinTimes(u.starts)}
+		if u.job != nil && !u.job.done {
+			rec.Job = u.job.kind.String()
+		}
 		if u.tmr != nil {
 			if !u.tmr.last.IsZero() {
 				rec.LastTrigger = u.tmr.last.UnixNano()
@@ -56,7 +68,7 @@ func (m *Manager) saveState() error {
 			continue
 		}
 		path := filepath.Join(dir, n+".json")
-		if u.state == Inactive && u.restarts == 0 {
+		if u.state == Inactive && u.restarts == 0 && rec.Job == "" && rec.Starts == "" {
 			if had {
 				if err := os.Remove(path); err != nil && !os.IsNotExist(err) && firstErr == nil {
 					firstErr = err
@@ -187,12 +199,26 @@ func (m *Manager) restoreState() {
 	}
 	adopted := 0
 	var gone []*unit
+	var replanStart, replanStop []string
 	for n, s := range saved {
 		u := m.units[n]
 		if u == nil || u.cfg == nil {
 			continue
 		}
 		u.restarts = s.Restarts
+		u.starts = splitTimes(s.Starts)
+		if s.CtrlPID > 0 {
+			// The sequence it belonged to is started again from the top.
+			if t, err := procStartTime(s.CtrlPID); err == nil && t == s.CtrlStart {
+				m.signalGroup(s.CtrlPID, unix.SIGKILL)
+			}
+		}
+		switch s.Job {
+		case "start":
+			replanStart = append(replanStart, n)
+		case "stop":
+			replanStop = append(replanStop, n)
+		}
 		if s.LastTrigger != 0 || s.Activated != 0 {
 			u.tmr = &timerState{}
 			if s.LastTrigger != 0 {
@@ -230,6 +256,46 @@ func (m *Manager) restoreState() {
 	for _, u := range gone {
 		m.mainExited(u, 0, false)
 	}
+	// Jobs in flight when the previous manager ended run again; a unit
+	// already where its job was taking it needs nothing.
+	sort.Strings(replanStart)
+	for _, n := range replanStart {
+		if u := m.units[n]; u != nil && u.state != Active && u.job == nil {
+			m.logf("%s: re-planning the start that was in flight", n)
+			if u.state == Activating {
+				u.state, u.sub = Inactive, "dead"
+			}
+			if err := m.startTransaction(n, nil); err != nil {
+				m.logf("%s: %v", n, err)
+			}
+		}
+	}
+	if len(replanStop) > 0 {
+		sort.Strings(replanStop)
+		m.logf("re-planning the stop of %v that was in flight", replanStop)
+		m.stopTransaction(replanStop, nil)
+	}
+}
+
+func joinTimes(ts []time.Time) string {
+	var b strings.Builder
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(t.UnixNano(), 10))
+	}
+	return b.String()
+}
+
+func splitTimes(s string) []time.Time {
+	var out []time.Time
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.ParseInt(f, 10, 64); err == nil {
+			out = append(out, time.Unix(0, n))
+		}
+	}
+	return out
 }
 
 // watchAdopted reports the end of a process that is not our child (it was

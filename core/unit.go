@@ -53,6 +53,7 @@ type unit struct {
 	cmdIdx    int
 	mainPID   int
 	ctrlPID   int
+	ctrlStart uint64 // of ctrlPID
 	startTime uint64 // of mainPID, to recognise it after a core restart
 	adopted   bool   // mainPID is not our child: watched through a pidfd
 	result    string // "success", "exit-code", "signal", "timeout", "start-limit-hit"
