@@ -72,6 +72,7 @@ type Manager struct {
 	enabled      map[string]bool      // units linked from a .wants/.requires folder
 	reexec       bool                 // exec a new binary in place once the loop ends
 	inh          *inherited           // descriptors from the previous manager process
+	fdstore      *os.File             // init's store of our listening sockets
 	jobsChanged  bool
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
@@ -291,17 +292,26 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	if m.inh, err = takeInherited(); err != nil {
 		m.logf("%v", err)
 	}
+	m.fdstore = takeFDStore()
 	ln, err := m.listenControl()
 	if err != nil {
 		return "", err
 	}
 	defer ln.Close()
 	go m.serve(ln)
+	if f, err := ln.File(); err == nil {
+		m.storeFDs("control", f)
+		f.Close()
+	}
 
 	if m.notify, err = m.listenNotify(filepath.Join(m.cfg.StateDir, "notify.sock")); err != nil {
 		m.logf("no notify socket: %v", err)
 	} else {
 		defer m.notify.Close()
+		if f, err := m.notify.File(); err == nil {
+			m.storeFDs("notify", f)
+			f.Close()
+		}
 		go func() {
 			_ = m.notify.Run(func(msg *notify.Message) {
 				// The manager closes the fds once it has handled the

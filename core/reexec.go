@@ -95,9 +95,15 @@ func (m *Manager) execSelf(ln *net.UnixListener) error {
 	pass := func(name string, files ...*os.File) {
 		var fds []string
 		for _, f := range files {
-			// Fd puts the file in blocking mode, which is what a
-			// listening socket inherited across exec expects anyway.
-			fd := int(f.Fd())
+			// Not f.Fd(): that would make the shared description blocking
+			// for us too, should the exec fail.
+			sc, err := f.SyscallConn()
+			if err != nil {
+				m.logf("reexec: keep %s: %v", name, err)
+				return
+			}
+			var fd int
+			_ = sc.Control(func(u uintptr) { fd = int(u) })
 			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 				m.logf("reexec: keep %s: %v", name, err)
 				return

@@ -66,6 +66,7 @@ func (m *Manager) startSocket(u *unit) {
 		return
 	}
 	u.sock = st
+	m.storeFDs(u.name, st.files...)
 	u.result = "success"
 	m.setState(u, Active, "listening")
 	m.finishJob(u.job, false)
@@ -80,6 +81,7 @@ func (m *Manager) stopSocket(u *unit) {
 	for _, f := range u.sock.files {
 		f.Close()
 	}
+	m.storeFDs(u.name)
 	if u.cfg.Socket.RemoveOnStop {
 		for _, p := range u.sock.paths {
 			os.Remove(p)

@@ -356,6 +356,7 @@ func (m *Manager) resumeUnits() {
 				u.sock = st
 			} else if st, err := openSockets(u.cfg); err == nil {
 				u.sock = st
+				m.storeFDs(n, st.files...)
 			} else {
 				m.logf("%s: %v", n, err)
 				u.state, u.sub, u.result = Failed, "failed", "resources"

@@ -60,6 +60,7 @@ type pid1 struct {
 
 	shutdown string
 	timers   chan func()
+	fds      fdStore // core's listening sockets, kept across its restarts
 }
 
 // Main is the init applet.
@@ -262,19 +263,36 @@ func (p *pid1) startCore() {
 		p.later(maxBackoff, p.startCore)
 		return
 	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		r.Close()
+		w.Close()
+		p.logf("cannot start core: %v", err)
+		p.later(maxBackoff, p.startCore)
+		return
+	}
+	ours, theirs := os.NewFile(uintptr(pair[0]), "fdstore"), os.NewFile(uintptr(pair[1]), "fdstore")
+	env := append(os.Environ(), ReadyFDEnv+"=3", FDStoreEnv+"=4")
+	files, inherit := p.passFDs([]uintptr{0, 1, 2, w.Fd(), theirs.Fd()})
+	if inherit != "" {
+		env = append(env, inherit)
+	}
 	pid, err := syscall.ForkExec(p.opts.Core, append([]string{"sysmaster"}, p.coreArgs...), &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   append(os.Environ(), ReadyFDEnv+"=3"),
-		Files: []uintptr{0, 1, 2, w.Fd()},
+		Env:   env,
+		Files: files,
 	})
 	w.Close()
+	theirs.Close()
 	if err != nil {
+		ours.Close()
 		r.Close()
 		p.logf("cannot start core %s: %v", p.opts.Core, err)
 		p.coreFailed()
 		return
 	}
 	p.corePID, p.coreStarted = pid, time.Now()
+	go p.receive(ours)
 	go func() {
 		defer r.Close()
 		var b [1]byte

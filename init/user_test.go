@@ -3,6 +3,7 @@ package pid1_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"net"
@@ -318,4 +319,43 @@ func TestReexecInit(t *testing.T) {
 	syscall.Kill(core, syscall.SIGKILL)
 	s.waitFor(func() bool { p := s.corePID(); return p != 0 && p != core }, "re-executed init restarts the manager")
 	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "new manager answers")
+}
+
+// TestSocketsSurviveCrash: init holds the manager's listening sockets, so
+// connecting while the manager is dead or restarting never fails.
+func TestSocketsSurviveCrash(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "web.sock")
+	s := startSupervised(t, map[string]string{
+		"web.socket":  fmt.Sprintf("[Socket]\nListenStream = [%q]\n[Install]\nWantedBy = [\"default.target\"]\n", sock),
+		"web.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n",
+	}, "0")
+	s.waitFor(func() bool { return s.units()["web.socket"].Active == "active" }, "web.socket listening")
+	for i := 0; i < 20; i++ {
+		pid := s.corePID()
+		if pid <= 0 {
+			t.Fatal("no manager process")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		// Straight away, while no manager runs.
+		if c, err := net.Dial("unix", sock); err != nil {
+			t.Fatalf("kill %d: socket unit refused a client: %v", i, err)
+		} else {
+			c.Close()
+		}
+		// A request the dying manager had accepted may be reset; the
+		// socket itself must never refuse.
+		for try := 0; ; try++ {
+			r, err := s.call("ping")
+			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+				t.Fatalf("kill %d: control socket refused: %v", i, err)
+			}
+			if err == nil && strings.Contains(r.Out, "pong") {
+				break
+			}
+			if try == 50 {
+				t.Fatalf("kill %d: control socket: %+v %v", i, r, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }

@@ -1,0 +1,90 @@
+package pid1
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// FDStoreEnv names the descriptor of the socket core hands its listening
+// sockets to. Init keeps them while core restarts, so clients queue in the
+// backlog instead of seeing "connection refused", and passes them to the
+// next core as an inherited set (SYSMASTER_REEXEC_FDS).
+const FDStoreEnv = "SYSMASTER_FDSTORE_FD"
+
+// fdStore is what init holds for core, by name ("control", "notify",
+// "web.socket").
+type fdStore map[string][]*os.File
+
+// receive reads store messages from core until the socket closes: a name
+// with descriptors sets that entry; "-name" drops it.
+func (p *pid1) receive(conn *os.File) {
+	defer conn.Close()
+	buf := make([]byte, 512)
+	oob := make([]byte, unix.CmsgSpace(64*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil || n == 0 {
+			return
+		}
+		var files []*os.File
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				fds, err := unix.ParseUnixRights(&m)
+				if err != nil {
+					continue
+				}
+				for _, fd := range fds {
+					files = append(files, os.NewFile(uintptr(fd), "stored"))
+				}
+			}
+		}
+		name := string(buf[:n])
+		p.timers <- func() { p.store(name, files) }
+	}
+}
+
+func (p *pid1) store(name string, files []*os.File) {
+	if p.fds == nil {
+		p.fds = fdStore{}
+	}
+	key := strings.TrimPrefix(name, "-")
+	for _, f := range p.fds[key] {
+		f.Close()
+	}
+	delete(p.fds, key)
+	if strings.HasPrefix(name, "-") || len(files) == 0 {
+		for _, f := range files {
+			f.Close()
+		}
+		return
+	}
+	p.fds[key] = files
+}
+
+// passFDs lays the stored descriptors out after the first fds of core's
+// file table and says which is which.
+func (p *pid1) passFDs(files []uintptr) ([]uintptr, string) {
+	var items []string
+	names := make([]string, 0, len(p.fds))
+	for n := range p.fds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		var nums []string
+		for _, f := range p.fds[n] {
+			nums = append(nums, strconv.Itoa(len(files)))
+			files = append(files, f.Fd())
+		}
+		items = append(items, n+"="+strings.Join(nums, "/"))
+	}
+	if len(items) == 0 {
+		return files, ""
+	}
+	return files, fmt.Sprintf("SYSMASTER_REEXEC_FDS=%s", strings.Join(items, ","))
+}
