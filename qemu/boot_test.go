@@ -262,7 +262,13 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			g.run("busybox timeout 3 busybox nc 127.0.0.1 7777 </dev/null; sctl is-active echo.service && echo SOCKET-AFTER-CRASH-$((1+6))")
 			g.expect("SOCKET-AFTER-CRASH-7", time.Minute)
 			// A hot upgrade in place keeps every service.
-			g.run("sctl daemon-reexec; sleep 1; until sctl is-active default.target >/dev/null; do sleep 0.2; done; P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q ^MainPID=$P$ && echo REEXEC-$((3+3))")
+			// ... onto a changed binary: the old one shows as deleted until
+			// core re-executes the new file.
+			g.run("cp /bin/smbox /tmp/new && echo changed >> /tmp/new && mv /tmp/new /bin/smbox && readlink /proc/$(pidof sysmaster)/exe")
+			g.expect("/bin/smbox (deleted)", time.Minute)
+			g.run("sctl daemon-reexec; sleep 1; readlink /proc/$(pidof sysmaster)/exe | grep -qv deleted && echo NEW-BINARY-$((4+5))")
+			g.expect("NEW-BINARY-9", time.Minute)
+			g.run("sleep 0.1; until sctl is-active default.target >/dev/null; do sleep 0.2; done; P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q ^MainPID=$P$ && echo REEXEC-$((3+3))")
 			g.expect("REEXEC-6", time.Minute)
 			// So does init, as pid 1.
 			g.run("sctl reexec-init")
