@@ -1,8 +1,10 @@
 package core
 
 import (
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,5 +60,67 @@ func (m *Manager) storeFDs(name string, files ...*os.File) {
 		m.logf("handing %s to init: %v", name, err)
 		m.fdstore.Close()
 		m.fdstore = nil
+	}
+}
+
+// reapedEnv is init's list of orphans it reaped while no manager ran.
+const reapedEnv = "SYSMASTER_REAPED"
+
+// takeReaped reads the exit statuses init collected for us.
+func takeReaped() map[int]unix.WaitStatus {
+	v, ok := os.LookupEnv(reapedEnv)
+	os.Unsetenv(reapedEnv)
+	out := map[int]unix.WaitStatus{}
+	if !ok {
+		return out
+	}
+	for _, item := range strings.Split(v, ",") {
+		p, w, ok := strings.Cut(item, "=")
+		pid, err1 := strconv.Atoi(p)
+		ws, err2 := strconv.ParseUint(w, 10, 32)
+		if ok && err1 == nil && err2 == nil {
+			out[pid] = unix.WaitStatus(ws)
+		}
+	}
+	return out
+}
+
+// listenInit reads init's reports of processes it reaped for us (our
+// adopted services end as init's children) until the pair closes.
+func (m *Manager) listenInit() {
+	if m.fdstore == nil {
+		return
+	}
+	sc, err := m.fdstore.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 128)
+	for {
+		var n int
+		var rerr error
+		if err := sc.Read(func(fd uintptr) bool {
+			n, _, _, _, rerr = unix.Recvmsg(int(fd), buf, nil, 0)
+			return rerr != unix.EAGAIN
+		}); err != nil || rerr != nil || n == 0 {
+			return
+		}
+		var pid int
+		var ws uint32
+		if _, err := fmt.Sscanf(string(buf[:n]), "reaped %d %d", &pid, &ws); err != nil {
+			continue
+		}
+		m.post(func() { m.orphanReaped(pid, unix.WaitStatus(ws)) })
+	}
+}
+
+// orphanReaped handles the exit of an adopted main process with the
+// status init saw.
+func (m *Manager) orphanReaped(pid int, ws unix.WaitStatus) {
+	for _, u := range m.units {
+		if u.mainPID == pid && u.adopted {
+			m.mainExited(u, ws, true)
+			return
+		}
 	}
 }

@@ -68,11 +68,12 @@ type Manager struct {
 	stateChanged bool
 	stateDirty   bool
 	lastSave     time.Time
-	written      map[string]savedUnit // unit records as last written
-	enabled      map[string]bool      // units linked from a .wants/.requires folder
-	reexec       bool                 // exec a new binary in place once the loop ends
-	inh          *inherited           // descriptors from the previous manager process
-	fdstore      *os.File             // init's store of our listening sockets
+	written      map[string]savedUnit    // unit records as last written
+	enabled      map[string]bool         // units linked from a .wants/.requires folder
+	reexec       bool                    // exec a new binary in place once the loop ends
+	inh          *inherited              // descriptors from the previous manager process
+	fdstore      *os.File                // init's store of our listening sockets
+	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
 	jobsChanged  bool
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
@@ -293,6 +294,8 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 		m.logf("%v", err)
 	}
 	m.fdstore = takeFDStore()
+	m.reapedByInit = takeReaped()
+	go m.listenInit()
 	ln, err := m.listenControl()
 	if err != nil {
 		return "", err

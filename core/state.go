@@ -254,7 +254,8 @@ func (m *Manager) restoreState() {
 	m.resumeUnits()
 	m.logf("restored state: %d running services re-attached", adopted)
 	for _, u := range gone {
-		m.mainExited(u, 0, false)
+		ws, known := m.reapedByInit[u.mainPID]
+		m.mainExited(u, ws, known)
 	}
 	// Jobs in flight when the previous manager ended run again; a unit
 	// already where its job was taking it needs nothing.
@@ -316,6 +317,9 @@ func (m *Manager) watchAdopted(pid int) {
 			}
 			break
 		}
+		// Init reaps it and tells us the status; give that a moment to
+		// arrive before settling for "unknown".
+		time.Sleep(200 * time.Millisecond)
 		m.post(func() {
 			for _, u := range m.units {
 				if u.mainPID == pid && u.adopted {

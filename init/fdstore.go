@@ -88,3 +88,33 @@ func (p *pid1) passFDs(files []uintptr) ([]uintptr, string) {
 	}
 	return files, fmt.Sprintf("SYSMASTER_REEXEC_FDS=%s", strings.Join(items, ","))
 }
+
+// ReapedEnv lists, for a new core, the orphans init reaped while no core
+// ran: "pid=waitstatus,…". Exits of orphans while core runs are sent to
+// it over the fd store pair as "reaped PID WAITSTATUS".
+const ReapedEnv = "SYSMASTER_REAPED"
+
+// maxReaped bounds what init remembers for the next core.
+const maxReaped = 4096
+
+// orphanExited tells core how a process it had lost ended: services of a
+// core that died are reparented to init, and only init learns their exit
+// status.
+func (p *pid1) orphanExited(pid int, ws unix.WaitStatus) {
+	if p.coreConn != nil && p.corePID != 0 {
+		msg := fmt.Sprintf("reaped %d %d", pid, uint32(ws))
+		if err := unix.Sendmsg(int(p.coreConn.Fd()), []byte(msg), nil, nil, unix.MSG_DONTWAIT); err == nil {
+			return
+		}
+	}
+	if len(p.reaped) >= maxReaped {
+		p.reaped = p.reaped[1:]
+	}
+	p.reaped = append(p.reaped, fmt.Sprintf("%d=%d", pid, uint32(ws)))
+}
+
+func (p *pid1) takeReaped() string {
+	v := strings.Join(p.reaped, ",")
+	p.reaped = nil
+	return v
+}

@@ -60,7 +60,9 @@ type pid1 struct {
 
 	shutdown string
 	timers   chan func()
-	fds      fdStore // core's listening sockets, kept across its restarts
+	fds      fdStore  // core's listening sockets, kept across its restarts
+	coreConn *os.File // init's end of the fd store pair: also reports exits
+	reaped   []string // "pid=status" of orphans that ended while no core ran
 }
 
 // Main is the init applet.
@@ -235,6 +237,8 @@ func (p *pid1) reap() {
 			if p.shutdown == "" {
 				p.later(time.Second, p.rescueShell)
 			}
+		default:
+			p.orphanExited(pid, ws)
 		}
 	})
 }
@@ -273,6 +277,9 @@ func (p *pid1) startCore() {
 	}
 	ours, theirs := os.NewFile(uintptr(pair[0]), "fdstore"), os.NewFile(uintptr(pair[1]), "fdstore")
 	env := append(os.Environ(), ReadyFDEnv+"=3", FDStoreEnv+"=4")
+	if v := p.takeReaped(); v != "" {
+		env = append(env, ReapedEnv+"="+v)
+	}
 	files, inherit := p.passFDs([]uintptr{0, 1, 2, w.Fd(), theirs.Fd()})
 	if inherit != "" {
 		env = append(env, inherit)
@@ -292,6 +299,7 @@ func (p *pid1) startCore() {
 		return
 	}
 	p.corePID, p.coreStarted = pid, time.Now()
+	p.coreConn = ours
 	go p.receive(ours)
 	go func() {
 		defer r.Close()
@@ -312,7 +320,7 @@ const ReadyFDEnv = "SYSMASTER_READY_FD"
 
 func (p *pid1) coreExited(ws unix.WaitStatus) {
 	pid := p.corePID
-	p.corePID = 0
+	p.corePID, p.coreConn = 0, nil
 	if p.shutdown != "" {
 		p.finalize()
 		return

@@ -359,3 +359,17 @@ func TestSocketsSurviveCrash(t *testing.T) {
 		}
 	}
 }
+
+// TestExitStatusReportedByInit: a service that ends after its manager was
+// killed is reaped by init, which tells the new manager its exit status.
+func TestExitStatusReportedByInit(t *testing.T) {
+	s := startSupervised(t, map[string]string{
+		"short.service": "[Service]\nExecStart = \"/bin/sh -c 'sleep 0.5; exit 3'\"\n[Install]\nWantedBy = [\"default.target\"]\n",
+	}, "0")
+	s.waitFor(func() bool { return s.units()["short.service"].Active == "active" }, "short.service active")
+	syscall.Kill(s.corePID(), syscall.SIGKILL)
+	s.waitFor(func() bool { return s.units()["short.service"].Active == "failed" }, "short.service failed")
+	if !strings.Contains(s.console(), "short.service: main process exited, status=3/FAILURE") {
+		t.Fatalf("exit status not carried over:\n%s", s.console())
+	}
+}
