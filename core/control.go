@@ -82,6 +82,14 @@ func (m *Manager) handleConn(c *net.UnixConn) {
 		m.post(func() { m.handle(req, ch) })
 		select {
 		case resp = <-ch:
+			// Answer only once what the request changed is saved: what a
+			// client was told survives a crash of the manager.
+			saved := make(chan struct{})
+			m.post(func() { m.afterSettle = append(m.afterSettle, func() { close(saved) }) })
+			select {
+			case <-saved:
+			case <-m.exited:
+			}
 		case <-m.exited:
 			resp = Response{Code: 1, Err: "manager is exiting"}
 		}

@@ -71,6 +71,7 @@ type Manager struct {
 	written      map[string]savedUnit    // unit records as last written
 	enabled      map[string]bool         // units linked from a .wants/.requires folder
 	reexec       bool                    // exec a new binary in place once the loop ends
+	afterSettle  []func()                // run once the state is saved
 	inh          *inherited              // descriptors from the previous manager process
 	fdstore      *os.File                // init's store of our listening sockets
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
@@ -383,9 +384,21 @@ loop:
 	// daemon-reexec) go out.
 	answered := make(chan struct{})
 	go func() { m.conns.Wait(); close(answered) }()
-	select {
-	case <-answered:
-	case <-time.After(2 * time.Second):
+	timeout := time.After(2 * time.Second)
+	for waiting := true; waiting; {
+		select {
+		case <-answered:
+			waiting = false
+		case <-timeout:
+			waiting = false
+		case f := <-m.events:
+			// The answers wait for this (see handleConn).
+			f()
+			for _, g := range m.afterSettle {
+				g()
+			}
+			m.afterSettle = nil
+		}
 	}
 	if m.reexec {
 		// Keep serving if the exec fails: nothing was given up yet.
@@ -418,10 +431,12 @@ func (m *Manager) settle() {
 		m.stateDirty = true
 	}
 	if m.stateDirty {
-		// Written before anything else is handled, so whatever a client
-		// was told survives a crash of the manager.
 		m.flushState()
 	}
+	for _, f := range m.afterSettle {
+		f()
+	}
+	m.afterSettle = nil
 	if m.shuttingDown && !m.finished {
 		for _, u := range m.units {
 			if u.job != nil || u.mainPID > 0 || u.ctrlPID > 0 {
