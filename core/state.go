@@ -300,34 +300,59 @@ func splitTimes(s string) []time.Time {
 }
 
 // watchAdopted reports the end of a process that is not our child (it was
-// reparented when the previous manager died) through a pidfd.
+// reparented when the previous manager died) through a pidfd. One epoll
+// instance watches them all: a blocked thread per process would cost a
+// thousand threads at a thousand services.
 func (m *Manager) watchAdopted(pid int) {
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
 		m.logf("pidfd for %d: %v", pid, err)
 		return
 	}
-	go func() {
-		defer unix.Close(fd)
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			_, err := unix.Poll(fds, -1)
-			if err == unix.EINTR {
-				continue
-			}
-			break
+	if m.epfd == 0 {
+		if m.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+			m.epfd = 0
+			unix.Close(fd)
+			m.logf("epoll: %v", err)
+			return
 		}
-		// Init reaps it and tells us the status; give that a moment to
-		// arrive before settling for "unknown".
-		time.Sleep(200 * time.Millisecond)
-		m.post(func() {
-			for _, u := range m.units {
-				if u.mainPID == pid && u.adopted {
-					m.mainExited(u, 0, false)
-				}
-			}
-		})
-	}()
+		go m.watchPidfds(m.epfd)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(pid)}
+	if err := unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		unix.Close(fd)
+		m.logf("watching %d: %v", pid, err)
+	}
+}
+
+// watchPidfds waits for adopted processes to end. Init reaps them and
+// reports the status; that report gets a moment to arrive before the exit
+// is handled with the status unknown.
+func (m *Manager) watchPidfds(epfd int) {
+	events := make([]unix.EpollEvent, 64)
+	for {
+		n, err := unix.EpollWait(epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			fd, pid := int(ev.Fd), int(ev.Pad)
+			_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, nil)
+			unix.Close(fd)
+			time.AfterFunc(200*time.Millisecond, func() {
+				m.post(func() {
+					for _, u := range m.units {
+						if u.mainPID == pid && u.adopted {
+							m.mainExited(u, 0, false)
+						}
+					}
+				})
+			})
+		}
+	}
 }
 
 // resumeUnits gives restored units what lived in the previous process:
