@@ -119,8 +119,7 @@ func (m *Manager) load() error {
 	if !found {
 		return fmt.Errorf("no unit directory found (looked in %s)", strings.Join(m.cfg.UnitDirs, ", "))
 	}
-	l := &units.Loader{Dirs: m.cfg.UnitDirs}
-	good, bad, err := l.LoadAll()
+	good, bad, err := m.loadUnits()
 	if err != nil {
 		return err
 	}

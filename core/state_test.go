@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkStateWrite is the cost of recording one unit's change while
@@ -62,4 +63,45 @@ func BenchmarkStateWrite(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestUnitCache(t *testing.T) {
+	dir := t.TempDir()
+	units := filepath.Join(dir, "units")
+	os.MkdirAll(units, 0o755)
+	write := func(desc string) {
+		body := "[Unit]\nDescription = \"" + desc + "\"\n[Service]\nExecStart = \"/bin/true\"\n"
+		if err := os.WriteFile(filepath.Join(units, "a.service.toml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first")
+	cfg := Config{User: true, UnitDirs: []string{units}, StateDir: filepath.Join(dir, "state"), Console: io.Discard}
+	for _, want := range []string{"first", "first"} {
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.units["a.service"].cfg.Unit.Description; got != want {
+			t.Fatalf("description %q, want %q", got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cfg.StateDir, "units.cache")); err != nil {
+		t.Fatalf("no cache written: %v", err)
+	}
+	// Changed size and time: the cache is not used.
+	time.Sleep(10 * time.Millisecond)
+	write("second, longer")
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.units["a.service"].cfg.Unit.Description; got != "second, longer" {
+		t.Fatalf("stale cache: %q", got)
+	}
+	// A corrupt cache is ignored.
+	os.WriteFile(filepath.Join(cfg.StateDir, "units.cache"), []byte("garbage"), 0o600)
+	if m, err = New(cfg); err != nil || m.units["a.service"] == nil {
+		t.Fatalf("corrupt cache: %v", err)
+	}
 }
