@@ -1,6 +1,8 @@
 package core
 
 import (
+	"golang.org/x/sys/unix"
+
 	"github.com/sysmaster-go/sysmaster/core/cgroup"
 	"github.com/sysmaster-go/sysmaster/units"
 )
@@ -65,7 +67,7 @@ func (m *Manager) removeCgroup(u *unit) {
 	if m.cg == nil || u.cgroup == "" {
 		return
 	}
-	_ = m.cg.Kill(u.cgroup, 9)
+	_ = m.cg.Kill(u.cgroup, unix.SIGKILL)
 	_ = m.cg.Remove(u.cgroup)
 	u.cgroup = ""
 }

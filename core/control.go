@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -144,10 +143,6 @@ func readLine(r *bufio.Reader, max int) ([]byte, error) {
 // handle runs one request on the manager goroutine. Requests that wait for
 // jobs answer on ch later.
 func (m *Manager) handle(req Request, ch chan<- Response) {
-	if len(req.Units) > 1024 {
-		ch <- Response{Code: 1, Err: "too many units in one request"}
-		return
-	}
 	need := func() bool {
 		if len(req.Units) == 0 {
 			ch <- Response{Code: 1, Err: req.Cmd + ": no unit given"}
@@ -449,7 +444,6 @@ func (m *Manager) listUnits(req Request) Response {
 		}
 		sts = append(sts, m.unitStatus(u))
 	}
-	sort.Slice(sts, func(i, j int) bool { return sts[i].Name < sts[j].Name })
 	if req.JSON {
 		b, _ := json.MarshalIndent(sts, "", "  ")
 		return Response{Out: string(b) + "\n"}
@@ -473,20 +467,18 @@ func (m *Manager) processes(u *unit) []int {
 			return procs
 		}
 	}
+	if u.mainPID <= 0 && u.ctrlPID <= 0 {
+		return nil
+	}
 	var out []int
-	for _, lead := range []int{u.mainPID, u.ctrlPID} {
-		if lead <= 0 {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			if sid, err := unix.Getsid(pid); err == nil && sid == lead {
-				out = append(out, pid)
-			}
+		if sid, err := unix.Getsid(pid); err == nil && sid > 0 && (sid == u.mainPID || sid == u.ctrlPID) {
+			out = append(out, pid)
 		}
 	}
 	return out

@@ -1,9 +1,10 @@
 package core
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -144,7 +145,7 @@ func (m *Manager) environment(u *unit, main bool) ([]string, error) {
 			}
 		}
 	}
-	env = append(env, "SYSMASTER_UNIT="+u.name, "INVOCATION_ID="+strconv.Itoa(u.restarts))
+	env = append(env, "SYSMASTER_UNIT="+u.name)
 	if m.cfg.Socket != "" {
 		env = append(env, "SYSMASTER_SOCKET="+m.cfg.Socket)
 	}
@@ -164,7 +165,7 @@ func (m *Manager) environment(u *unit, main bool) ([]string, error) {
 	for _, ef := range s.EnvironmentFiles() {
 		vars, err := execute.ReadEnvironmentFile(ef.Path)
 		if err != nil {
-			if ef.Optional && os.IsNotExist(unwrapAll(err)) {
+			if ef.Optional && errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			return nil, fmt.Errorf("EnvironmentFile: %w", err)
@@ -172,18 +173,4 @@ func (m *Manager) environment(u *unit, main bool) ([]string, error) {
 		env = append(env, vars...)
 	}
 	return append(env, s.Environment...), nil
-}
-
-func unwrapAll(err error) error {
-	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return err
-		}
-		next := u.Unwrap()
-		if next == nil {
-			return err
-		}
-		err = next
-	}
 }

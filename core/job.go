@@ -278,45 +278,23 @@ func (m *Manager) stopTransaction(names []string, waiter chan<- response) {
 	m.dispatch()
 }
 
-// breakCycles finds ordering cycles among jobs, reports the units of each
-// and drops the edge that closes it, so the rest of the transaction runs.
+// breakCycles breaks ordering cycles among stop jobs, which must all run:
+// each cycle is reported and the edge that closes it dropped.
 func (m *Manager) breakCycles(jobs []*job) {
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[*job]int{}
-	var stack []*job
-	var visit func(j *job)
-	visit = func(j *job) {
-		color[j] = grey
-		stack = append(stack, j)
-		for i := 0; i < len(j.after); i++ {
-			d := j.after[i]
-			switch color[d] {
-			case white:
-				visit(d)
-			case grey:
-				var names []string
-				for k := len(stack) - 1; k >= 0; k-- {
-					names = append(names, stack[k].u.name)
-					if stack[k] == d {
-						break
-					}
-				}
-				names = append(names, j.u.name)
-				m.logf("ordering cycle: %s; dropping the ordering of %s after %s", strings.Join(names, " -> "), j.u.name, d.u.name)
-				j.after = append(j.after[:i], j.after[i+1:]...)
-				i--
-			}
+	for cycle := findCycle(jobs); cycle != nil; cycle = findCycle(jobs) {
+		var names []string
+		for _, j := range cycle {
+			names = append(names, j.u.name)
 		}
-		stack = stack[:len(stack)-1]
-		color[j] = black
-	}
-	for _, j := range jobs {
-		if color[j] == white {
-			visit(j)
+		// Each job waits for the one before it, and cycle[0] for the last.
+		first, last := cycle[0], cycle[len(cycle)-1]
+		m.logf("ordering cycle: %s -> %s; dropping the ordering of %s after %s",
+			strings.Join(names, " -> "), first.u.name, first.u.name, last.u.name)
+		for i, d := range first.after {
+			if d == last {
+				first.after = append(first.after[:i], first.after[i+1:]...)
+				break
+			}
 		}
 	}
 }

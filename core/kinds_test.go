@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/notify"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 	"github.com/sysmaster-go/sysmaster/units"
 )
@@ -71,7 +72,7 @@ func TestNotifyFromOtherProcessRejected(t *testing.T) {
 	go sctl.Call(m.socket, core.Request{Cmd: "start", Units: []string{"n.service"}})
 	m.waitState("n.service", core.Activating)
 	// The test process is not the service's main process: ignored.
-	if err := sendNotify(filepath.Join(m.state, "notify.sock"), "READY=1"); err != nil {
+	if err := notify.Send(filepath.Join(m.state, "notify.sock"), "READY=1"); err != nil {
 		t.Fatal(err)
 	}
 	m.waitState("n.service", core.Failed)
@@ -390,16 +391,6 @@ func TestExecSettings(t *testing.T) {
 	m.stop()
 }
 
-func sendNotify(path, msg string) error {
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_, err = c.Write([]byte(msg))
-	return err
-}
-
 // A shell script notifies through the notify applet: a short-lived process
 // that is not the main one, accepted with NotifyAccess="all".
 func TestNotifyFromScript(t *testing.T) {
@@ -557,7 +548,7 @@ func TestDatagramSocketActivation(t *testing.T) {
 	})
 	m.start()
 	m.waitState("dg.socket", core.Active)
-	if err := sendNotify(sock, "ping"); err != nil {
+	if err := notify.Send(sock, "ping"); err != nil {
 		t.Fatal(err)
 	}
 	m.waitState("dg.service", core.Active)

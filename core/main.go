@@ -32,9 +32,7 @@ func Main(args []string) int {
 	}
 	cfg := DefaultSystemConfig()
 	cfg.User = *user
-	if cfg.User {
-		cfg.Fstab = *fstab
-	} else if *fstab != "" {
+	if cfg.User || *fstab != "" {
 		cfg.Fstab = *fstab
 	}
 	cfg.Target = *target

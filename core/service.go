@@ -446,12 +446,8 @@ func (m *Manager) stopService(u *unit) {
 
 func (m *Manager) beginStop(u *unit) {
 	u.pendingStop = false
-	if u.mainPID == 0 && u.phase == phaseRunning {
-		// A oneshot with RemainAfterExit: only its stop commands run.
-		m.setState(u, Deactivating, "stop")
-		m.enterPhase(u, phaseStop, u.svc().ExecStop)
-		return
-	}
+	// Without a main process (a oneshot with RemainAfterExit) only the stop
+	// commands run; advance skips the signalling.
 	m.setState(u, Deactivating, "stop")
 	m.enterPhase(u, phaseStop, u.svc().ExecStop)
 }
