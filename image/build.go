@@ -310,23 +310,21 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	}
 
 	t := NewTree()
-	smbox := o.smbox
-	if smbox == "" {
+	smbox, compile := o.smbox, o.smbox == ""
+	if compile {
 		if root == "" {
 			return nil, errors.New("compiling smbox: no module root (no go.mod above the working directory); use WithModuleRoot or WithSmbox")
 		}
+		// Compiled last, once the inputs are known to be good.
 		smbox = filepath.Join(workDir, "smbox")
-		o.logf("compiling smbox for linux/%s%s", b.Arch, goarmSuffix(b))
-		if err := compileSmbox(ctx, b, root, smbox); err != nil {
-			return nil, err
-		}
 	} else {
 		o.logf("using smbox %s", smbox)
+		if err := CheckBinary(smbox, b.Arch); err != nil {
+			return nil, err
+		}
 	}
-	if err := CheckBinary(smbox, b.Arch); err != nil {
-		return nil, err
-	}
-	if err := t.AddHostFile(smboxPath, smbox, 0o755); err != nil {
+	// The source is read when the archive is written.
+	if err := t.Add(Node{Path: smboxPath, Kind: KindFile, Perm: 0o755, Source: smbox}); err != nil {
 		return nil, err
 	}
 	for _, l := range AppletLinks() {
@@ -387,6 +385,15 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	}
 	if err := presetUnits(t); err != nil {
 		return nil, err
+	}
+	if compile {
+		o.logf("compiling smbox for linux/%s%s", b.Arch, goarmSuffix(b))
+		if err := compileSmbox(ctx, b, root, smbox); err != nil {
+			return nil, err
+		}
+		if err := CheckBinary(smbox, b.Arch); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
