@@ -50,7 +50,7 @@ func (m *Manager) serve(ln *net.UnixListener) {
 var mutating = map[string]bool{
 	"start": true, "stop": true, "restart": true, "try-restart": true, "reload": true,
 	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true, "reexec-init": true,
-	"poweroff": true, "reboot": true, "halt": true,
+	"poweroff": true, "reboot": true, "halt": true, "device": true,
 }
 
 func (m *Manager) handleConn(c *net.UnixConn) {
@@ -117,6 +117,14 @@ func DecodeRequest(line []byte) (Request, error) {
 			return req, fmt.Errorf("bad unit name %.40q", u)
 		}
 	}
+	if req.Cmd == "device" {
+		if req.Device == nil {
+			return req, errors.New("device: no device given")
+		}
+		if err := req.Device.check(); err != nil {
+			return req, err
+		}
+	}
 	if req.Lines < 0 || req.Lines > 100000 {
 		return req, fmt.Errorf("lines %d out of range", req.Lines)
 	}
@@ -159,12 +167,25 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 	switch req.Cmd {
 	case "ping":
 		ch <- Response{Out: "pong\n"}
+	case "device":
+		m.deviceChanged(req.Device)
+		ch <- Response{}
 	case "start":
 		if !need() {
 			return
 		}
 		if m.shuttingDown {
 			ch <- Response{Code: 1, Err: "system is shutting down"}
+			return
+		}
+		if req.NoBlock {
+			for _, n := range req.Units {
+				if err := m.startTransaction(n, nil); err != nil {
+					ch <- Response{Code: 1, Err: err.Error()}
+					return
+				}
+			}
+			ch <- Response{}
 			return
 		}
 		m.startEach(req.Units, ch)

@@ -1,6 +1,9 @@
 package core
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // graph holds the reverse edges of the unit dependencies, computed once
 // per load, so propagation never scans every unit.
@@ -94,6 +97,11 @@ func (m *Manager) wantsOf(u *unit) []string {
 	if u.cfg != nil {
 		c := u.cfg.Unit
 		out = append(append(append(out, c.Wants...), c.Requires...), c.BindsTo...)
+		for _, a := range c.After {
+			if strings.HasSuffix(a, ".device") {
+				out = append(out, a) // waiting for a device needs its start job
+			}
+		}
 	}
 	return append(out, m.g.pulledBy[u.name]...)
 }

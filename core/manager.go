@@ -76,6 +76,8 @@ type Manager struct {
 	inh          *inherited              // descriptors from the previous manager process
 	fdstore      *os.File                // init's store of our listening sockets
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
+	devLinks     map[string][]string     // device /sys path -> the device units it stands for
+	prefetch     chan *prefetched        // the previous process's state, being read
 	jobsChanged  bool
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
@@ -98,11 +100,14 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Target = "default.target"
 	}
 	m := &Manager{
-		cfg:     cfg,
-		events:  make(chan func(), 64),
-		pending: map[*job]struct{}{},
-		exited:  make(chan struct{}),
+		cfg:      cfg,
+		events:   make(chan func(), 64),
+		pending:  map[*job]struct{}{},
+		exited:   make(chan struct{}),
+		devLinks: map[string][]string{},
 	}
+	// The previous process's records are read while the units load.
+	m.prefetchState()
 	if err := m.load(); err != nil {
 		return nil, err
 	}
@@ -156,6 +161,7 @@ func (m *Manager) load() error {
 			delete(m.units, n)
 		}
 	}
+	m.addDeviceUnits()
 	m.buildGraph()
 	m.scanEnabled()
 	return nil

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -26,20 +27,40 @@ func exitStatus(ws unix.WaitStatus) (string, bool) {
 // procStartTime returns the start time of pid in clock ticks since boot
 // (field 22 of /proc/PID/stat); with the pid it identifies a process
 // across pid reuse.
+//
+// It is called for every service at each restore, so it reads with one
+// open, one read and no allocation for the file's size.
 func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	path := "/proc/" + strconv.Itoa(pid) + "/stat"
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, err
+		return 0, &os.PathError{Op: "open", Path: path, Err: err}
 	}
+	var buf [1024]byte
+	n, err := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if err != nil {
+		return 0, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	b := buf[:n]
+	if n == len(buf) {
+		if b, err = os.ReadFile(path); err != nil {
+			return 0, err
+		}
+	}
+	return parseStartTime(b, path)
+}
+
+// parseStartTime takes field 22 of a /proc/PID/stat line.
+func parseStartTime(b []byte, path string) (uint64, error) {
 	// The command name may hold spaces and parentheses: fields start after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
+	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return 0, fmt.Errorf("%s: malformed", path)
 	}
-	f := strings.Fields(s[i+1:])
+	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return 0, fmt.Errorf("%s: malformed", path)
 	}
 	return strconv.ParseUint(f[19], 10, 64)
 }

@@ -7,7 +7,11 @@ type Request struct {
 	JSON  bool     `json:"json,omitempty"`
 	Lines int      `json:"lines,omitempty"` // for log: how many lines
 	Type  string   `json:"type,omitempty"`  // list-units filter
-	State string   `json:"state,omitempty"` // list-units filter`
+	State string   `json:"state,omitempty"` // list-units filter
+	// NoBlock answers start/stop once the jobs are queued, not done.
+	NoBlock bool `json:"no_block,omitempty"`
+	// Device is the report of cmd "device", sent by the device manager.
+	Device *DeviceEvent `json:"device,omitempty"`
 }
 
 // Response answers a Request. Code follows systemctl's exit codes.

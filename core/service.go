@@ -48,6 +48,10 @@ func (m *Manager) startUnit(u *unit) {
 		m.finishJob(u.job, true)
 		return
 	}
+	if u.kind() == "device" {
+		m.startDevice(u)
+		return
+	}
 	if d, bad := m.failedDependency(u); bad {
 		m.logf("%s: dependency %s failed or is not active; not starting", u.name, d)
 		m.finishJob(u.job, true)
@@ -408,6 +412,11 @@ func (m *Manager) shouldRestart(u *unit) bool {
 func (m *Manager) stopUnit(u *unit) {
 	switch {
 	case u.cfg == nil:
+	case u.kind() == "device":
+		// Devices come and go with the hardware, not with jobs.
+		m.stopDeviceWait(u)
+		m.finishJob(u.job, false)
+		return
 	case u.kind() == "socket":
 		m.stopSocket(u)
 	case u.kind() == "timer":

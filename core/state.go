@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -98,36 +99,94 @@ func (m *Manager) saveState() error {
 
 func (m *Manager) unitStateDir() string { return filepath.Join(m.cfg.StateDir, "units") }
 
-// readState loads the records a previous manager process left, and names
-// the units whose record is unreadable (torn, truncated, corrupt).
-func (m *Manager) readState() (out map[string]savedUnit, corrupt []string) {
+// prefetched is the previous manager process's state, read while the
+// units load: the records, and the start time of every process they name.
+type prefetched struct {
+	saved   map[string]savedUnit
+	corrupt map[string]error // units whose record is unreadable, and why
+	starts  map[int]uint64   // pid -> start time, for the pids still there
+}
+
+// prefetchWorkers read records and /proc in parallel: each read is a few
+// system calls, and a thousand of them in a row are most of a restore.
+const prefetchWorkers = 8
+
+// prefetchState starts reading the records a previous manager process
+// left; restoreState takes the result.
+func (m *Manager) prefetchState() {
+	ch := make(chan *prefetched, 1)
+	m.prefetch = ch
 	dir := m.unitStateDir()
+	go func() { ch <- readState(dir) }()
+}
+
+// readState loads the records under dir and names the units whose record
+// is unreadable (torn, truncated, corrupt).
+func readState(dir string) *prefetched {
+	pf := &prefetched{saved: map[string]savedUnit{}, corrupt: map[string]error{}, starts: map[int]uint64{}}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil
+		return pf
 	}
-	out = map[string]savedUnit{}
+	var names []string
 	for _, e := range ents {
-		n, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok {
-			continue
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok {
+			names = append(names, n)
 		}
-		var rec savedUnit
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err == nil {
-			err = json.Unmarshal(data, &rec)
-		}
-		if err == nil && rec.State == "" {
-			err = fmt.Errorf("no state")
-		}
-		if err != nil {
-			m.logf("state of %s unusable (%v); rebuilding it", n, err)
-			corrupt = append(corrupt, n)
-			continue
-		}
-		out[n] = rec
 	}
-	return out, corrupt
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range prefetchWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(names); i += prefetchWorkers {
+				n := names[i]
+				var rec savedUnit
+				data, err := os.ReadFile(filepath.Join(dir, n+".json"))
+				if err == nil {
+					err = json.Unmarshal(data, &rec)
+				}
+				if err == nil && rec.State == "" {
+					err = fmt.Errorf("no state")
+				}
+				starts := map[int]uint64{}
+				for _, pid := range []int{rec.MainPID, rec.CtrlPID} {
+					if pid <= 0 || err != nil {
+						continue
+					}
+					if t, err := procStartTime(pid); err == nil {
+						starts[pid] = t
+					}
+				}
+				mu.Lock()
+				if err != nil {
+					pf.corrupt[n] = err
+				} else {
+					pf.saved[n] = rec
+				}
+				for pid, t := range starts {
+					pf.starts[pid] = t
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return pf
+}
+
+// running reports whether pid is still the process that started at start.
+// A pid not read ahead (gone then, or from a rebuilt record) is read now.
+func (pf *prefetched) running(pid int, start uint64) bool {
+	t, ok := pf.starts[pid]
+	if !ok {
+		var err error
+		if t, err = procStartTime(pid); err != nil {
+			return false
+		}
+	}
+	return t == start
 }
 
 // rebuild makes a record for a unit whose record was lost from what
@@ -181,9 +240,18 @@ func (m *Manager) rebuild(name string) (savedUnit, bool) {
 // a main process that is still the same process (pid and start time match)
 // is adopted, never restarted.
 func (m *Manager) restoreState() {
-	saved, corrupt := m.readState()
-	if len(saved)+len(corrupt) == 0 {
+	if m.prefetch == nil {
+		m.prefetchState()
+	}
+	pf := <-m.prefetch
+	m.prefetch = nil
+	saved := pf.saved
+	if len(saved)+len(pf.corrupt) == 0 {
 		return
+	}
+	corrupt := sortedKeys(pf.corrupt)
+	for _, n := range corrupt {
+		m.logf("state of %s unusable (%v); rebuilding it", n, pf.corrupt[n])
 	}
 	// What is on disk is what was written; rebuilt records are not, so
 	// they replace the bad files at the next save.
@@ -201,6 +269,9 @@ func (m *Manager) restoreState() {
 	var gone []*unit
 	var replanStart, replanStop []string
 	for n, s := range saved {
+		if strings.HasSuffix(n, ".device") {
+			m.deviceUnit(n)
+		}
 		u := m.units[n]
 		if u == nil || u.cfg == nil {
 			continue
@@ -209,7 +280,7 @@ func (m *Manager) restoreState() {
 		u.starts = splitTimes(s.Starts)
 		if s.CtrlPID > 0 {
 			// The sequence it belonged to is started again from the top.
-			if t, err := procStartTime(s.CtrlPID); err == nil && t == s.CtrlStart {
+			if pf.running(s.CtrlPID, s.CtrlStart) {
 				m.signalGroup(s.CtrlPID, unix.SIGKILL)
 			}
 		}
@@ -230,7 +301,7 @@ func (m *Manager) restoreState() {
 		}
 		switch {
 		case s.MainPID > 0 && u.kind() == "service":
-			if t, err := procStartTime(s.MainPID); err != nil || t != s.StartTime {
+			if !pf.running(s.MainPID, s.StartTime) {
 				m.logf("%s: main process %d is gone; applying its restart policy", n, s.MainPID)
 				u.state, u.sub, u.phase, u.result = Active, "running", phaseRunning, "exit-code"
 				u.mainPID = s.MainPID
@@ -252,6 +323,7 @@ func (m *Manager) restoreState() {
 		}
 	}
 	m.resumeUnits()
+	m.checkDevices()
 	m.logf("restored state: %d running services re-attached", adopted)
 	for _, u := range gone {
 		ws, known := m.reapedByInit[u.mainPID]

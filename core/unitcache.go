@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/gob"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/sysmaster-go/sysmaster/units"
 )
@@ -25,30 +25,43 @@ type unitCache struct {
 
 func (m *Manager) cachePath() string { return filepath.Join(m.cfg.StateDir, "units.cache") }
 
-// unitDirsKey digests what decoding the unit directories depends on.
+// unitDirsKey digests what decoding the unit directories depends on. It
+// runs at every start of the manager, so it writes to the hash without
+// formatting.
 func unitDirsKey(dirs []string) [32]byte {
 	h := sha256.New()
 	host, _ := os.Hostname() // %H expands to it
-	fmt.Fprintf(h, "host %s\n", host)
+	b := append(append([]byte("host "), host...), '\n')
 	for _, dir := range dirs {
-		fmt.Fprintf(h, "dir %s\n", dir)
+		b = append(append(append(b, "dir "...), dir...), '\n')
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
-				fmt.Fprintf(h, "err %s\n", p)
+				b = append(append(append(b, "err "...), p...), '\n')
 				return nil
 			}
 			info, err := d.Info()
 			if err != nil {
 				return nil
 			}
-			fmt.Fprintf(h, "%s %d %d %d\n", p, info.Size(), info.ModTime().UnixNano(), info.Mode())
+			b = append(append(b, p...), ' ')
+			b = strconv.AppendInt(b, info.Size(), 10)
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, info.ModTime().UnixNano(), 10)
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(info.Mode()), 10)
+			b = append(b, '\n')
 			if info.Mode()&fs.ModeSymlink != 0 {
 				t, _ := os.Readlink(p)
-				fmt.Fprintf(h, "-> %s\n", t)
+				b = append(append(append(b, "-> "...), t...), '\n')
+			}
+			if len(b) > 32<<10 {
+				h.Write(b)
+				b = b[:0]
 			}
 			return nil
 		})
 	}
+	h.Write(b)
 	var k [32]byte
 	copy(k[:], h.Sum(nil))
 	return k
@@ -56,10 +69,20 @@ func unitDirsKey(dirs []string) [32]byte {
 
 // loadUnits decodes the unit directories, or takes them from the cache.
 func (m *Manager) loadUnits() (map[string]*units.Unit, map[string]error, error) {
-	key := unitDirsKey(m.cfg.UnitDirs)
-	if data, err := os.ReadFile(m.cachePath()); err == nil {
+	// The cache is decoded while the directories are digested.
+	cached := make(chan *unitCache, 1)
+	go func() {
 		var c unitCache
-		if gob.NewDecoder(bytes.NewReader(data)).Decode(&c) == nil && c.Key == key && c.Good != nil {
+		data, err := os.ReadFile(m.cachePath())
+		if err == nil && gob.NewDecoder(bytes.NewReader(data)).Decode(&c) == nil {
+			cached <- &c
+			return
+		}
+		cached <- nil
+	}()
+	key := unitDirsKey(m.cfg.UnitDirs)
+	if c := <-cached; c != nil {
+		if c.Key == key && c.Good != nil {
 			bad := map[string]error{}
 			for n, e := range c.Bad {
 				bad[n] = errors.New(e)

@@ -99,22 +99,29 @@ const maxReaped = 4096
 
 // orphanExited tells core how a process it had lost ended: services of a
 // core that died are reparented to init, and only init learns their exit
-// status.
+// status. Init also keeps the status until a core that was handed it has
+// come up: a core can die between reading a report and saving what it
+// did with it.
 func (p *pid1) orphanExited(pid int, ws unix.WaitStatus) {
 	if p.coreConn != nil && p.corePID != 0 {
 		msg := fmt.Sprintf("reaped %d %d", pid, uint32(ws))
-		if err := unix.Sendmsg(int(p.coreConn.Fd()), []byte(msg), nil, nil, unix.MSG_DONTWAIT); err == nil {
-			return
-		}
+		_ = unix.Sendmsg(int(p.coreConn.Fd()), []byte(msg), nil, nil, unix.MSG_DONTWAIT)
 	}
 	if len(p.reaped) >= maxReaped {
 		p.reaped = p.reaped[1:]
+		p.reapedGiven = max(p.reapedGiven-1, 0)
 	}
 	p.reaped = append(p.reaped, fmt.Sprintf("%d=%d", pid, uint32(ws)))
 }
 
-func (p *pid1) takeReaped() string {
-	v := strings.Join(p.reaped, ",")
-	p.reaped = nil
-	return v
+// coreUp forgets the statuses a core that is now up has restored from.
+func (p *pid1) coreUp() {
+	p.reaped = p.reaped[p.reapedGiven:]
+	p.reapedGiven = 0
+}
+
+// givenReaped lists the statuses for a core about to start.
+func (p *pid1) givenReaped() string {
+	p.reapedGiven = len(p.reaped)
+	return strings.Join(p.reaped, ",")
 }

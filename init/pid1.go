@@ -58,11 +58,12 @@ type pid1 struct {
 	backoff     time.Duration
 	shellPID    int
 
-	shutdown string
-	timers   chan func()
-	fds      fdStore  // core's listening sockets, kept across its restarts
-	coreConn *os.File // init's end of the fd store pair: also reports exits
-	reaped   []string // "pid=status" of orphans that ended while no core ran
+	shutdown    string
+	timers      chan func()
+	fds         fdStore  // core's listening sockets, kept across its restarts
+	coreConn    *os.File // init's end of the fd store pair: also reports exits
+	reaped      []string // "pid=status" of orphans, kept until a core that was given them is up
+	reapedGiven int      // how many of reaped the running core was started with
 }
 
 // Main is the init applet.
@@ -277,7 +278,7 @@ func (p *pid1) startCore() {
 	}
 	ours, theirs := os.NewFile(uintptr(pair[0]), "fdstore"), os.NewFile(uintptr(pair[1]), "fdstore")
 	env := append(os.Environ(), ReadyFDEnv+"=3", FDStoreEnv+"=4")
-	if v := p.takeReaped(); v != "" {
+	if v := p.givenReaped(); v != "" {
 		env = append(env, ReapedEnv+"="+v)
 	}
 	files, inherit := p.passFDs([]uintptr{0, 1, 2, w.Fd(), theirs.Fd()})
@@ -309,6 +310,7 @@ func (p *pid1) startCore() {
 				if p.corePID == pid {
 					// A core that was up restarts at once when it dies.
 					p.quickFails, p.backoff = 0, 0
+					p.coreUp()
 				}
 			}
 		}

@@ -304,10 +304,14 @@ func BenchmarkRecovery(b *testing.B) {
 // TestReexecInit re-executes init in place: same pid, same manager, and
 // it still supervises (a killed manager is restarted).
 func TestReexecInit(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "web.sock")
 	s := startSupervised(t, map[string]string{
-		"a.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n[Install]\nWantedBy = [\"default.target\"]\n",
+		"a.service":   "[Service]\nExecStart = \"/bin/sleep 100000\"\n[Install]\nWantedBy = [\"default.target\"]\n",
+		"web.socket":  fmt.Sprintf("[Socket]\nListenStream = [%q]\n[Install]\nWantedBy = [\"default.target\"]\n", sock),
+		"web.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n",
 	}, "0")
 	s.waitFor(func() bool { return s.units()["a.service"].Active == "active" }, "a.service active")
+	s.waitFor(func() bool { return s.units()["web.socket"].Active == "active" }, "web.socket listening")
 	core := s.corePID()
 	if r, err := s.call("reexec-init"); err != nil || r.Code != 0 {
 		t.Fatalf("reexec-init: %+v %v", r, err)
@@ -316,9 +320,19 @@ func TestReexecInit(t *testing.T) {
 	if p := s.corePID(); p != core {
 		t.Fatalf("manager pid %d, was %d", p, core)
 	}
+	// The new init still holds the manager's sockets: with the manager
+	// dead, clients queue instead of being refused.
 	syscall.Kill(core, syscall.SIGKILL)
+	if c, err := net.Dial("unix", sock); err != nil {
+		t.Fatalf("after reexec-init and a crash, the socket unit refused a client: %v", err)
+	} else {
+		c.Close()
+	}
 	s.waitFor(func() bool { p := s.corePID(); return p != 0 && p != core }, "re-executed init restarts the manager")
 	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "new manager answers")
+	if !strings.Contains(s.console(), "web.socket") || s.units()["web.socket"].Active != "active" {
+		t.Fatalf("web.socket not active after the restart: %+v", s.units()["web.socket"])
+	}
 }
 
 // TestSocketsSurviveCrash: init holds the manager's listening sockets, so
@@ -368,6 +382,37 @@ func TestExitStatusReportedByInit(t *testing.T) {
 	}, "0")
 	s.waitFor(func() bool { return s.units()["short.service"].Active == "active" }, "short.service active")
 	syscall.Kill(s.corePID(), syscall.SIGKILL)
+	s.waitFor(func() bool { return s.units()["short.service"].Active == "failed" }, "short.service failed")
+	if !strings.Contains(s.console(), "short.service: main process exited, status=3/FAILURE") {
+		t.Fatalf("exit status not carried over:\n%s", s.console())
+	}
+}
+
+// TestExitWhileNoCoreRuns: a service ends while no manager runs at all
+// (the restarted one cannot start); init keeps its exit status and hands
+// it to the manager that finally comes up.
+func TestExitWhileNoCoreRuns(t *testing.T) {
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "go")
+	s := startSupervised(t, map[string]string{
+		"short.service": fmt.Sprintf("[Service]\nExecStart = \"/bin/sh -c 'while [ ! -e %s ]; do sleep 0.05; done; exit 3'\"\n[Install]\nWantedBy = [\"default.target\"]\n", gate),
+	}, "0")
+	s.waitFor(func() bool { return s.units()["short.service"].Active == "active" }, "short.service active")
+	pid := s.units()["short.service"].MainPID
+	udir := filepath.Join(s.dir, "units")
+	if err := os.Rename(udir, udir+".off"); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(s.corePID(), syscall.SIGKILL)
+	s.waitFor(func() bool { return strings.Contains(s.console(), "no unit directory found") }, "the new manager fails to start")
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(func() bool { return syscall.Kill(pid, 0) == syscall.ESRCH }, "the service exited and was reaped")
+	if err := os.Rename(udir+".off", udir); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "a manager is up again")
 	s.waitFor(func() bool { return s.units()["short.service"].Active == "failed" }, "short.service failed")
 	if !strings.Contains(s.console(), "short.service: main process exited, status=3/FAILURE") {
 		t.Fatalf("exit status not carried over:\n%s", s.console())

@@ -36,6 +36,11 @@ type Options struct {
 	// Log, when set, receives each console line with \r removed.
 	// It is called from a goroutine that ends before Wait or Kill return.
 	Log func(line string)
+	// Args are more QEMU arguments, after the board's (devices, say).
+	Args []string
+	// Monitor opens QEMU's human monitor on a socket, for VM.Monitor
+	// (device_add and friends).
+	Monitor bool
 }
 
 // VM is a running QEMU whose serial console is read line by line.
@@ -46,6 +51,7 @@ type VM struct {
 	ctx    context.Context
 	log    func(string)
 	stderr bytes.Buffer // QEMU's own messages; written by exec, read after done
+	monDir string       // holds the monitor socket; "" without a monitor
 
 	done    chan struct{} // closed once QEMU has exited and output is drained
 	waitErr error         // QEMU's exit status, set before done is closed
@@ -85,7 +91,16 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
-	v.cmd = exec.CommandContext(ctx, bin, Args(opts.Board, opts.Kernel, opts.Initrd, opts.Cmdline)...)
+	qargs := append(Args(opts.Board, opts.Kernel, opts.Initrd, opts.Cmdline), opts.Args...)
+	if opts.Monitor {
+		// A short path: socket addresses are limited to 108 bytes.
+		if v.monDir, err = os.MkdirTemp("", "qmon"); err != nil {
+			cancel()
+			return nil, fmt.Errorf("qemu: monitor: %w", err)
+		}
+		qargs = append(qargs, "-monitor", "unix:"+v.monitorPath()+",server=on,wait=off")
+	}
+	v.cmd = exec.CommandContext(ctx, bin, qargs...)
 	v.cmd.Stdout = consoleWriter{v}
 	v.cmd.Stderr = &v.stderr
 	// QEMU does not fork, but bound the wait for its output all the same.
@@ -113,6 +128,9 @@ func (v *VM) wait() {
 		v.log(rest)
 	}
 	v.cancel()
+	if v.monDir != "" {
+		os.RemoveAll(v.monDir)
+	}
 	close(v.done)
 }
 

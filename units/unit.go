@@ -17,7 +17,7 @@ import (
 )
 
 // Kinds of unit this format describes.
-var Kinds = []string{"service", "target", "socket", "mount", "timer"}
+var Kinds = []string{"service", "target", "socket", "mount", "timer", "device"}
 
 // Unit is one decoded unit file, with its drop-ins applied.
 type Unit struct {
@@ -267,7 +267,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|mount|timer)$`)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|mount|timer|device)$`)
 
 // ValidName reports whether name is a valid unit name with a known kind.
 func ValidName(name string) error {
@@ -379,6 +379,9 @@ var sectionsOf = map[string][]string{
 	"mount":   {"Unit", "Mount", "Install"},
 	"timer":   {"Unit", "Timer", "Install"},
 	"target":  {"Unit", "Install"},
+	// A device unit exists because devmaster saw the device; a file for it
+	// may only add a description and dependencies.
+	"device": {"Unit"},
 }
 
 func (p *parsed) decode(f source) error {
