@@ -14,6 +14,8 @@ import (
 	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/core/notify"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
+	"github.com/sysmaster-go/sysmaster/exts/devmaster"
+	"github.com/sysmaster-go/sysmaster/exts/kmod"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 )
 
@@ -29,6 +31,9 @@ func applets() map[string]applet {
 		"reboot":    sctl.Power("reboot"),
 		"halt":      sctl.Power("halt"),
 		"notify":    notify.Main,
+		"modprobe":  kmod.Main,
+		"devmaster": devmaster.Main,
+		"devctl":    devmaster.CtlMain,
 		// The service manager runs this first when a service needs settings
 		// that must be applied between fork and exec.
 		execute.HelperName: execute.Main,

@@ -26,12 +26,13 @@ type Board struct {
 	Arch  string `toml:"arch"`
 	GOARM string `toml:"goarm"`
 	// DebianArch names the architecture of the board's Debian packages.
-	DebianArch  string `toml:"debian_arch"`
-	Console     string `toml:"console"`
-	Cmdline     string `toml:"cmdline"`
-	Compression string `toml:"compression"`
-	Kernel      Kernel `toml:"kernel"`
-	QEMU        QEMU   `toml:"qemu"`
+	DebianArch  string  `toml:"debian_arch"`
+	Console     string  `toml:"console"`
+	Cmdline     string  `toml:"cmdline"`
+	Compression string  `toml:"compression"`
+	Kernel      Kernel  `toml:"kernel"`
+	QEMU        QEMU    `toml:"qemu"`
+	Modules     Modules `toml:"modules"`
 }
 
 // Kernel names the Debian package that carries the board's kernel and the
@@ -40,6 +41,21 @@ type Kernel struct {
 	Package string `toml:"package"`
 	File    string `toml:"file"`
 }
+
+// Modules selects the kernel modules an image carries, from the tree of the
+// board's kernel. Their dependencies (depends= and softdep= in each
+// module's modinfo) come along without being listed.
+type Modules struct {
+	// Names lists modules by name; '-' and '_' are the same in names.
+	Names []string `toml:"names"`
+	// Buses adds every module that has an alias on one of these buses:
+	// "pci" takes each module with an alias "pci:…", "acpi" one with
+	// "acpi*:…".
+	Buses []string `toml:"buses"`
+}
+
+// Empty reports whether no module is asked for.
+func (m Modules) Empty() bool { return len(m.Names) == 0 && len(m.Buses) == 0 }
 
 // QEMU says how qemu-system emulates the board.
 type QEMU struct {
@@ -131,5 +147,41 @@ func (b *Board) validate() error {
 	if b.QEMU.Memory == "" {
 		b.QEMU.Memory = "512M"
 	}
+	return b.Modules.validate()
+}
+
+func (m Modules) validate() error {
+	seen := make(map[string]bool)
+	for i, n := range m.Names {
+		if !validName(n, "-_") {
+			return fmt.Errorf("modules.names[%d]: %q is not a module name (letters, digits, '-' and '_')", i, n)
+		}
+		k := strings.ReplaceAll(n, "-", "_")
+		if seen[k] {
+			return fmt.Errorf("modules.names[%d]: %q is listed twice", i, n)
+		}
+		seen[k] = true
+	}
+	clear(seen)
+	for i, bus := range m.Buses {
+		if !validName(bus, "_") {
+			return fmt.Errorf("modules.buses[%d]: %q is not a bus name such as \"pci\" or \"virtio\"", i, bus)
+		}
+		if seen[bus] {
+			return fmt.Errorf("modules.buses[%d]: %q is listed twice", i, bus)
+		}
+		seen[bus] = true
+	}
 	return nil
+}
+
+// validName reports whether s is non-empty and made of ASCII letters,
+// digits and the bytes in extra.
+func validName(s, extra string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -118,11 +118,16 @@ func DecodeRequest(line []byte) (Request, error) {
 		}
 	}
 	if req.Cmd == "device" {
-		if req.Device == nil {
+		if len(req.Devices) == 0 {
 			return req, errors.New("device: no device given")
 		}
-		if err := req.Device.check(); err != nil {
-			return req, err
+		if len(req.Devices) > maxDeviceBatch {
+			return req, fmt.Errorf("device: %d reports in one request, at most %d", len(req.Devices), maxDeviceBatch)
+		}
+		for i := range req.Devices {
+			if err := req.Devices[i].check(); err != nil {
+				return req, err
+			}
 		}
 	}
 	if req.Lines < 0 || req.Lines > 100000 {
@@ -168,7 +173,10 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 	case "ping":
 		ch <- Response{Out: "pong\n"}
 	case "device":
-		m.deviceChanged(req.Device)
+		for i := range req.Devices {
+			m.deviceChanged(&req.Devices[i])
+		}
+		m.dispatch()
 		ch <- Response{}
 	case "start":
 		if !need() {

@@ -24,8 +24,12 @@ type DeviceEvent struct {
 // appear, as systemd's DefaultDeviceTimeoutSec.
 const deviceTimeout = 90 * time.Second
 
-// maxDeviceLinks bounds the links of one device in a request.
-const maxDeviceLinks = 256
+// Bounds of a device report: links of one device, and reports in one
+// request (coldplug sends many at once).
+const (
+	maxDeviceLinks = 256
+	maxDeviceBatch = 512
+)
 
 func (ev *DeviceEvent) check() error {
 	switch ev.Action {
@@ -143,11 +147,11 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 			m.setState(u, Active, "plugged")
 		}
 		if u.job != nil && u.job.kind == jobStart && u.job.running {
+			m.logf("%s: found", n)
 			m.stopDeviceWait(u)
 			m.finishJob(u.job, false)
 		}
 	}
-	m.dispatch()
 }
 
 // startDevice runs a start job of a device unit: done when the device is

@@ -23,7 +23,7 @@ func TestUnitWaitsForDevice(t *testing.T) {
 		t.Fatalf("modem.service started before its device: %+v", st)
 	}
 	c := sctl.Client{Socket: m.socket}
-	if err := c.DeviceChanged("add", "/sys/devices/platform/serial8250/tty/ttyS1", "/dev/ttyS1", nil); err != nil {
+	if err := c.ReportDevices(core.DeviceEvent{Action: "add", SysPath: "/sys/devices/platform/serial8250/tty/ttyS1", DevNode: "/dev/ttyS1"}); err != nil {
 		t.Fatal(err)
 	}
 	m.waitState("modem.service", core.Active)
@@ -38,11 +38,13 @@ func TestUnitWaitsForDevice(t *testing.T) {
 
 	// A link of a device counts as the device; BindsTo follows its removal.
 	links := []string{"/dev/disk/by-uuid/1234", "/dev/disk/by-id/virtio-sn1"}
-	if err := c.DeviceChanged("add", "/sys/devices/pci0000:00/virtio2/block/vda", "/dev/vda", links); err != nil {
+	vda := core.DeviceEvent{Action: "add", SysPath: "/sys/devices/pci0000:00/virtio2/block/vda", DevNode: "/dev/vda", Links: links}
+	if err := c.ReportDevices(vda); err != nil {
 		t.Fatal(err)
 	}
 	m.waitState("disk.service", core.Active)
-	if err := c.DeviceChanged("remove", "/sys/devices/pci0000:00/virtio2/block/vda", "/dev/vda", nil); err != nil {
+	vda.Action, vda.Links = "remove", nil
+	if err := c.ReportDevices(vda); err != nil {
 		t.Fatal(err)
 	}
 	m.waitState("disk.service", core.Inactive)
@@ -75,7 +77,7 @@ func TestBadDeviceReports(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			line := `{"cmd":"device"}`
 			if tc.ev != nil {
-				line = `{"cmd":"device","device":` + mustJSON(t, tc.ev) + `}`
+				line = `{"cmd":"device","devices":[` + mustJSON(t, tc.ev) + `]}`
 			}
 			_, err := core.DecodeRequest([]byte(line))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

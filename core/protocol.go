@@ -10,8 +10,9 @@ type Request struct {
 	State string   `json:"state,omitempty"` // list-units filter
 	// NoBlock answers start/stop once the jobs are queued, not done.
 	NoBlock bool `json:"no_block,omitempty"`
-	// Device is the report of cmd "device", sent by the device manager.
-	Device *DeviceEvent `json:"device,omitempty"`
+	// Devices are the reports of cmd "device", sent by the device manager,
+	// in the order they happened.
+	Devices []DeviceEvent `json:"devices,omitempty"`
 }
 
 // Response answers a Request. Code follows systemctl's exit codes.

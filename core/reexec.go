@@ -129,6 +129,13 @@ func (m *Manager) execSelf(ln *net.UnixListener) error {
 	}
 	m.flushState()
 	env := append(os.Environ(), reexecEnv+"="+strings.Join(items, ","))
+	// The new binary keeps talking to init's fd store.
+	if m.fdstore != nil {
+		fd := m.fdstore.Fd()
+		if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
+			env = append(env, fdStoreEnv+"="+strconv.Itoa(int(fd)))
+		}
+	}
 	m.logf("re-executing %s", m.self)
 	err := unix.Exec(m.self, os.Args, env)
 	return fmt.Errorf("exec %s: %w", m.self, err)

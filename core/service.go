@@ -29,7 +29,9 @@ func (m *Manager) setState(u *unit, s State, sub string) {
 	if u.mainPID > 0 && s == Active {
 		detail = " (pid " + itoa(u.mainPID) + ")"
 	}
-	if old != s {
+	// Devices come and go by the hundred at boot: only a device some unit
+	// waited for is worth a line (see deviceChanged).
+	if old != s && u.kind() != "device" {
 		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
 	}
 	m.stateChanged = true

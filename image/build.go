@@ -33,6 +33,7 @@ func AppletLinks() []string {
 	return []string{
 		"/init", "/sbin/init", "/sbin/sysmaster", "/bin/sctl",
 		"/sbin/poweroff", "/sbin/reboot", "/sbin/halt", "/bin/notify",
+		"/sbin/modprobe", "/sbin/devmaster", "/bin/devctl",
 	}
 }
 
@@ -45,6 +46,7 @@ func BusyboxApplets() []string {
 		"uname", "free", "df", "top", "vi", "wc", "sed", "awk", "find", "uptime",
 		"true", "false", "test", "[", "env", "cut", "sort", "tr", "which", "more",
 		"less", "ip", "ifconfig", "id", "date", "sync", "setsid", "cttyhack",
+		"stat", "readlink", "lsmod", "mdev", "xargs",
 	}
 }
 
@@ -75,6 +77,8 @@ type options struct {
 	adds        []addition
 	progress    io.Writer
 	moduleRoot  string
+	kmods       string // kernel module tree, lib/modules/VERSION
+	noKmods     bool
 }
 
 // WithCompression sets the compression; the default is the board's, else
@@ -127,6 +131,23 @@ func WithProgress(w io.Writer) Option {
 // is found by walking up from the working directory to go.mod.
 func WithModuleRoot(dir string) Option {
 	return func(o *options) { o.moduleRoot = dir }
+}
+
+// WithKernelModules takes kernel modules from dir, the module tree of the
+// board's kernel (lib/modules/VERSION): the modules the board's [modules]
+// asks for and their dependencies go to /lib/modules/VERSION in the image,
+// with the modules.dep, modules.alias and modules.softdep that modprobe
+// reads. A board that asks for modules needs this option or
+// WithoutKernelModules.
+func WithKernelModules(dir string) Option {
+	return func(o *options) { o.kmods, o.noKmods = dir, false }
+}
+
+// WithoutKernelModules leaves kernel modules out even when the board asks
+// for some: for a kernel with the drivers built in, or an image that never
+// boots.
+func WithoutKernelModules() Option {
+	return func(o *options) { o.kmods, o.noKmods = "", true }
 }
 
 func (o *options) logf(format string, args ...any) {
@@ -357,11 +378,18 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		}
 	}
 
+	if err := addDefaultRules(t); err != nil {
+		return nil, err
+	}
 	if o.busybox != "" {
 		if err := addBusybox(t, o.busybox, b.Arch); err != nil {
 			return nil, err
 		}
 		o.logf("adding busybox %s", o.busybox)
+	}
+
+	if err := o.addKernelModules(t, b); err != nil {
+		return nil, err
 	}
 
 	for _, a := range o.adds {
@@ -386,6 +414,9 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	if err := presetUnits(t); err != nil {
 		return nil, err
 	}
+	if err := checkRules(t); err != nil {
+		return nil, err
+	}
 	if compile {
 		o.logf("compiling smbox for linux/%s%s", b.Arch, goarmSuffix(b))
 		if err := compileSmbox(ctx, b, root, smbox); err != nil {
@@ -396,6 +427,22 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		}
 	}
 	return t, nil
+}
+
+func (o *options) addKernelModules(t *Tree, b *board.Board) error {
+	switch {
+	case o.noKmods:
+		return nil
+	case b.Modules.Empty():
+		if o.kmods != "" {
+			o.logf("board %s asks for no kernel modules; not using %s", b.Name, o.kmods)
+		}
+		return nil
+	case o.kmods == "":
+		return fmt.Errorf("board %s asks for kernel modules ([modules] in its board file), but no module tree was given: run scripts/fetch-kernel %s and pass its lib/modules/VERSION folder (smimage build --modules DIR)",
+			b.Name, b.Name)
+	}
+	return addKernelModules(t, b, o.kmods, o.logf)
 }
 
 // presetUnits checks every unit file in the image and enables the ones

@@ -111,7 +111,7 @@ func TestBuildReproducible(t *testing.T) {
 				var progress bytes.Buffer
 				outs[i] = filepath.Join(t.TempDir(), "sub", "initramfs.cpio"+c.Ext())
 				res, err := Build(context.Background(), b, outs[i],
-					WithCompression(c), WithMtime(mtime), WithSmbox(smbox), WithUnits(units),
+					WithCompression(c), WithMtime(mtime), WithSmbox(smbox), WithUnits(units), WithoutKernelModules(),
 					WithBusybox(busybox), WithExtraFile(tool, "/usr/bin/tool"),
 					WithFile("/etc/hostname", []byte("box\n"), 0o644),
 					WithFile("/etc/motd", []byte("replaced\n"), 0o644),
@@ -167,18 +167,19 @@ func checkLayout(t *testing.T, m map[string]Entry, mtime time.Time) {
 		}
 	}
 	want := map[string]fs.FileMode{
-		"bin/smbox":                          0o755,
-		"bin/busybox":                        0o755,
-		"usr/bin/tool":                       0o755,
-		"etc/hostname":                       0o644,
-		"etc/motd":                           0o600,
-		"etc/sysmaster/units":                fs.ModeDir | 0o755,
-		"etc/sysmaster/units/a.target.toml":  0o644,
-		"etc/sysmaster/units/b.service.toml": 0o644,
-		"dev/console":                        fs.ModeDevice | fs.ModeCharDevice | 0o600,
-		"dev/null":                           fs.ModeDevice | fs.ModeCharDevice | 0o666,
-		"tmp":                                fs.ModeDir | fs.ModeSticky | 0o777,
-		"proc":                               fs.ModeDir | 0o755,
+		"bin/smbox":                             0o755,
+		"bin/busybox":                           0o755,
+		"usr/bin/tool":                          0o755,
+		"etc/hostname":                          0o644,
+		"etc/motd":                              0o600,
+		"etc/sysmaster/units":                   fs.ModeDir | 0o755,
+		"etc/sysmaster/units/a.target.toml":     0o644,
+		"etc/sysmaster/units/b.service.toml":    0o644,
+		"dev/console":                           fs.ModeDevice | fs.ModeCharDevice | 0o600,
+		"dev/null":                              fs.ModeDevice | fs.ModeCharDevice | 0o666,
+		"tmp":                                   fs.ModeDir | fs.ModeSticky | 0o777,
+		"proc":                                  fs.ModeDir | 0o755,
+		"lib/devmaster/rules.d/50-default.toml": 0o644,
 	}
 	for p, mode := range want {
 		e, ok := m[p]
@@ -208,7 +209,7 @@ func TestBuildDefaults(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1234567890")
 
 	out := filepath.Join(t.TempDir(), "initramfs")
-	res, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root))
+	res, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root), WithoutKernelModules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func TestBuildDefaults(t *testing.T) {
 	}
 
 	t.Setenv("SOURCE_DATE_EPOCH", "soon")
-	if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root)); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+	if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root), WithoutKernelModules()); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
 		t.Errorf("bad SOURCE_DATE_EPOCH: err = %v", err)
 	}
 }
@@ -266,6 +267,9 @@ func TestBuildErrors(t *testing.T) {
 			opts: []Option{WithSmbox(smbox), WithCompression("bzip2")}, wantErr: []string{"bzip2"}},
 		{name: "file under a file", out: "o.cpio",
 			opts: []Option{WithSmbox(smbox), WithFile("/bin/smbox/x", nil, 0o644)}, wantErr: []string{"bin/smbox", "not a directory"}},
+		{name: "bad device rule", out: "o.cpio", existing: true,
+			opts:    []Option{WithSmbox(smbox), WithFile("/etc/devmaster/rules.d/60-x.toml", []byte("[[rule]]\nsubsystem = \"tty\"\nmode = \"0999\"\n"), 0o644)},
+			wantErr: []string{"60-x.toml:3", "mode"}},
 		{name: "mtime before 1970", out: "o.cpio", existing: true,
 			opts: []Option{WithSmbox(smbox), WithMtime(time.Unix(-5, 0))}, wantErr: []string{"mtime"}},
 	}
@@ -289,7 +293,7 @@ func TestBuildErrors(t *testing.T) {
 			if tt.existing {
 				writeFile(t, out, "previous", 0o644)
 			}
-			opts := append([]Option{WithUnits("")}, tt.opts...)
+			opts := append([]Option{WithUnits(""), WithoutKernelModules()}, tt.opts...)
 			_, err := Build(context.Background(), b, out, opts...)
 			if err == nil {
 				t.Fatal("no error")
@@ -370,7 +374,7 @@ func TestBuildCrossCompile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "initramfs.cpio.zst")
 			_, err := Build(context.Background(), loadBoard(t, "qemu-aarch64"), out,
-				WithModuleRoot(tt.root), WithCompression(Zstd), WithUnits(""))
+				WithModuleRoot(tt.root), WithCompression(Zstd), WithUnits(""), WithoutKernelModules())
 			if err != nil && tt.mayLackMain && strings.Contains(err.Error(), "no Go files") {
 				t.Skipf("the module has no main package yet: %v", err)
 			}

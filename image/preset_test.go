@@ -52,7 +52,7 @@ func TestPresetEnablesInstalledUnits(t *testing.T) {
 				}
 			}
 			out := filepath.Join(t.TempDir(), "img.cpio")
-			_, err := Build(context.Background(), b, out, WithSmbox(smbox), WithUnits(udir), WithCompression(None))
+			_, err := Build(context.Background(), b, out, WithSmbox(smbox), WithUnits(udir), WithCompression(None), WithoutKernelModules())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

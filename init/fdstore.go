@@ -23,7 +23,15 @@ type fdStore map[string][]*os.File
 // receive reads store messages from core until the socket closes: a name
 // with descriptors sets that entry; "-name" drops it.
 func (p *pid1) receive(conn *os.File) {
-	defer conn.Close()
+	// The pair is closed on the main goroutine, where p.coreConn is read.
+	defer func() {
+		p.timers <- func() {
+			if p.coreConn == conn {
+				p.coreConn = nil
+			}
+			conn.Close()
+		}
+	}()
 	buf := make([]byte, 512)
 	oob := make([]byte, unix.CmsgSpace(64*4))
 	for {

@@ -305,14 +305,27 @@ func BenchmarkRecovery(b *testing.B) {
 // it still supervises (a killed manager is restarted).
 func TestReexecInit(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "web.sock")
+	late := filepath.Join(t.TempDir(), "late.sock")
 	s := startSupervised(t, map[string]string{
 		"a.service":   "[Service]\nExecStart = \"/bin/sleep 100000\"\n[Install]\nWantedBy = [\"default.target\"]\n",
 		"web.socket":  fmt.Sprintf("[Socket]\nListenStream = [%q]\n[Install]\nWantedBy = [\"default.target\"]\n", sock),
 		"web.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n",
+		// Started only after the manager's re-exec: its socket reaches
+		// init's store through the re-executed manager.
+		"late.socket":  fmt.Sprintf("[Socket]\nListenStream = [%q]\n", late),
+		"late.service": "[Service]\nExecStart = \"/bin/sleep 100000\"\n",
 	}, "0")
 	s.waitFor(func() bool { return s.units()["a.service"].Active == "active" }, "a.service active")
 	s.waitFor(func() bool { return s.units()["web.socket"].Active == "active" }, "web.socket listening")
 	core := s.corePID()
+	// The manager's own hot upgrade keeps its line to init's fd store.
+	if r, err := s.call("daemon-reexec"); err != nil || r.Code != 0 {
+		t.Fatalf("daemon-reexec: %+v %v", r, err)
+	}
+	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "re-executed manager answers")
+	if r, err := s.call("start", "late.socket"); err != nil || r.Code != 0 {
+		t.Fatalf("start late.socket: %+v %v", r, err)
+	}
 	if r, err := s.call("reexec-init"); err != nil || r.Code != 0 {
 		t.Fatalf("reexec-init: %+v %v", r, err)
 	}
@@ -323,10 +336,12 @@ func TestReexecInit(t *testing.T) {
 	// The new init still holds the manager's sockets: with the manager
 	// dead, clients queue instead of being refused.
 	syscall.Kill(core, syscall.SIGKILL)
-	if c, err := net.Dial("unix", sock); err != nil {
-		t.Fatalf("after reexec-init and a crash, the socket unit refused a client: %v", err)
-	} else {
-		c.Close()
+	for _, p := range []string{sock, late} {
+		if c, err := net.Dial("unix", p); err != nil {
+			t.Fatalf("after reexec-init and a crash, %s refused a client: %v", p, err)
+		} else {
+			c.Close()
+		}
 	}
 	s.waitFor(func() bool { p := s.corePID(); return p != 0 && p != core }, "re-executed init restarts the manager")
 	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "new manager answers")

@@ -95,7 +95,7 @@ WantedBy = ["default.target"]
 
 // guest is a booted test image.
 type guest struct {
-	t  *testing.T
+	t  testing.TB
 	vm *qemu.VM
 }
 
@@ -109,6 +109,18 @@ func bootImage(t *testing.T, boardName string, comp image.Compression) *guest {
 // bootImageWith boots with extra kernel command line arguments.
 func bootImageWith(t *testing.T, boardName string, comp image.Compression, cmdline string) *guest {
 	t.Helper()
+	return boot(t, boardName, comp, bootConfig{cmdline: cmdline})
+}
+
+// bootConfig is what a test adds to the standard test image and VM.
+type bootConfig struct {
+	cmdline string
+	files   map[string]string // image path -> content
+	monitor bool              // open QEMU's monitor (hotplug)
+}
+
+func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
+	t.Helper()
 	b, err := board.Load(boardName)
 	if err != nil {
 		t.Fatal(err)
@@ -119,8 +131,9 @@ func bootImageWith(t *testing.T, boardName string, comp image.Compression, cmdli
 	}
 	kernel, kerr := qemu.KernelPath(cache, b)
 	busybox, berr := qemu.BusyboxPath(cache, b.DebianArch)
+	mods, merr := image.KernelModulesDir(cache, b)
 	_, qerr := exec.LookPath(b.QEMU.Binary)
-	if err := errors.Join(kerr, berr, qerr); err != nil {
+	if err := errors.Join(kerr, berr, merr, qerr); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true and the boot test cannot run: %v", err)
 		}
@@ -131,6 +144,7 @@ func bootImageWith(t *testing.T, boardName string, comp image.Compression, cmdli
 		t.Fatal(err)
 	}
 	opts := []image.Option{
+		image.WithKernelModules(mods),
 		image.WithCompression(comp),
 		image.WithUnits(filepath.Join(root, "units")),
 		image.WithBusybox(busybox),
@@ -138,12 +152,15 @@ func bootImageWith(t *testing.T, boardName string, comp image.Compression, cmdli
 	for name, body := range testUnits {
 		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+name, []byte(body), 0o644))
 	}
+	for p, body := range cfg.files {
+		opts = append(opts, image.WithFile(p, []byte(body), 0o644))
+	}
 	out := filepath.Join(t.TempDir(), "initramfs.cpio"+comp.Ext())
 	if _, err := image.Build(context.Background(), b, out, opts...); err != nil {
 		t.Fatal(err)
 	}
 	vm, err := qemu.Start(context.Background(), qemu.Options{
-		Board: b, Kernel: kernel, Initrd: out, Cmdline: cmdline,
+		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor,
 		Timeout: 5 * time.Minute,
 		Log:     func(l string) { t.Log(l) },
 	})
@@ -253,8 +270,8 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			g.run("ls /run/sysmaster/units; sctl show sleeper.service | grep ^MainPID= | cut -d= -f2 > /tmp/sleeper.pid; kill -9 $(pidof sysmaster)")
 			g.expectRE(`init: core \(pid \d+\) killed by SIGKILL; restarting it in`, time.Minute)
 			g.expect("sysmaster: core started", time.Minute)
-			// The shell, the sleeper, the notify and the escape services.
-			g.expect("sysmaster: restored state: 4 running services re-attached", time.Minute)
+			// The shell, the sleeper, the notify, the escape and the device manager services.
+			g.expect("sysmaster: restored state: 5 running services re-attached", time.Minute)
 			// The service kept its process and the system answers.
 			g.run(`P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q "^MainPID=$P$" && sctl is-active sleeper.service && echo SAME-PID-$((2+3))`)
 			g.expect("SAME-PID-5", time.Minute)

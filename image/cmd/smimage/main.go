@@ -1,7 +1,8 @@
 // Command smimage builds, lists and boots the initramfs images of boards.
 //
 //	smimage build --board NAME [-o FILE] [--compress KIND] [--units DIR]
-//	              [--busybox PATH] [--extra SRC:DST]... [--smbox PATH] [-q]
+//	              [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
+//	              [--modules DIR|none] [-q]
 //	smimage inspect FILE
 //	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
 //	smimage boards
@@ -26,7 +27,8 @@ import (
 
 const usage = `usage:
   smimage build --board NAME [-o FILE] [--compress none|gzip|xz|zstd|lz4] [--units DIR]
-                [--busybox PATH] [--extra SRC:DST]... [--smbox PATH] [-q]
+                [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
+                [--modules DIR|none] [-q]
   smimage inspect FILE
   smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
   smimage boards
@@ -125,6 +127,7 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	units := fs.String("units", "", "copy `DIR`/*.toml to /etc/sysmaster/units (default: the module's units/)")
 	busybox := fs.String("busybox", "", "add a static busybox at `PATH` with its applet links (\"cache\": the one scripts/fetch-busybox fetched for the board)")
 	smbox := fs.String("smbox", "", "use the prebuilt smbox at `PATH` instead of compiling it")
+	modules := fs.String("modules", "", "take the kernel modules the board asks for from the module tree `DIR` (lib/modules/VERSION), or \"none\" (default: the one scripts/fetch-kernel unpacked for the board)")
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	var extras extraFlag
 	fs.Var(&extras, "extra", "copy host file SRC to DST in the image (`SRC:DST`, repeatable)")
@@ -182,6 +185,22 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	for _, e := range extras {
 		opts = append(opts, image.WithExtraFile(e[0], e[1]))
+	}
+	switch {
+	case *modules == "none":
+		opts = append(opts, image.WithoutKernelModules())
+	case *modules != "":
+		opts = append(opts, image.WithKernelModules(*modules))
+	case !b.Modules.Empty():
+		cache, err := qemu.CacheDir()
+		if err != nil {
+			return err
+		}
+		dir, err := image.KernelModulesDir(cache, b)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, image.WithKernelModules(dir))
 	}
 	_, err = image.Build(ctx, b, *out, opts...)
 	return err

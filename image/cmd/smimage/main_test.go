@@ -38,7 +38,9 @@ func TestRun(t *testing.T) {
 		{"build bad extra", []string{"build", "--board", "qemu-x86_64", "--extra", "nodst"}, 2, nil, []string{"SRC:DST"}},
 		{"build unknown board", []string{"build", "--board", "nope"}, 1, nil, []string{"smimage: board", "unknown board"}},
 		{"build", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--units", dir,
-			"--compress", "lz4", "--extra", smbox + ":/usr/bin/copy", "-o", img}, 0, nil, nil},
+			"--compress", "lz4", "--extra", smbox + ":/usr/bin/copy", "--modules", "none", "-o", img}, 0, nil, nil},
+		{"build missing modules", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox,
+			"--modules", filepath.Join(dir, "nope"), "-o", img + ".2"}, 1, nil, []string{"kernel modules", filepath.Join(dir, "nope")}},
 		{"inspect", []string{"inspect", img}, 0, []string{
 			"lrwxrwxrwx        10 init -> /bin/smbox\n",
 			"crw-------      5, 1 dev/console\n",
@@ -83,7 +85,7 @@ func TestBuildDefaultOutput(t *testing.T) {
 	}
 	t.Chdir(dir)
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"build", "--board", "qemu-aarch64", "--smbox", smbox, "--compress", "xz"}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"build", "--board", "qemu-aarch64", "--smbox", smbox, "--compress", "xz", "--modules", "none"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "qemu-aarch64", "initramfs.cpio.xz")); err != nil {
@@ -91,5 +93,29 @@ func TestBuildDefaultOutput(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "files,") {
 		t.Errorf("no summary on stderr:\n%s", stderr.String())
+	}
+}
+
+func TestBuildModulesFromCache(t *testing.T) {
+	dir := t.TempDir()
+	smbox := filepath.Join(dir, "smbox")
+	if err := os.WriteFile(smbox, []byte("fake\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	t.Setenv("SYSMASTER_CACHE", cache)
+	args := []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "-o", filepath.Join(dir, "img")}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "run scripts/fetch-kernel qemu-x86_64") {
+		t.Errorf("no modules in the cache: exit %d, stderr %q; want 1 and a hint to fetch the kernel", code, stderr.String())
+	}
+	// The tree that scripts/fetch-kernel unpacked is the default.
+	tree := filepath.Join(cache, "kernel", "qemu-x86_64", "lib", "modules", "6.1.0-9-cloud-amd64")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not found in "+tree) {
+		t.Errorf("empty tree in the cache: exit %d, stderr %q; want the board's modules missing from %s", code, stderr.String(), tree)
 	}
 }

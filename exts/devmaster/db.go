@@ -1,0 +1,159 @@
+package devmaster
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// db is the udev-compatible device database, <run>/udev/data/<id>, that
+// libudev programs read, and where devmaster remembers which links a
+// device owns.
+type db struct {
+	dir string
+}
+
+func newDB(runRoot string) db { return db{dir: filepath.Join(runRoot, "udev", "data")} }
+
+// record is one device's entry.
+type record struct {
+	Links       []string          // S: links, relative to /dev
+	Env         map[string]string // E: properties set by devmaster, not the kernel
+	Initialized uint64            // I: CLOCK_MONOTONIC µs when first handled
+}
+
+// dbID names a device as libudev does: "b8:0" and "c4:65" for device nodes,
+// "n2" for network interfaces, "+subsystem:sysname" for the rest.
+func dbID(subsystem, sysname string, env map[string]string) string {
+	if major, minor := env["MAJOR"], env["MINOR"]; major != "" && minor != "" {
+		kind := "c"
+		if subsystem == "block" {
+			kind = "b"
+		}
+		return kind + major + ":" + minor
+	}
+	if ifindex := env["IFINDEX"]; subsystem == "net" && ifindex != "" {
+		return "n" + ifindex
+	}
+	return "+" + subsystem + ":" + sysname
+}
+
+func (d db) path(id string) (string, error) {
+	if id == "" || strings.ContainsAny(id, "/\x00") || id[0] == '.' {
+		return "", fmt.Errorf("db: bad device id %q", id)
+	}
+	return filepath.Join(d.dir, id), nil
+}
+
+// read returns the entry for id; a missing entry is an empty record.
+func (d db) read(id string) (record, error) {
+	var r record
+	p, err := d.path(id)
+	if err != nil {
+		return r, err
+	}
+	b, err := readLimited(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("db: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		kind, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch kind {
+		case "S":
+			if validRel(val) {
+				r.Links = append(r.Links, val)
+			}
+		case "E":
+			if k, v, ok := strings.Cut(val, "="); ok && k != "" {
+				if r.Env == nil {
+					r.Env = make(map[string]string)
+				}
+				r.Env[k] = v
+			}
+		case "I":
+			r.Initialized, _ = strconv.ParseUint(val, 10, 64)
+		}
+	}
+	return r, nil
+}
+
+// write replaces the entry for id atomically, so a reader never sees half
+// of one.
+func (d db) write(id string, r record) error {
+	p, err := d.path(id)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	links := append([]string(nil), r.Links...)
+	sort.Strings(links)
+	for _, l := range links {
+		fmt.Fprintf(&b, "S:%s\n", l)
+	}
+	fmt.Fprintf(&b, "I:%d\n", r.Initialized)
+	keys := make([]string, 0, len(r.Env))
+	for k := range r.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !strings.ContainsAny(r.Env[k], "\n\x00") {
+			fmt.Fprintf(&b, "E:%s=%s\n", k, r.Env[k])
+		}
+	}
+	if err := writeAtomic(p, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	return nil
+}
+
+func (d db) remove(id string) error {
+	p, err := d.path(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("db: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes a temporary file next to name and renames it over
+// name. The temporary name is unique per device id, and one device's events
+// never run concurrently.
+func writeAtomic(name string, data []byte, perm os.FileMode) error {
+	tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".tmp")
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// monotonicUsec is the CLOCK_MONOTONIC time in µs, as libudev's
+// USEC_INITIALIZED.
+func monotonicUsec() uint64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return 0
+	}
+	return uint64(ts.Sec)*1e6 + uint64(ts.Nsec)/1e3
+}

@@ -1,0 +1,138 @@
+package devmaster
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"github.com/sysmaster-go/sysmaster/exts/devmaster/uevent"
+)
+
+// loop owns the queue: it takes events from the source, hands runnable
+// ones to the workers, and notices when everything is handled.
+func (d *Daemon) loop(ctx context.Context) error {
+	defer close(d.stopped)
+	wake := make(chan error, 1)
+	ack := make(chan struct{}, 1)
+	go func() {
+		for {
+			err := d.src.Wait()
+			select {
+			case wake <- err:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			// Wait reports data until the loop has read it.
+			select {
+			case <-ack:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-wake:
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if err := d.drain(); err != nil {
+				return err
+			}
+			ack <- struct{}{}
+		case it := <-d.done:
+			d.running--
+			d.q.done(it)
+		case f := <-d.calls:
+			f()
+		}
+		d.dispatch()
+		if err := d.checkIdle(); err != nil {
+			return err
+		}
+	}
+}
+
+// drain moves the source's pending events into the queue.
+func (d *Daemon) drain() error {
+	return d.src.Drain(d.enqueue, func(err error) {
+		if !errors.Is(err, uevent.ErrLibudev) && !errors.Is(err, uevent.ErrNotKernel) {
+			d.logf("%v", err)
+		}
+	})
+}
+
+func (d *Daemon) enqueue(ev *uevent.Event) {
+	d.debugf("%s %s (%s) #%d", ev.Action, ev.DevPath, ev.Subsystem, ev.Seqnum)
+	for _, r := range d.runs {
+		r.arrived(ev)
+	}
+	d.q.push(ev)
+}
+
+// dispatch hands runnable events to idle workers.
+func (d *Daemon) dispatch() {
+	for d.running < d.cfg.Workers {
+		it := d.q.next()
+		if it == nil {
+			return
+		}
+		d.running++
+		d.work <- it // never blocks: the channel holds Workers items
+	}
+}
+
+// checkIdle finishes trigger runs and answers settle requests once nothing
+// is queued, being handled, being triggered, or pending in the source.
+// Reading the source here matters: events that module loading caused are
+// already in the socket when the queue runs empty.
+func (d *Daemon) checkIdle() error {
+	if d.q.len() > 0 || d.writing > 0 || (len(d.runs) == 0 && len(d.settled) == 0) {
+		return nil
+	}
+	if err := d.drain(); err != nil {
+		return err
+	}
+	if d.q.len() > 0 {
+		d.dispatch()
+		return nil
+	}
+	// The kernel sends a triggered event before the write returns, so a
+	// missing one was lost to a receive buffer overrun: make it up.
+	lost := 0
+	for _, r := range d.runs {
+		for p := range r.expect {
+			ev, err := d.host.sys.Event(p, r.action)
+			if err == nil {
+				ev.Env["SYNTH_UUID"] = r.uuid
+				d.q.push(ev)
+				lost++
+			} else if !errors.Is(err, os.ErrNotExist) {
+				d.logf("trigger %s: %v", p, err)
+			}
+			delete(r.expect, p)
+		}
+	}
+	if lost > 0 {
+		d.logf("trigger: %d events lost, made up from sysfs", lost)
+		d.dispatch()
+		return nil
+	}
+	for _, r := range d.runs {
+		close(r.done)
+	}
+	d.runs = d.runs[:0]
+	for _, ch := range d.settled {
+		close(ch)
+	}
+	d.settled = d.settled[:0]
+	return nil
+}

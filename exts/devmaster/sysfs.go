@@ -1,0 +1,286 @@
+package devmaster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sysmaster-go/sysmaster/exts/devmaster/uevent"
+	"golang.org/x/sys/unix"
+)
+
+// maxAttr bounds what is read of an attribute: text attributes are at most
+// a page, and a rule naming a large binary attribute must not make a worker
+// read megabytes.
+const maxAttr = 16 << 10
+
+// sysfs reads devices under a sysfs root, "/sys" on a board and a fake tree
+// in tests. Device paths ("/devices/...") are relative to it.
+type sysfs struct {
+	Root string
+}
+
+func (s sysfs) path(devpath string) string { return s.Root + devpath }
+
+// Props reads the device's uevent file: the KEY=VALUE fields the kernel
+// puts in its events (DEVNAME, MAJOR, DRIVER, MODALIAS, ...), but not
+// ACTION, DEVPATH, SUBSYSTEM or SEQNUM.
+func (s sysfs) Props(devpath string) (map[string]string, error) {
+	b, err := readLimited(filepath.Join(s.path(devpath), "uevent"))
+	if err != nil {
+		return nil, err
+	}
+	props := make(map[string]string)
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && k != "" && !strings.ContainsRune(line, 0) {
+			props[k] = v
+		}
+	}
+	return props, nil
+}
+
+// Attr reads the attribute name (which may name a file in a subdirectory,
+// as in "queue/rotational") with trailing white space removed.
+func (s sysfs) Attr(devpath, name string) (string, error) {
+	if !validRel(name) {
+		return "", fmt.Errorf("sysfs: bad attribute name %q", name)
+	}
+	b, err := readLimited(filepath.Join(s.path(devpath), name))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), " \t\n\r"), nil
+}
+
+// AttrFunc returns an attribute reader for one device, as the rules want.
+func (s sysfs) AttrFunc(devpath string) func(name string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, err := s.Attr(devpath, name)
+		return v, err == nil
+	}
+}
+
+// Driver is the name of the driver bound to the device, "" when none.
+func (s sysfs) Driver(devpath string) (string, error) {
+	d, err := s.linkBase(devpath, "driver")
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	return d, err
+}
+
+// Subsystem is the name of the device's subsystem.
+func (s sysfs) Subsystem(devpath string) (string, error) {
+	return s.linkBase(devpath, "subsystem")
+}
+
+func (s sysfs) linkBase(devpath, name string) (string, error) {
+	target, err := os.Readlink(filepath.Join(s.path(devpath), name))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Base(target), nil
+}
+
+// Event makes up the event the kernel would send for the device, from its
+// uevent file.
+func (s sysfs) Event(devpath, action string) (*uevent.Event, error) {
+	env, err := s.Props(devpath)
+	if err != nil {
+		return nil, err
+	}
+	subsystem, err := s.Subsystem(devpath)
+	if err != nil {
+		return nil, err
+	}
+	env["ACTION"], env["DEVPATH"], env["SUBSYSTEM"] = action, devpath, subsystem
+	return uevent.New(env)
+}
+
+// Trigger asks the kernel to send an event for the device, carrying
+// SYNTH_UUID=uuid when uuid is set.
+func (s sysfs) Trigger(devpath, action, uuid string) error {
+	msg := action
+	if uuid != "" {
+		msg += " " + uuid
+	}
+	// No O_CREAT: a device that went away must fail, not leave a file.
+	name := filepath.Join(s.path(devpath), "uevent")
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := ignoringEINTR(func() (int, error) { return unix.Write(fd, []byte(msg)) }); err != nil {
+		return &os.PathError{Op: "write", Path: name, Err: err}
+	}
+	return nil
+}
+
+// IsSysfs reports whether the root is a mounted sysfs, where writing a
+// uevent file makes the kernel send an event; in a fake tree it would only
+// overwrite the file.
+func (s sysfs) IsSysfs() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(s.Root, &st) == nil && st.Type == unix.SYSFS_MAGIC
+}
+
+// sysDevice is one device found by Enumerate.
+type sysDevice struct {
+	DevPath   string
+	Subsystem string
+}
+
+// Enumerate lists the devices of the given subsystems (all when none),
+// from /sys/bus/*/devices and /sys/class/*, each once, sorted by path so
+// parents come before their children.
+func (s sysfs) Enumerate(subsystems []string) ([]sysDevice, error) {
+	seen := make(map[string]string)
+	var firstErr error
+	add := func(dir, subsystem string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) && firstErr == nil {
+				firstErr = err
+			}
+			return
+		}
+		for _, e := range entries {
+			if p, ok := s.devPathOf(dir, e); ok {
+				seen[p] = subsystem
+			}
+		}
+	}
+	for _, kind := range []struct{ dir, sub string }{{"bus", "devices"}, {"class", ""}} {
+		names := subsystems
+		if len(names) == 0 {
+			var err error
+			names, err = listDir(filepath.Join(s.Root, kind.dir))
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("sysfs: enumerate: %w", err)
+			}
+		}
+		for _, name := range names {
+			if validRel(name) && !strings.Contains(name, "/") {
+				add(filepath.Join(s.Root, kind.dir, name, kind.sub), name)
+			}
+		}
+	}
+	devs := make([]sysDevice, 0, len(seen))
+	for p, sub := range seen {
+		devs = append(devs, sysDevice{DevPath: p, Subsystem: sub})
+	}
+	sort.Slice(devs, func(i, j int) bool { return devs[i].DevPath < devs[j].DevPath })
+	if firstErr != nil {
+		return devs, fmt.Errorf("sysfs: enumerate: %w", firstErr)
+	}
+	return devs, nil
+}
+
+// devPathOf resolves a bus or class entry to the device path it links to.
+// Entries are relative symlinks straight into /sys/devices, so one
+// readlink does what EvalSymlinks would with a syscall per element.
+func (s sysfs) devPathOf(dir string, e os.DirEntry) (string, bool) {
+	p := filepath.Join(dir, e.Name())
+	switch {
+	case e.Type()&os.ModeSymlink != 0:
+		target, err := os.Readlink(p)
+		if err != nil {
+			return "", false
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		p = filepath.Clean(target)
+	case !e.IsDir():
+		return "", false // class attributes such as gpio/export
+	}
+	rel, ok := strings.CutPrefix(p, s.Root)
+	if !ok || !uevent.ValidDevPath(rel) {
+		return "", false
+	}
+	return rel, true
+}
+
+// DevPathOf turns a path under the sysfs root ("/sys/class/tty/ttyS1") into
+// the device path it names ("/devices/.../ttyS1").
+func (s sysfs) DevPathOf(p string) (string, error) {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	root, err := filepath.EvalSymlinks(s.Root)
+	if err != nil {
+		return "", err
+	}
+	rel, ok := strings.CutPrefix(real, root)
+	if !ok || !uevent.ValidDevPath(rel) {
+		return "", fmt.Errorf("%s is not a device under %s", p, s.Root)
+	}
+	if _, err := os.Stat(filepath.Join(real, "uevent")); err != nil {
+		return "", fmt.Errorf("%s is not a device: %w", p, err)
+	}
+	return rel, nil
+}
+
+func listDir(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// readLimited reads up to maxAttr bytes of a file with plain system calls:
+// sysfs reads are the hot path of event handling, and an *os.File adds a
+// poller registration and a stat to each. One read usually returns a sysfs
+// file whole.
+func readLimited(name string) ([]byte, error) {
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 4096)
+	for len(buf) < maxAttr {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := ignoringEINTR(func() (int, error) { return unix.Read(fd, buf[len(buf):min(cap(buf), maxAttr)]) })
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: name, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
+}
+
+func ignoringEINTR(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// validRel reports whether p is a relative path that stays below its base:
+// no empty, "." or ".." elements.
+func validRel(p string) bool {
+	if p == "" || p[0] == '/' || strings.ContainsRune(p, 0) {
+		return false
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == "" || el == "." || el == ".." {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,95 @@
+package devmaster
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestEnumerate(t *testing.T) {
+	tr := newTree(t)
+	tr.board()
+	// A class attribute file and a second link to a device must be ignored.
+	tr.write(filepath.Join(tr.sys, "class", "net", "bonding_masters"), "")
+	tr.symlink(tr.sys+"/devices/pci0000:00/0000:00:02.0/virtio0", filepath.Join(tr.sys, "bus", "virtio", "devices", "alias0"))
+	s := sysfs{Root: tr.sys}
+	tests := []struct {
+		subsystems []string
+		want       []string
+	}{
+		{nil, []string{
+			"/devices/pci0000:00/0000:00:02.0",
+			"/devices/pci0000:00/0000:00:02.0/virtio0",
+			"/devices/pci0000:00/0000:00:02.0/virtio0/net/eth0",
+			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda",
+			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda/vda1",
+			"/devices/platform/serial8250/tty/ttyS1",
+		}},
+		{[]string{"block"}, []string{
+			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda",
+			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda/vda1",
+		}},
+		{[]string{"tty", "nonexistent", "../.."}, []string{"/devices/platform/serial8250/tty/ttyS1"}},
+	}
+	for _, tt := range tests {
+		devs, err := s.Enumerate(tt.subsystems)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range devs {
+			got = append(got, d.DevPath)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Enumerate(%v) = %v, want %v", tt.subsystems, got, tt.want)
+		}
+	}
+}
+
+func TestSysfsDevice(t *testing.T) {
+	tr := newTree(t)
+	tr.add(fakeDevice{path: "/devices/platform/serial8250/tty/ttyS1", subsystem: "tty", driver: "serial8250",
+		props: map[string]string{"MAJOR": "4", "MINOR": "65", "DEVNAME": "ttyS1"},
+		attrs: map[string]string{"type": "4", "power/control": "auto"}})
+	s := sysfs{Root: tr.sys}
+	const p = "/devices/platform/serial8250/tty/ttyS1"
+	ev, err := s.Event(p, "add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Subsystem != "tty" || ev.Env["DEVNAME"] != "ttyS1" || ev.Env["ACTION"] != "add" || ev.DevPath != p {
+		t.Errorf("event %+v", ev)
+	}
+	if drv, err := s.Driver(p); err != nil || drv != "serial8250" {
+		t.Errorf("Driver = %q, %v", drv, err)
+	}
+	for name, want := range map[string]string{"type": "4", "power/control": "auto"} {
+		if v, err := s.Attr(p, name); err != nil || v != want {
+			t.Errorf("Attr(%s) = %q, %v", name, v, err)
+		}
+	}
+	for _, name := range []string{"../../../../../etc/passwd", "/etc/passwd", "", "a//b", "."} {
+		if _, err := s.Attr(p, name); err == nil {
+			t.Errorf("Attr(%q) succeeded", name)
+		}
+	}
+	if _, ok := s.AttrFunc(p)("missing"); ok {
+		t.Error("a missing attribute was found")
+	}
+	if got, err := s.DevPathOf(filepath.Join(tr.sys, "class", "tty", "ttyS1")); err != nil || got != p {
+		t.Errorf("DevPathOf = %q, %v", got, err)
+	}
+	if _, err := s.DevPathOf(filepath.Join(tr.sys, "class")); err == nil {
+		t.Error("DevPathOf a directory without uevent succeeded")
+	}
+	if s.IsSysfs() {
+		t.Error("a temporary directory taken for sysfs")
+	}
+	if err := os.Remove(filepath.Join(tr.sys+p, "uevent")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Trigger(p, "add", "x"); !os.IsNotExist(err) {
+		t.Errorf("Trigger on a gone device = %v, want not-exist (and no file made)", err)
+	}
+}

@@ -1,0 +1,153 @@
+package kmod
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
+)
+
+// Kernel is the kernel's side of module loading; tests give a fake one.
+type Kernel interface {
+	// Load inserts a module: from the file f with finit_module when f is
+	// not nil, else from image with init_module. A compressed file the
+	// kernel cannot take fails with an error wrapping EOPNOTSUPP, EINVAL
+	// or ENOEXEC; a module already there with one wrapping EEXIST.
+	Load(name string, f *os.File, image []byte, params string) error
+	// Unload removes a module without waiting for its users: a module in
+	// use fails with an error wrapping EAGAIN or EBUSY.
+	Unload(name string) error
+	// Loaded lists the modules in the kernel.
+	Loaded() (map[string]bool, error)
+}
+
+// linuxKernel is the running kernel.
+type linuxKernel struct{}
+
+func (linuxKernel) Load(name string, f *os.File, image []byte, params string) error {
+	if f == nil {
+		if err := unix.InitModule(image, params); err != nil {
+			return fmt.Errorf("init_module %s: %w", name, err)
+		}
+		return nil
+	}
+	flags := 0
+	if compressed(f) {
+		flags = unix.MODULE_INIT_COMPRESSED_FILE
+	}
+	if err := unix.FinitModule(int(f.Fd()), params, flags); err != nil {
+		return fmt.Errorf("finit_module %s: %w", name, err)
+	}
+	return nil
+}
+
+func (linuxKernel) Unload(name string) error {
+	if err := unix.DeleteModule(name, unix.O_NONBLOCK); err != nil {
+		return fmt.Errorf("delete_module %s: %w", name, err)
+	}
+	return nil
+}
+
+func (linuxKernel) Loaded() (map[string]bool, error) {
+	f, err := os.Open("/proc/modules")
+	if errors.Is(err, fs.ErrNotExist) {
+		// A kernel without module support, or no /proc in a container.
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseProcModules(f)
+}
+
+// parseProcModules takes the names from /proc/modules, one module a line:
+// "name size refcount users state address".
+func parseProcModules(r io.Reader) (map[string]bool, error) {
+	out := make(map[string]bool)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if name, _, _ := strings.Cut(sc.Text(), " "); name != "" {
+			out[name] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("/proc/modules: %w", err)
+	}
+	return out, nil
+}
+
+var (
+	xzMagic   = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	gzipMagic = []byte{0x1f, 0x8b}
+)
+
+// compressed reports whether f starts like a compressed stream rather
+// than an ELF file.
+func compressed(f *os.File) bool {
+	head := make([]byte, 6)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	return bytes.HasPrefix(head, xzMagic) || bytes.HasPrefix(head, zstdMagic) || bytes.HasPrefix(head, gzipMagic)
+}
+
+// refused reports whether err is the kernel declining a compressed module
+// file: no in-kernel decompression (EOPNOTSUPP), a kernel older than the
+// flag (EINVAL), or a file it took for a broken ELF (ENOEXEC).
+func refused(err error) bool {
+	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOEXEC)
+}
+
+// compressionOf returns the compression a module file name says, or "".
+func compressionOf(p string) string {
+	for _, c := range []string{".xz", ".zst", ".gz"} {
+		if strings.HasSuffix(p, ".ko"+c) {
+			return c
+		}
+	}
+	return ""
+}
+
+// decompress reads a whole compressed module into memory, for init_module.
+func decompress(r io.Reader, comp string) ([]byte, error) {
+	var zr io.Reader
+	switch comp {
+	case ".xz":
+		x, err := xz.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("xz: %w", err)
+		}
+		zr = x
+	case ".zst":
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		defer d.Close()
+		zr = d
+	case ".gz":
+		g, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer g.Close()
+		zr = g
+	default:
+		return nil, fmt.Errorf("unknown compression %q", comp)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decompressing (%s): %w", strings.TrimPrefix(comp, "."), err)
+	}
+	return data, nil
+}
