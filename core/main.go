@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +53,11 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "sysmaster: --user needs --units DIR and --state DIR")
 		return 2
 	}
+	// Starting (and above all recovering) allocates in one burst: units,
+	// records, statuses. Collecting less often meanwhile shortens it; the
+	// default comes back once it is over.
+	prev := debug.SetGCPercent(400)
+	time.AfterFunc(2*time.Second, func() { debug.SetGCPercent(prev) })
 	m, err := New(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sysmaster: %v\n", err)

@@ -78,6 +78,7 @@ type Manager struct {
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
 	devLinks     map[string][]string     // device /sys path -> the device units it stands for
 	prefetch     chan *prefetched        // the previous process's state, being read
+	verifyKey    *[32]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
@@ -124,7 +125,8 @@ func (m *Manager) load() error {
 	if !found {
 		return fmt.Errorf("no unit directory found (looked in %s)", strings.Join(m.cfg.UnitDirs, ", "))
 	}
-	good, bad, err := m.loadUnits()
+	// Only the first load of a restarted manager takes the cache on trust.
+	good, bad, err := m.loadUnits(m.units == nil)
 	if err != nil {
 		return err
 	}
@@ -351,6 +353,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	}
 	m.settle()
 	tellInit(ready)
+	m.checkUnitFiles()
 
 	done := ctx.Done()
 loop:

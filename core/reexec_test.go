@@ -178,3 +178,25 @@ func TestJobsInFlightAreReplanned(t *testing.T) {
 	}
 	m.stop()
 }
+
+// TestUnitFilesChangedWhileDown: a manager restarted after a crash resumes
+// at once with the units it had, then notices the files changed and
+// reads them again.
+func TestUnitFilesChangedWhileDown(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"a.service": "[Unit]\nDescription = \"first\"\n[Service]\nExecStart = \"/bin/sleep 1000\"\n" + enabled,
+	})
+	m.start()
+	m.waitState("a.service", core.Active)
+	m.kill9()
+	body := "[Unit]\nDescription = \"second\"\n[Service]\nExecStart = \"/bin/sleep 1000\"\n" + enabled
+	if err := os.WriteFile(filepath.Join(m.units, "a.service.toml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.start()
+	m.waitFor(func() bool { return m.status("a.service").Description == "second" }, "the changed unit file read")
+	if !strings.Contains(m.output(), "unit files changed while the manager was down; reloading") {
+		t.Error("the reload is not reported")
+	}
+	m.stop()
+}

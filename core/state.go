@@ -100,16 +100,37 @@ func (m *Manager) saveState() error {
 func (m *Manager) unitStateDir() string { return filepath.Join(m.cfg.StateDir, "units") }
 
 // prefetched is the previous manager process's state, read while the
-// units load: the records, and the start time of every process they name.
+// units load: the records, the start time of every process they name and
+// a pidfd for each main process. The pidfd is opened before the start
+// time is read, so a match means the pidfd is that very process.
 type prefetched struct {
 	saved   map[string]savedUnit
 	corrupt map[string]error // units whose record is unreadable, and why
 	starts  map[int]uint64   // pid -> start time, for the pids still there
+	pidfds  map[int]int      // main pid -> its pidfd
+}
+
+// pidfd hands over the pidfd opened for pid, or -1.
+func (pf *prefetched) pidfd(pid int) int {
+	fd, ok := pf.pidfds[pid]
+	if !ok {
+		return -1
+	}
+	delete(pf.pidfds, pid)
+	return fd
+}
+
+// close closes the pidfds nobody took.
+func (pf *prefetched) close() {
+	for _, fd := range pf.pidfds {
+		unix.Close(fd)
+	}
+	pf.pidfds = nil
 }
 
 // prefetchWorkers read records and /proc in parallel: each read is a few
 // system calls, and a thousand of them in a row are most of a restore.
-const prefetchWorkers = 8
+const prefetchWorkers = 4
 
 // prefetchState starts reading the records a previous manager process
 // left; restoreState takes the result.
@@ -123,7 +144,7 @@ func (m *Manager) prefetchState() {
 // readState loads the records under dir and names the units whose record
 // is unreadable (torn, truncated, corrupt).
 func readState(dir string) *prefetched {
-	pf := &prefetched{saved: map[string]savedUnit{}, corrupt: map[string]error{}, starts: map[int]uint64{}}
+	pf := &prefetched{saved: map[string]savedUnit{}, corrupt: map[string]error{}, starts: map[int]uint64{}, pidfds: map[int]int{}}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return pf
@@ -140,10 +161,11 @@ func readState(dir string) *prefetched {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf [4096]byte
 			for i := w; i < len(names); i += prefetchWorkers {
 				n := names[i]
 				var rec savedUnit
-				data, err := os.ReadFile(filepath.Join(dir, n+".json"))
+				data, err := readSmall(filepath.Join(dir, n+".json"), buf[:])
 				if err == nil {
 					err = json.Unmarshal(data, &rec)
 				}
@@ -151,6 +173,10 @@ func readState(dir string) *prefetched {
 					err = fmt.Errorf("no state")
 				}
 				starts := map[int]uint64{}
+				pidfd := -1
+				if err == nil && rec.MainPID > 0 {
+					pidfd, _ = unix.PidfdOpen(rec.MainPID, unix.PIDFD_NONBLOCK)
+				}
 				for _, pid := range []int{rec.MainPID, rec.CtrlPID} {
 					if pid <= 0 || err != nil {
 						continue
@@ -168,12 +194,33 @@ func readState(dir string) *prefetched {
 				for pid, t := range starts {
 					pf.starts[pid] = t
 				}
+				if pidfd >= 0 {
+					pf.pidfds[rec.MainPID] = pidfd
+				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	return pf
+}
+
+// readSmall reads a file that usually fits in buf with one open, one read
+// and one close, as a thousand of them are read at each restore.
+func readSmall(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	switch {
+	case err != nil:
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	case n == len(buf):
+		return os.ReadFile(path)
+	}
+	return buf[:n], nil
 }
 
 // running reports whether pid is still the process that started at start.
@@ -245,6 +292,7 @@ func (m *Manager) restoreState() {
 	}
 	pf := <-m.prefetch
 	m.prefetch = nil
+	defer pf.close()
 	saved := pf.saved
 	if len(saved)+len(pf.corrupt) == 0 {
 		return
@@ -310,7 +358,7 @@ func (m *Manager) restoreState() {
 			}
 			u.state, u.sub, u.phase = Active, "running", phaseRunning
 			u.mainPID, u.startTime, u.adopted, u.result = s.MainPID, s.StartTime, true, "success"
-			m.watchAdopted(s.MainPID)
+			m.watchAdopted(s.MainPID, pf.pidfd(s.MainPID))
 			adopted++
 		case s.State == Failed:
 			u.state, u.sub, u.result = Failed, s.Sub, s.Result
@@ -375,13 +423,16 @@ func splitTimes(s string) []time.Time {
 // reparented when the previous manager died) through a pidfd. One epoll
 // instance watches them all: a blocked thread per process would cost a
 // thousand threads at a thousand services.
-func (m *Manager) watchAdopted(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		m.logf("pidfd for %d: %v", pid, err)
-		return
+func (m *Manager) watchAdopted(pid int, fd int) {
+	if fd < 0 {
+		var err error
+		if fd, err = unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err != nil {
+			m.logf("pidfd for %d: %v", pid, err)
+			return
+		}
 	}
 	if m.epfd == 0 {
+		var err error
 		if m.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 			m.epfd = 0
 			unix.Close(fd)

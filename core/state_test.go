@@ -89,15 +89,22 @@ func TestUnitCache(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.StateDir, "units.cache")); err != nil {
 		t.Fatalf("no cache written: %v", err)
 	}
-	// Changed size and time: the cache is not used.
+	// Changed size and time: a restarted manager resumes with the cache,
+	// but knows to check the files; a reload reads them.
 	time.Sleep(10 * time.Millisecond)
 	write("second, longer")
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.verifyKey == nil || *m.verifyKey == unitDirsKey(cfg.UnitDirs) {
+		t.Fatal("the change of the unit files is not noticed")
+	}
+	if err := m.reload(); err != nil {
+		t.Fatal(err)
+	}
 	if got := m.units["a.service"].cfg.Unit.Description; got != "second, longer" {
-		t.Fatalf("stale cache: %q", got)
+		t.Fatalf("stale cache after a reload: %q", got)
 	}
 	// A corrupt cache is ignored.
 	os.WriteFile(filepath.Join(cfg.StateDir, "units.cache"), []byte("garbage"), 0o600)

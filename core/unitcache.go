@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/sysmaster-go/sysmaster/units"
 )
@@ -17,10 +19,30 @@ import (
 // digest of every file's name, size, time and link target under the unit
 // directories (and the hostname, for %H): a restarted manager skips decoding the TOML again unless
 // something there changed.
+//
+// A manager restarted after a crash takes the cache without waiting for
+// the digest: it resumes with the units the crashed one had, and checks
+// the directories once it is up (reloading if they changed), so recovery
+// does not wait for a walk of every unit file.
 type unitCache struct {
-	Key  [32]byte
-	Good map[string]*units.Unit
-	Bad  map[string]string
+	Key    [32]byte
+	Binary string // the manager's binary: another one may decode differently
+	Dirs   []string
+	Good   map[string]*units.Unit
+	Bad    map[string]string
+}
+
+// binaryID names the running binary by path, size and time.
+func binaryID() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return ""
+	}
+	return exe + " " + strconv.FormatInt(fi.Size(), 10) + " " + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
 }
 
 func (m *Manager) cachePath() string { return filepath.Join(m.cfg.StateDir, "units.cache") }
@@ -68,34 +90,46 @@ func unitDirsKey(dirs []string) [32]byte {
 }
 
 // loadUnits decodes the unit directories, or takes them from the cache.
-func (m *Manager) loadUnits() (map[string]*units.Unit, map[string]error, error) {
+// With trust, a cache of the same binary and directories is taken as it
+// is, and m.verifyKey is left for checkUnitFiles.
+func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]error, error) {
+	bin := binaryID()
 	// The cache is decoded while the directories are digested.
 	cached := make(chan *unitCache, 1)
 	go func() {
 		var c unitCache
 		data, err := os.ReadFile(m.cachePath())
-		if err == nil && gob.NewDecoder(bytes.NewReader(data)).Decode(&c) == nil {
+		if err == nil && gob.NewDecoder(bytes.NewReader(data)).Decode(&c) == nil &&
+			c.Good != nil && c.Binary == bin && slices.Equal(c.Dirs, m.cfg.UnitDirs) {
 			cached <- &c
 			return
 		}
 		cached <- nil
 	}()
-	key := unitDirsKey(m.cfg.UnitDirs)
-	if c := <-cached; c != nil {
-		if c.Key == key && c.Good != nil {
-			bad := map[string]error{}
-			for n, e := range c.Bad {
-				bad[n] = errors.New(e)
-			}
-			return c.Good, bad, nil
+	take := func(c *unitCache) (map[string]*units.Unit, map[string]error, error) {
+		bad := map[string]error{}
+		for n, e := range c.Bad {
+			bad[n] = errors.New(e)
 		}
+		return c.Good, bad, nil
+	}
+	if trust {
+		if c := <-cached; c != nil {
+			m.verifyKey = &c.Key
+			return take(c)
+		}
+		cached <- nil
+	}
+	key := unitDirsKey(m.cfg.UnitDirs)
+	if c := <-cached; c != nil && c.Key == key {
+		return take(c)
 	}
 	l := &units.Loader{Dirs: m.cfg.UnitDirs}
 	good, bad, err := l.LoadAll()
 	if err != nil {
 		return nil, nil, err
 	}
-	c := unitCache{Key: key, Good: good, Bad: map[string]string{}}
+	c := unitCache{Key: key, Binary: bin, Dirs: m.cfg.UnitDirs, Good: good, Bad: map[string]string{}}
 	for n, e := range bad {
 		c.Bad[n] = e.Error()
 	}
@@ -107,4 +141,34 @@ func (m *Manager) loadUnits() (map[string]*units.Unit, map[string]error, error) 
 		}
 	}
 	return good, bad, nil
+}
+
+// checkUnitFiles compares the unit directories with the cache a restarted
+// manager took on trust, and reloads when they changed meanwhile.
+func (m *Manager) checkUnitFiles() {
+	want := m.verifyKey
+	if want == nil {
+		return
+	}
+	m.verifyKey = nil
+	dirs := m.cfg.UnitDirs
+	// Not at once: the first requests after a recovery come first.
+	m.after(verifyDelay, func() {
+		go m.verifyUnitFiles(dirs, *want)
+	})
+}
+
+// verifyDelay is how long a restarted manager waits before checking its
+// unit files.
+const verifyDelay = 500 * time.Millisecond
+
+func (m *Manager) verifyUnitFiles(dirs []string, want [32]byte) {
+	if unitDirsKey(dirs) != want {
+		m.post(func() {
+			m.logf("unit files changed while the manager was down; reloading")
+			if err := m.reload(); err != nil {
+				m.logf("reload: %v", err)
+			}
+		})
+	}
 }
