@@ -21,6 +21,18 @@ subsystem = "misc"
 kernel = "hw_random"
 mode = "0640"
 symlink = ["test-rng"]
+
+# A disk with the test label: a program runs and a unit starts for it.
+[[rule]]
+action = "add"
+subsystem = "block"
+env = { ID_FS_LABEL = "SMDATA" }
+run = ["/bin/sh", "-c", "echo $kernel > /run/ran-for-$kernel"]
+start = ["data-ready.service"]
+`,
+	"/etc/sysmaster/units/data-ready.service.toml": `[Service]
+Type = "oneshot"
+ExecStart = "/bin/sh -c 'echo DATA-READY-$((30+3))'"
 `,
 	"/etc/sysmaster/units/rng-user.service.toml": `[Unit]
 Description = "Needs the RNG link"
@@ -111,8 +123,15 @@ func TestDevices(t *testing.T) {
 			}
 			g.run(fmt.Sprintf("until [ -e /dev/disk/by-label/SMDATA ]; do sleep 0.2; done; echo LINKS $(readlink /dev/disk/by-uuid/%s) $(readlink /dev/disk/by-id/virtio-smtest01) $(readlink /dev/disk/by-label/SMDATA)", uuidText))
 			g.expect("LINKS ../../vda ../../vda ../../vda", 2*time.Minute)
-			g.run("devctl info /dev/vda | grep -q '^E: ID_FS_UUID=" + uuidText + "$' && devctl settle && echo INFO-$((5+4))")
+			g.run("devctl info /dev/vda | grep -q '^E: ID_FS_UUID=" + uuidText + "$' && devctl settle && [ -e /run/ran-for-vda ] && sctl log data-ready.service | grep -q DATA-READY-33 && echo INFO-$((5+4))")
 			g.expect("INFO-9", time.Minute)
+
+			// modprobe on its own: out and back in, and a clear error. (By
+			// path: busybox's shell prefers its own applet of that name.)
+			g.run("/sbin/modprobe -r virtio_rng && ! grep -q '^virtio_rng ' /proc/modules && /sbin/modprobe virtio_rng && grep -q '^virtio_rng ' /proc/modules && echo MODPROBE-$((6+1))")
+			g.expect("MODPROBE-7", time.Minute)
+			g.run("/sbin/modprobe no_such_module")
+			g.expect("modprobe: FATAL: module no_such_module not found in directory /lib/modules/", time.Minute)
 			g.poweroff("poweroff")
 		})
 	}
