@@ -17,6 +17,8 @@ import (
 	"sync"
 
 	"github.com/sysmaster-go/sysmaster/board"
+	"github.com/sysmaster-go/sysmaster/exts/kmod"
+	"github.com/sysmaster-go/sysmaster/units/suggest"
 )
 
 // modulesDir is where the module tree of the kernel goes in an image; the
@@ -61,28 +63,6 @@ type kmodule struct {
 	pre, post []string // soft dependencies
 }
 
-// moduleSuffixes are the module file names kmod loads: plain ELF and the
-// compressions the kernel can build modules with.
-var moduleSuffixes = []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"}
-
-// moduleName returns the module name of a file name, or false when the file
-// is not a module.
-func moduleName(file string) (string, bool) {
-	base := path.Base(file)
-	for _, s := range moduleSuffixes {
-		if n, ok := strings.CutSuffix(base, s); ok && n != "" {
-			return normalizeModule(n), true
-		}
-	}
-	return "", false
-}
-
-// normalizeModule spells a module name as the kernel does: '-' and '_' are
-// the same in module names.
-func normalizeModule(name string) string {
-	return strings.ReplaceAll(name, "-", "_")
-}
-
 // moduleTree is the module tree of one kernel, lib/modules/VERSION. The
 // modinfo of a module is read on first use, so that naming a few modules
 // reads a few files.
@@ -118,7 +98,7 @@ func openModuleTree(dir, goarch string) (*moduleTree, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		name, ok := moduleName(p)
+		name, ok := kmod.ModuleName(p)
 		if !ok {
 			return nil
 		}
@@ -136,7 +116,7 @@ func openModuleTree(dir, goarch string) (*moduleTree, error) {
 		return nil, fmt.Errorf("kernel modules: %w", err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if name, ok := moduleName(strings.TrimSpace(line)); ok {
+		if name, ok := kmod.ModuleName(strings.TrimSpace(line)); ok {
 			t.builtin[name] = true
 		}
 	}
@@ -288,7 +268,7 @@ func (m *kmodule) parseModinfo(info []byte) {
 		case "depends":
 			for _, d := range strings.Split(value, ",") {
 				if d = strings.TrimSpace(d); d != "" {
-					m.depends = append(m.depends, normalizeModule(d))
+					m.depends = append(m.depends, kmod.NormalizeName(d))
 				}
 			}
 		case "softdep":
@@ -311,7 +291,7 @@ func parseSoftdep(s string) (pre, post []string) {
 			cur = &post
 		default:
 			if cur != nil {
-				*cur = append(*cur, normalizeModule(w))
+				*cur = append(*cur, kmod.NormalizeName(w))
 			}
 		}
 	}
@@ -330,7 +310,7 @@ func (t *moduleTree) selectModules(b *board.Board, logf func(string, ...any)) ([
 		}
 	}
 	for _, n := range b.Modules.Names {
-		name := normalizeModule(n)
+		name := kmod.NormalizeName(n)
 		m, err := t.module(name)
 		if err != nil {
 			return nil, err
@@ -434,7 +414,7 @@ func (t *moduleTree) resolveSoft(name string) (*kmodule, error) {
 	for _, m := range mods {
 		for _, a := range m.aliases {
 			// Soft dependencies are spelled with '_' for '-'.
-			a = normalizeModule(a)
+			a = kmod.NormalizeName(a)
 			if ok, _ := path.Match(a, name); ok || a == name {
 				return m, nil
 			}
@@ -594,48 +574,7 @@ func addKernelModules(t *Tree, b *board.Board, dir string, logf func(string, ...
 // nearestNames returns up to three names closest to name by edit
 // distance, when close enough to be a likely typo.
 func nearestNames(name string, names map[string]string) []string {
-	type cand struct {
-		name string
-		d    int
-	}
-	var cs []cand
-	limit := max(2, len(name)/3)
-	for n := range names {
-		if d := editDistance(name, n); d <= limit {
-			cs = append(cs, cand{n, d})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
-	})
-	var out []string
-	for i := 0; i < len(cs) && i < 3; i++ {
-		out = append(out, cs[i].name)
-	}
-	return out
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(name, sortedKeys(names), max(2, len(name)/3), 3)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sysmaster-go/sysmaster/units/suggest"
 )
 
 // Kinds of unit this format describes.
@@ -452,7 +454,7 @@ func unknownKey(path, text string, k toml.Key) error {
 	typ, ok := sections[sec]
 	if !ok {
 		e := &Error{File: path, Line: sectionLine(text, sec), Msg: fmt.Sprintf("unknown section [%s]", sec)}
-		if s := nearest(sec, sortedKeys(sections)); s != "" {
+		if s := suggest.Nearest(sec, sortedKeys(sections)); s != "" {
 			e.Msg += fmt.Sprintf(" (did you mean [%s]?)", s)
 		}
 		if len(k) == 1 && e.Line == 0 {
@@ -467,7 +469,7 @@ func unknownKey(path, text string, k toml.Key) error {
 	for i := 0; i < typ.NumField(); i++ {
 		names = append(names, typ.Field(i).Name)
 	}
-	if s := nearest(key, names); s != "" {
+	if s := suggest.Nearest(key, names); s != "" {
 		e.Msg += fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	return e
@@ -510,41 +512,6 @@ func keyLine(text, sec, key string) int {
 		}
 	}
 	return 0
-}
-
-// nearest returns the candidate closest to s by edit distance, if close.
-func nearest(s string, candidates []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(s), strings.ToLower(c))
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD <= len(s)/2+1 {
-		return best
-	}
-	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func oneOf(v string, set ...string) bool {

@@ -110,14 +110,14 @@ func (c *config) parse(file, text string) error {
 		if !validName(n) {
 			return bad(toml.Key{"blacklist"}, "%q is not a module name", n)
 		}
-		c.blacklist[normalizeName(n)] = true
+		c.blacklist[NormalizeName(n)] = true
 	}
 	for _, n := range sortedKeys(fc.Options) {
 		if !validName(n) {
 			return bad(toml.Key{"options", n}, "%q is not a module name", n)
 		}
 		if p := strings.TrimSpace(fc.Options[n]); p != "" {
-			c.options[normalizeName(n)] = append(c.options[normalizeName(n)], p)
+			c.options[NormalizeName(n)] = append(c.options[NormalizeName(n)], p)
 		}
 	}
 	for _, pat := range sortedKeys(fc.Alias) {
@@ -148,7 +148,7 @@ func (c *config) parse(file, text string) error {
 				*l.out = append(*l.out, m)
 			}
 		}
-		c.softdeps[normalizeName(n)] = out
+		c.softdeps[NormalizeName(n)] = out
 	}
 	return nil
 }
@@ -243,7 +243,7 @@ func (c *config) addCmdline(cmdline string) {
 		if k == "modprobe.blacklist" {
 			for _, n := range strings.Split(v, ",") {
 				if n != "" {
-					c.blacklist[normalizeName(n)] = true
+					c.blacklist[NormalizeName(n)] = true
 				}
 			}
 			continue
@@ -252,7 +252,7 @@ func (c *config) addCmdline(cmdline string) {
 		if !ok || !validName(mod) || param == "" {
 			continue
 		}
-		c.options[normalizeName(mod)] = append(c.options[normalizeName(mod)], param+"="+v)
+		c.options[NormalizeName(mod)] = append(c.options[NormalizeName(mod)], param+"="+v)
 	}
 }
 

@@ -186,7 +186,7 @@ func fixtureTree(t testing.TB) (root, dir string) {
 	root = t.TempDir()
 	dir = filepath.Join(root, "lib", "modules", fixtureVersion)
 	for _, rel := range fixtureFiles {
-		name, _ := nameOf(rel)
+		name, _ := ModuleName(rel)
 		writeTestFile(t, filepath.Join(dir, rel), compress(t, filepath.Ext(rel), elfImage(name)))
 	}
 	for file, body := range map[string]string{

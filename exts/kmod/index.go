@@ -139,7 +139,7 @@ func (idx *index) parseDep(file string, r io.Reader) error {
 // moduleAt returns the module of a path in modules.dep, adding it when it
 // is new: a dependency may come before its own line.
 func (idx *index) moduleAt(p string) (*module, error) {
-	name, ok := nameOf(p)
+	name, ok := ModuleName(p)
 	if !ok {
 		return nil, fmt.Errorf("%q is not a module file (.ko, .ko.xz, .ko.zst or .ko.gz)", p)
 	}
@@ -173,7 +173,7 @@ func parseAliases(file string, r io.Reader) ([]alias, error) {
 
 func newAlias(pattern, mod string) alias {
 	p := normalizeAlias(pattern)
-	return alias{pattern: p, prefix: literalPrefix(p), module: normalizeName(mod)}
+	return alias{pattern: p, prefix: literalPrefix(p), module: NormalizeName(mod)}
 }
 
 // parseSoftdeps reads modules.softdep: "softdep MODULE pre: A B post: C".
@@ -184,7 +184,7 @@ func parseSoftdeps(file string, r io.Reader) (map[string]softdep, error) {
 		if len(f) < 2 || f[0] != "softdep" {
 			return fmt.Errorf("%q: want \"softdep MODULE pre: ... post: ...\"", line)
 		}
-		name := normalizeName(f[1])
+		name := NormalizeName(f[1])
 		sd := out[name]
 		var cur *[]string
 		for _, w := range f[2:] {
@@ -211,7 +211,7 @@ func parseSoftdeps(file string, r io.Reader) (map[string]softdep, error) {
 // kernel would have.
 func (idx *index) parseBuiltin(file string, r io.Reader) error {
 	return lines(file, r, func(line string) error {
-		name, ok := nameOf(line)
+		name, ok := ModuleName(line)
 		if !ok {
 			return fmt.Errorf("%q is not a module file", line)
 		}
@@ -240,20 +240,21 @@ func parseBuiltinModinfo(file string, r io.Reader) ([]alias, error) {
 // moduleSuffixes are the file names of modules: plain and compressed.
 var moduleSuffixes = []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"}
 
-// nameOf returns the module name of a module file path.
-func nameOf(p string) (string, bool) {
+// ModuleName returns the module name of a module file path (plain or
+// compressed), or false when the file is not a module.
+func ModuleName(p string) (string, bool) {
 	base := path.Base(p)
 	for _, s := range moduleSuffixes {
 		if n, ok := strings.CutSuffix(base, s); ok && n != "" {
-			return normalizeName(n), true
+			return NormalizeName(n), true
 		}
 	}
 	return "", false
 }
 
-// normalizeName spells a module name as the kernel does: '-' and '_' are
+// NormalizeName spells a module name as the kernel does: '-' and '_' are
 // the same in module names.
-func normalizeName(name string) string {
+func NormalizeName(name string) string {
 	return strings.ReplaceAll(name, "-", "_")
 }
 

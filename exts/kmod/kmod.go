@@ -201,7 +201,7 @@ func (l *Loader) resolve(q string) ([]string, error) {
 		}
 		return l.unlisted(m), nil
 	}
-	name := normalizeName(q)
+	name := NormalizeName(q)
 	if l.known(name) {
 		return []string{name}, nil
 	}
@@ -307,7 +307,7 @@ func (l *Loader) softdep(name string) softdep {
 // softTargets resolves a soft dependency of mod, a module name or alias.
 // One that is missing is skipped, as kmod skips it.
 func (l *Loader) softTargets(mod, dep string) []string {
-	if name := normalizeName(dep); l.known(name) {
+	if name := NormalizeName(dep); l.known(name) {
 		return []string{name}
 	}
 	if m := l.byAlias(dep); len(m) > 0 {

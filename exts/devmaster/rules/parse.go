@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sysmaster-go/sysmaster/units/suggest"
 )
 
 // ruleKeys are the keys a [[rule]] table may hold.
@@ -46,7 +48,7 @@ func Parse(file string, data []byte) ([]Rule, error) {
 	p := &parser{file: file, layout: scanLayout(text)}
 	for key := range doc {
 		if key != "rule" {
-			p.errorf(p.layout.top[key], key, "unknown key%s; a rules file holds [[rule]] tables", suggest(key, []string{"rule"}))
+			p.errorf(p.layout.top[key], key, "unknown key%s; a rules file holds [[rule]] tables", didYouMean(key, []string{"rule"}))
 		}
 	}
 	var rules []Rule
@@ -164,14 +166,14 @@ func (p *parser) rule(i int, t map[string]any) Rule {
 				rp.errorf(k, "must be true or false, not %s", typeName(v))
 			}
 		default:
-			rp.errorf(k, "unknown key%s", suggest(k, ruleKeys()))
+			rp.errorf(k, "unknown key%s", didYouMean(k, ruleKeys()))
 		}
 	}
 	return r
 }
 
-func suggest(key string, candidates []string) string {
-	if s := nearest(key, candidates); s != "" {
+func didYouMean(key string, candidates []string) string {
+	if s := suggest.Nearest(key, candidates); s != "" {
 		return fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	return ""
