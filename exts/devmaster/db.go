@@ -138,8 +138,21 @@ func (d db) remove(id string) error {
 // never run concurrently.
 func writeAtomic(name string, data []byte, perm os.FileMode) error {
 	tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".tmp")
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return err
+	// Plain system calls: os.WriteFile also asks the poller about the
+	// file, two more calls per device at coldplug.
+	fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, uint32(perm.Perm()))
+	})
+	if err != nil {
+		return &os.PathError{Op: "open", Path: tmp, Err: err}
+	}
+	_, err = ignoringEINTR(func() (int, error) { return unix.Write(fd, data) })
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return &os.PathError{Op: "write", Path: tmp, Err: err}
 	}
 	if err := os.Rename(tmp, name); err != nil {
 		os.Remove(tmp)

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"strconv"
 	"sync"
+	"syscall"
 )
 
 // ids resolves user and group names once: without cgo, os/user parses
@@ -103,13 +104,23 @@ func (d *Daemon) setNodeAccess(node, owner, group string, mode fs.FileMode, mode
 			errs = append(errs, fmt.Errorf("%s: group %q: %w (reported once)", node, group, err))
 		}
 	}
+	// A node handled again (a trigger) usually has what it needs already.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if uid == int(st.Uid) {
+			uid = -1
+		}
+		if gid == int(st.Gid) {
+			gid = -1
+		}
+	}
 	if uid >= 0 || gid >= 0 {
 		if err := os.Lchown(node, uid, gid); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if modeSet {
-		if err := os.Chmod(node, mode&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+	want := mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if modeSet && fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != want {
+		if err := os.Chmod(node, want); err != nil {
 			errs = append(errs, err)
 		}
 	}
