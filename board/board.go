@@ -20,7 +20,10 @@ var builtin embed.FS
 
 // Board is one board definition (board/NAME.toml).
 type Board struct {
-	Name        string `toml:"-"`
+	Name string `toml:"-"`
+	// Ref is what names the board to Load and to scripts/fetch-kernel:
+	// the built-in name, or the path of its file.
+	Ref         string `toml:"-"`
 	Description string `toml:"description"`
 	// Arch is the GOARCH of the board; GOARM is set for 32-bit arm.
 	Arch  string `toml:"arch"`
@@ -90,13 +93,25 @@ func Load(name string) (*Board, error) {
 		if err != nil {
 			return nil, fmt.Errorf("board: %w", err)
 		}
-		return Parse(name, strings.TrimSuffix(path.Base(name), ".toml"), data)
+		b, err := Parse(name, strings.TrimSuffix(path.Base(name), ".toml"), data)
+		if b != nil {
+			b.Ref = name
+		}
+		return b, err
 	}
 	data, err := builtin.ReadFile(name + ".toml")
 	if err != nil {
 		return nil, fmt.Errorf("board %q: %w (known: %s)", name, ErrUnknown, strings.Join(Names(), ", "))
 	}
 	return Parse("board/"+name+".toml", name, data)
+}
+
+// FetchRef is the argument of scripts/fetch-kernel for b.
+func (b *Board) FetchRef() string {
+	if b.Ref != "" {
+		return b.Ref
+	}
+	return b.Name
 }
 
 // Parse decodes a board file strictly: unknown keys are errors.

@@ -74,4 +74,11 @@ func TestLoadFile(t *testing.T) {
 	if b.Name != "myboard" || b.DebianArch != "arm" || b.Kernel.File != "vmlinuz-*" || b.QEMU.Memory != "512M" {
 		t.Fatalf("defaults not applied: %+v", b)
 	}
+	// scripts/fetch-kernel is told the file, as the board was.
+	if b.FetchRef() != p {
+		t.Errorf("FetchRef = %q, want %q", b.FetchRef(), p)
+	}
+	if b, err := Load("qemu-x86_64"); err != nil || b.FetchRef() != "qemu-x86_64" {
+		t.Errorf("built-in FetchRef = %q, %v", b.FetchRef(), err)
+	}
 }

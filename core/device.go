@@ -197,9 +197,9 @@ func (m *Manager) checkDevices() {
 		if err != nil {
 			continue
 		}
-		_, err = os.Lstat(p)
+		fi, err := os.Lstat(p)
 		switch {
-		case err == nil && u.state != Active && m.devicesKnown(p):
+		case err == nil && u.state != Active && readyDevice(p, fi):
 			m.setState(u, Active, "plugged")
 		case errors.Is(err, os.ErrNotExist) && u.state == Active:
 			m.setState(u, Inactive, "dead")
@@ -207,13 +207,9 @@ func (m *Manager) checkDevices() {
 	}
 }
 
-// devicesKnown reports whether a path that exists may count as a device
+// readyDevice reports whether a path that exists may count as a device
 // that is ready: a node in /dev may exist before the device manager has
 // set it up, so only its links (which it makes) and /sys paths count.
-func (m *Manager) devicesKnown(p string) bool {
-	if strings.HasPrefix(p, "/sys/") {
-		return true
-	}
-	fi, err := os.Lstat(p)
-	return err == nil && fi.Mode()&os.ModeSymlink != 0 && path.Dir(p) != "/dev"
+func readyDevice(p string, fi os.FileInfo) bool {
+	return strings.HasPrefix(p, "/sys/") || fi.Mode()&os.ModeSymlink != 0 && path.Dir(p) != "/dev"
 }

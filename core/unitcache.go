@@ -94,18 +94,15 @@ func unitDirsKey(dirs []string) [32]byte {
 // is, and m.verifyKey is left for checkUnitFiles.
 func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]error, error) {
 	bin := binaryID()
-	// The cache is decoded while the directories are digested.
-	cached := make(chan *unitCache, 1)
-	go func() {
+	readCache := func() *unitCache {
 		var c unitCache
 		data, err := os.ReadFile(m.cachePath())
 		if err == nil && gob.NewDecoder(bytes.NewReader(data)).Decode(&c) == nil &&
 			c.Good != nil && c.Binary == bin && slices.Equal(c.Dirs, m.cfg.UnitDirs) {
-			cached <- &c
-			return
+			return &c
 		}
-		cached <- nil
-	}()
+		return nil
+	}
 	take := func(c *unitCache) (map[string]*units.Unit, map[string]error, error) {
 		bad := map[string]error{}
 		for n, e := range c.Bad {
@@ -113,16 +110,21 @@ func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]erro
 		}
 		return c.Good, bad, nil
 	}
+	var key [32]byte
 	if trust {
-		if c := <-cached; c != nil {
+		if c := readCache(); c != nil {
 			m.verifyKey = &c.Key
 			return take(c)
 		}
-		cached <- nil
-	}
-	key := unitDirsKey(m.cfg.UnitDirs)
-	if c := <-cached; c != nil && c.Key == key {
-		return take(c)
+		key = unitDirsKey(m.cfg.UnitDirs)
+	} else {
+		// The cache is decoded while the directories are digested.
+		cached := make(chan *unitCache, 1)
+		go func() { cached <- readCache() }()
+		key = unitDirsKey(m.cfg.UnitDirs)
+		if c := <-cached; c != nil && c.Key == key {
+			return take(c)
+		}
 	}
 	l := &units.Loader{Dirs: m.cfg.UnitDirs}
 	good, bad, err := l.LoadAll()

@@ -378,7 +378,7 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		}
 	}
 
-	if err := addDefaultRules(t); err != nil {
+	if err := addSystemFiles(t); err != nil {
 		return nil, err
 	}
 	if o.busybox != "" {
@@ -440,7 +440,7 @@ func (o *options) addKernelModules(t *Tree, b *board.Board) error {
 		return nil
 	case o.kmods == "":
 		return fmt.Errorf("board %s asks for kernel modules ([modules] in its board file), but no module tree was given: run scripts/fetch-kernel %s and pass its lib/modules/VERSION folder (smimage build --modules DIR)",
-			b.Name, b.Name)
+			b.Name, b.FetchRef())
 	}
 	return addKernelModules(t, b, o.kmods, o.logf)
 }

@@ -46,7 +46,7 @@ func KernelModulesDir(cacheDir string, b *board.Board) (string, error) {
 	switch len(trees) {
 	case 0:
 		return "", fmt.Errorf("kernel modules for board %s not found in %s: run scripts/fetch-kernel %s: %w",
-			b.Name, dir, b.Name, ErrNoKernelModules)
+			b.Name, dir, b.FetchRef(), ErrNoKernelModules)
 	case 1:
 		return filepath.Join(dir, trees[0]), nil
 	}

@@ -24,9 +24,9 @@ const (
 		"input:x:101:\nrender:x:102:\nnogroup:x:65534:\n"
 )
 
-// addDefaultRules installs the device rules every image carries, and the
+// addSystemFiles installs the device rules every image carries, and the
 // users and groups they name.
-func addDefaultRules(t *Tree) error {
+func addSystemFiles(t *Tree) error {
 	for _, f := range []struct {
 		path string
 		data []byte

@@ -66,7 +66,7 @@ func KernelPath(cacheDir string, b *board.Board) (string, error) {
 	}
 	if p == "" {
 		return "", fmt.Errorf("kernel for board %s not found in %s: run scripts/fetch-kernel %s: %w",
-			b.Name, dir, b.Name, ErrNoKernel)
+			b.Name, dir, b.FetchRef(), ErrNoKernel)
 	}
 	return p, nil
 }
