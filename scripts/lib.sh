@@ -24,8 +24,36 @@ die() {
 
 # board_key FILE KEY [SECTION] prints the string value of KEY in a board's
 # TOML file, looking only inside [SECTION] when given (top level otherwise).
+# A key the file does not set is looked up in the board it inherits from
+# (inherit = "NAME"), found as board.Load finds it: NAME.toml next to the
+# file, else the built-in board/NAME.toml; a NAME ending in .toml is a path
+# relative to the file.
 board_key() {
-	local file=$1 key=$2 section=${3:-}
+	local file=$1 key=$2 section=${3:-} depth=0 val parent
+	while ((depth++ < 16)); do
+		val=$(board_key_own "$file" "$key" "$section")
+		if [[ -n $val ]]; then
+			printf '%s\n' "$val"
+			return 0
+		fi
+		parent=$(board_key_own "$file" inherit "")
+		[[ -n $parent ]] || return 0
+		if [[ $parent == *.toml ]]; then
+			[[ $parent == /* ]] || parent="$(dirname "$file")/$parent"
+			file=$parent
+		elif [[ -r "$(dirname "$file")/$parent.toml" ]]; then
+			file="$(dirname "$file")/$parent.toml"
+		else
+			file="$REPO_ROOT/board/$parent.toml"
+		fi
+		[[ -r $file ]] || die "board $file (inherited) not found"
+	done
+	die "inherit chain too long or a cycle at $file"
+}
+
+# board_key_own FILE KEY SECTION reads KEY from FILE alone.
+board_key_own() {
+	local file=$1 key=$2 section=$3
 	awk -v key="$key" -v want="$section" '
 		/^[[:space:]]*\[/ { gsub(/[][[:space:]]/, ""); cur = $0; next }
 		cur == want {
