@@ -5,7 +5,7 @@
 //	              [--modules DIR|none] [-q]
 //	smimage inspect FILE
 //	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
-//	smimage boards
+//	smimage boards [--json] [FILE.toml...]
 package main
 
 import (
@@ -31,7 +31,7 @@ const usage = `usage:
                 [--modules DIR|none] [-q]
   smimage inspect FILE
   smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
-  smimage boards
+  smimage boards [--json] [FILE.toml...]
 `
 
 // usageError is a mistake on the command line: exit status 2.
@@ -243,20 +243,4 @@ func formatEntry(e image.Entry) string {
 		line += " -> " + e.Linkname
 	}
 	return line
-}
-
-func cmdBoards(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("boards", stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("boards: unexpected argument %q", fs.Arg(0))
-	}
-	for _, n := range board.Names() {
-		if _, err := fmt.Fprintln(stdout, n); err != nil {
-			return err
-		}
-	}
-	return nil
 }
