@@ -32,7 +32,10 @@ type Board struct {
 	Arch  string `toml:"arch"`
 	GOARM string `toml:"goarm"`
 	// DebianArch names the architecture of the board's Debian packages.
-	DebianArch  string  `toml:"debian_arch"`
+	DebianArch string `toml:"debian_arch"`
+	// DebianSuite is the Debian release its packages come from (default
+	// bookworm); riscv64 is official from trixie on.
+	DebianSuite string  `toml:"debian_suite"`
 	Console     string  `toml:"console"`
 	Cmdline     string  `toml:"cmdline"`
 	Compression string  `toml:"compression"`
@@ -71,6 +74,10 @@ type QEMU struct {
 	Memory  string   `toml:"memory"`
 	Args    []string `toml:"args"`
 }
+
+// DefaultSuite is the Debian release of a board's packages unless it says
+// debian_suite.
+const DefaultSuite = "bookworm"
 
 // ErrUnknown is returned for a board name that is neither built in nor a file.
 var ErrUnknown = errors.New("unknown board")
@@ -183,6 +190,13 @@ func (b *Board) validate() error {
 	}
 	if b.DebianArch == "" {
 		b.DebianArch = b.Arch
+	}
+	switch b.DebianSuite {
+	case "":
+		b.DebianSuite = DefaultSuite
+	case "bookworm", "trixie":
+	default:
+		return fmt.Errorf("debian_suite %q: not a Debian release the scripts know (bookworm, trixie)", b.DebianSuite)
 	}
 	if b.QEMU.Binary == "" {
 		return errors.New("missing key \"qemu.binary\"")
