@@ -42,6 +42,19 @@ type Board struct {
 	Kernel      Kernel  `toml:"kernel"`
 	QEMU        QEMU    `toml:"qemu"`
 	Modules     Modules `toml:"modules"`
+	// Packages names Debian packages of the board's arch whose files go
+	// into the image; Package selects a subset of one's files.
+	Packages []string                `toml:"packages"`
+	Package  map[string]PackageFiles `toml:"package"`
+}
+
+// PackageFiles is the [package.NAME] table of a board: which files of a
+// package in Packages go into the image.
+type PackageFiles struct {
+	// Files are paths inside the package ("/usr/sbin/dropbear"): a file,
+	// a directory with all it holds, or a path.Match pattern. Empty takes
+	// the whole package.
+	Files []string `toml:"files"`
 }
 
 // Kernel names the Debian package that carries the board's kernel and the
@@ -204,7 +217,57 @@ func (b *Board) validate() error {
 	if b.QEMU.Memory == "" {
 		b.QEMU.Memory = "512M"
 	}
-	return b.Modules.validate()
+	if err := b.Modules.validate(); err != nil {
+		return err
+	}
+	return b.validatePackages()
+}
+
+func (b *Board) validatePackages() error {
+	seen := make(map[string]bool)
+	for i, p := range b.Packages {
+		if !ValidPackageName(p) {
+			return fmt.Errorf("packages[%d]: %q is not a Debian package name", i, p)
+		}
+		if seen[p] {
+			return fmt.Errorf("packages[%d]: %q is listed twice", i, p)
+		}
+		seen[p] = true
+	}
+	names := make([]string, 0, len(b.Package))
+	for n := range b.Package {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !seen[n] {
+			return fmt.Errorf("package.%s: %q is not in packages", n, n)
+		}
+		for i, f := range b.Package[n].Files {
+			if f == "" || strings.Contains(f, "..") {
+				return fmt.Errorf("package.%s.files[%d]: %q is not a path inside the package", n, i, f)
+			}
+			if _, err := path.Match(f, ""); err != nil {
+				return fmt.Errorf("package.%s.files[%d]: %q: %w", n, i, f, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidPackageName reports whether s is a Debian package name: lower-case
+// letters, digits, '+', '-' and '.', starting with a letter or digit, at
+// least two long.
+func ValidPackageName(s string) bool {
+	if len(s) < 2 || !('a' <= s[0] && s[0] <= 'z' || '0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func (m Modules) validate() error {

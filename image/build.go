@@ -79,6 +79,8 @@ type options struct {
 	moduleRoot  string
 	kmods       string // kernel module tree, lib/modules/VERSION
 	noKmods     bool
+	debs        []string // Debian packages besides the board's
+	debSource   PackageSource
 }
 
 // WithCompression sets the compression; the default is the board's, else
@@ -148,6 +150,18 @@ func WithKernelModules(dir string) Option {
 // boots.
 func WithoutKernelModules() Option {
 	return func(o *options) { o.kmods, o.noKmods = "", true }
+}
+
+// WithDeb adds the Debian package name, for the board's architecture, as
+// the board's packages are: all its files but the documentation.
+func WithDeb(name string) Option {
+	return func(o *options) { o.debs = append(o.debs, name) }
+}
+
+// WithPackageSource says where Debian packages come from (the board's
+// packages and WithDeb); without it an image that needs one fails.
+func WithPackageSource(src PackageSource) Option {
+	return func(o *options) { o.debSource = src }
 }
 
 func (o *options) logf(format string, args ...any) {
@@ -391,6 +405,9 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	if err := o.addKernelModules(t, b); err != nil {
 		return nil, err
 	}
+	if err := o.addPackages(ctx, t, b); err != nil {
+		return nil, err
+	}
 
 	for _, a := range o.adds {
 		if a.src == "" {
@@ -427,6 +444,52 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		}
 	}
 	return t, nil
+}
+
+// addPackages adds the board's Debian packages and those of WithDeb.
+func (o *options) addPackages(ctx context.Context, t *Tree, b *board.Board) error {
+	type want struct {
+		name, from string
+		files      []string
+	}
+	var wants []want
+	seen := make(map[string]bool)
+	for _, p := range b.Packages {
+		wants = append(wants, want{p, "packages", b.Package[p].Files})
+		seen[p] = true
+	}
+	for _, p := range o.debs {
+		if !validDebName(p) {
+			return fmt.Errorf("--deb %q: not a Debian package name", p)
+		}
+		if !seen[p] {
+			wants = append(wants, want{p, "--deb", nil})
+			seen[p] = true
+		}
+	}
+	if len(wants) == 0 {
+		return nil
+	}
+	if o.debSource == nil {
+		return fmt.Errorf("%s %s: no source of Debian packages (WithPackageSource)", wants[0].from, wants[0].name)
+	}
+	for _, w := range wants {
+		p, err := o.debSource.Package(ctx, b.DebianArch, b.DebianSuite, w.name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.from, err)
+		}
+		files, err := addPackage(t, p, w.files)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if err := CheckBinary(f.src, b.Arch); err != nil {
+				return fmt.Errorf("package %s: %w", p.Name, err)
+			}
+		}
+		o.logf("adding Debian package %s (%s, %s): %d files", p.Name, p.Arch, p.Suite, len(files))
+	}
+	return nil
 }
 
 func (o *options) addKernelModules(t *Tree, b *board.Board) error {

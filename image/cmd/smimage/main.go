@@ -2,7 +2,7 @@
 //
 //	smimage build --board NAME [-o FILE] [--compress KIND] [--units DIR]
 //	              [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-//	              [--modules DIR|none] [-q]
+//	              [--modules DIR|none] [--deb NAME]... [-q]
 //	smimage inspect FILE
 //	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
 //	smimage boards [--json] [FILE.toml...]
@@ -28,7 +28,7 @@ import (
 const usage = `usage:
   smimage build --board NAME [-o FILE] [--compress none|gzip|xz|zstd|lz4] [--units DIR]
                 [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-                [--modules DIR|none] [-q]
+                [--modules DIR|none] [--deb NAME]... [-q]
   smimage inspect FILE
   smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
   smimage boards [--json] [FILE.toml...]
@@ -119,6 +119,30 @@ func (e *extraFlag) Set(v string) error {
 	return nil
 }
 
+// listFlag collects the values of a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// aptSource fetches packages with the module's scripts/fetch-deb into the
+// cache.
+func aptSource() (*image.AptSource, error) {
+	root, err := image.FindModuleRoot(".")
+	if err != nil {
+		return nil, fmt.Errorf("fetching Debian packages needs scripts/fetch-deb: %w", err)
+	}
+	cache, err := qemu.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return image.NewAptSource(root, cache), nil
+}
+
 func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("build", stderr)
 	boardName := fs.String("board", "", "board `NAME` or board file (required)")
@@ -131,6 +155,8 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	var extras extraFlag
 	fs.Var(&extras, "extra", "copy host file SRC to DST in the image (`SRC:DST`, repeatable)")
+	var debs listFlag
+	fs.Var(&debs, "deb", "add the Debian package `NAME` for the board's architecture (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -185,6 +211,16 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	for _, e := range extras {
 		opts = append(opts, image.WithExtraFile(e[0], e[1]))
+	}
+	for _, d := range debs {
+		opts = append(opts, image.WithDeb(d))
+	}
+	if len(debs) > 0 || len(b.Packages) > 0 {
+		src, err := aptSource()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, image.WithPackageSource(src))
 	}
 	switch {
 	case *modules == "none":
