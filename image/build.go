@@ -81,6 +81,7 @@ type options struct {
 	noKmods     bool
 	debs        []string // Debian packages besides the board's
 	debSource   PackageSource
+	staticOnly  bool
 }
 
 // WithCompression sets the compression; the default is the board's, else
@@ -156,6 +157,12 @@ func WithoutKernelModules() Option {
 // the board's packages are: all its files but the documentation.
 func WithDeb(name string) Option {
 	return func(o *options) { o.debs = append(o.debs, name) }
+}
+
+// WithStaticOnly refuses dynamically linked binaries instead of bringing
+// in their interpreter and libraries.
+func WithStaticOnly() Option {
+	return func(o *options) { o.staticOnly = true }
 }
 
 // WithPackageSource says where Debian packages come from (the board's
@@ -405,7 +412,8 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	if err := o.addKernelModules(t, b); err != nil {
 		return nil, err
 	}
-	if err := o.addPackages(ctx, t, b); err != nil {
+	res := newResolver(b, t, o.debSource, o.staticOnly, o.logf)
+	if err := o.addPackages(ctx, t, b, res); err != nil {
 		return nil, err
 	}
 
@@ -416,9 +424,6 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 			}
 			continue
 		}
-		if err := CheckBinary(a.src, b.Arch); err != nil {
-			return nil, err
-		}
 		fi, err := os.Stat(a.src)
 		if err != nil {
 			return nil, fmt.Errorf("extra file: %w", err)
@@ -426,7 +431,13 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		if err := t.AddHostFile(a.dst, a.src, fi.Mode()); err != nil {
 			return nil, fmt.Errorf("extra file: %w", err)
 		}
+		res.check(path.Clean("/"+a.dst), a.src, nil, a.src)
 		o.logf("adding %s as %s", a.src, a.dst)
+	}
+	// Every ELF file is checked once the image has all it was given, so a
+	// library that an extra or a package brings is found there first.
+	if err := res.run(ctx); err != nil {
+		return nil, err
 	}
 	if err := presetUnits(t); err != nil {
 		return nil, err
@@ -447,7 +458,7 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 }
 
 // addPackages adds the board's Debian packages and those of WithDeb.
-func (o *options) addPackages(ctx context.Context, t *Tree, b *board.Board) error {
+func (o *options) addPackages(ctx context.Context, t *Tree, b *board.Board, res *resolver) error {
 	type want struct {
 		name, from string
 		files      []string
@@ -482,10 +493,9 @@ func (o *options) addPackages(ctx context.Context, t *Tree, b *board.Board) erro
 		if err != nil {
 			return err
 		}
+		res.addPackage(p)
 		for _, f := range files {
-			if err := CheckBinary(f.src, b.Arch); err != nil {
-				return fmt.Errorf("package %s: %w", p.Name, err)
-			}
+			res.check(f.dst, f.src, p, f.dst+" (package "+p.Name+")")
 		}
 		o.logf("adding Debian package %s (%s, %s): %d files", p.Name, p.Arch, p.Suite, len(files))
 	}

@@ -2,7 +2,7 @@
 //
 //	smimage build --board NAME [-o FILE] [--compress KIND] [--units DIR]
 //	              [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-//	              [--modules DIR|none] [--deb NAME]... [-q]
+//	              [--modules DIR|none] [--deb NAME]... [--static-only] [-q]
 //	smimage inspect FILE
 //	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
 //	smimage boards [--json] [FILE.toml...]
@@ -28,7 +28,7 @@ import (
 const usage = `usage:
   smimage build --board NAME [-o FILE] [--compress none|gzip|xz|zstd|lz4] [--units DIR]
                 [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-                [--modules DIR|none] [--deb NAME]... [-q]
+                [--modules DIR|none] [--deb NAME]... [--static-only] [-q]
   smimage inspect FILE
   smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
   smimage boards [--json] [FILE.toml...]
@@ -155,6 +155,7 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	var extras extraFlag
 	fs.Var(&extras, "extra", "copy host file SRC to DST in the image (`SRC:DST`, repeatable)")
+	staticOnly := fs.Bool("static-only", false, "refuse dynamically linked binaries instead of adding their interpreter and libraries")
 	var debs listFlag
 	fs.Var(&debs, "deb", "add the Debian package `NAME` for the board's architecture (repeatable)")
 	if err := parse(fs, args); err != nil {
@@ -215,12 +216,15 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	for _, d := range debs {
 		opts = append(opts, image.WithDeb(d))
 	}
-	if len(debs) > 0 || len(b.Packages) > 0 {
-		src, err := aptSource()
-		if err != nil {
-			return err
-		}
+	if *staticOnly {
+		opts = append(opts, image.WithStaticOnly())
+	}
+	// Packages are fetched only when the image needs one: named, or holding
+	// the libraries of a dynamic binary.
+	if src, err := aptSource(); err == nil {
 		opts = append(opts, image.WithPackageSource(src))
+	} else if len(debs) > 0 || len(b.Packages) > 0 {
+		return err
 	}
 	switch {
 	case *modules == "none":

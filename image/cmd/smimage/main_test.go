@@ -41,6 +41,7 @@ func TestRun(t *testing.T) {
 		{"build bad compress", []string{"build", "--board", "qemu-x86_64", "--compress", "bz2"}, 2, nil, []string{"unknown compression"}},
 		{"build bad extra", []string{"build", "--board", "qemu-x86_64", "--extra", "nodst"}, 2, nil, []string{"SRC:DST"}},
 		{"build bad deb", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--modules", "none", "--deb", "../x", "-o", img + ".3"}, 1, nil, []string{`--deb "../x": not a Debian package name`}},
+		{"build static only", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--modules", "none", "--static-only", "--extra", "/bin/ls:/bin/ls", "-o", img + ".4"}, 1, nil, []string{"/bin/ls: dynamically linked", "--static-only"}},
 		{"build unknown board", []string{"build", "--board", "nope"}, 1, nil, []string{"smimage: board", "unknown board"}},
 		{"build", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--units", dir,
 			"--compress", "lz4", "--extra", smbox + ":/usr/bin/copy", "--modules", "none", "-o", img}, 0, nil, nil},
