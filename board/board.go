@@ -46,6 +46,8 @@ type Board struct {
 	// into the image; Package selects a subset of one's files.
 	Packages []string                `toml:"packages"`
 	Package  map[string]PackageFiles `toml:"package"`
+	// MaxSize bounds the size of the file smimage writes; 0 is no bound.
+	MaxSize Size `toml:"max_size"`
 }
 
 // PackageFiles is the [package.NAME] table of a board: which files of a
@@ -173,6 +175,9 @@ func decodeStrict(src source, v any) error {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			if pe.LastKey != "" && !strings.Contains(pe.Message, pe.LastKey) {
+				return fmt.Errorf("%s:%d: %s: %s", src.file, pe.Position.Line, pe.LastKey, pe.Message)
+			}
 			return fmt.Errorf("%s:%d: %s", src.file, pe.Position.Line, pe.Message)
 		}
 		return fmt.Errorf("%s: %w", src.file, err)

@@ -118,6 +118,20 @@ func TestInherit(t *testing.T) {
 			},
 		},
 		{
+			name:  "max_size through the merge",
+			files: map[string]string{"base": "max_size = \"8M\"\n" + baseBoard, "child": "inherit = \"base\"\n", "big": "inherit = \"base\"\nmax_size = 1048576\n"},
+			load:  "child",
+			check: func(t *testing.T, b *Board) {
+				if b.MaxSize != 8<<20 {
+					t.Errorf("max_size = %d", b.MaxSize)
+				}
+				big, err := Load(filepath.Join(filepath.Dir(b.Ref), "big.toml"))
+				if err != nil || big.MaxSize != 1<<20 {
+					t.Errorf("big: %v, %v", big, err)
+				}
+			},
+		},
+		{
 			name:  "a path relative to the file",
 			files: map[string]string{"base": baseBoard, "child": "inherit = \"./base.toml\"\n"},
 			load:  "child",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -273,5 +274,66 @@ func TestAptSource(t *testing.T) {
 		if !slices.Contains(d.Depends, want) {
 			t.Errorf("dropbear-bin depends %q lack %s", d.Depends, want)
 		}
+	}
+}
+
+func TestMaxSize(t *testing.T) {
+	dir := t.TempDir()
+	smbox := writeFile(t, filepath.Join(dir, "smbox"), strings.Repeat("s", 300<<10), 0o755)
+	big := writeFile(t, filepath.Join(dir, "big"), strings.Repeat("b", 200<<10), 0o644)
+	b := loadBoard(t, "qemu-x86_64")
+	out := filepath.Join(dir, "out", "img.cpio")
+	build := func(max board.Size, existing bool) error {
+		bb := *b
+		bb.MaxSize = max
+		if existing {
+			writeFile(t, out, "previous", 0o644)
+		}
+		_, err := Build(context.Background(), &bb, out, WithCompression(None), WithSmbox(smbox), WithUnits(""),
+			WithoutKernelModules(), WithExtraFile(big, "/usr/share/big"))
+		return err
+	}
+	if err := build(1<<20, false); err != nil {
+		t.Fatalf("under the budget: %v", err)
+	}
+	err := build(400<<10, true)
+	if err == nil {
+		t.Fatal("an image over max_size was written")
+	}
+	for _, want := range []string{"build qemu-x86_64: image is ", "over max_size 400K (409600 bytes)",
+		"largest files (uncompressed): /bin/smbox 300.0 KiB, /usr/share/big 200.0 KiB, /lib/devmaster/"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error is not one line: %q", err)
+	}
+	// Nothing half-written: the previous file is untouched, no temp left.
+	if data, rerr := os.ReadFile(out); rerr != nil || string(data) != "previous" {
+		t.Errorf("output after the failed build: %q, %v", data, rerr)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+		t.Errorf("left in the output folder: %v", ents)
+	}
+}
+
+func TestLargest(t *testing.T) {
+	tr := NewTree()
+	for i := range 12 {
+		if err := tr.AddFile(fmt.Sprintf("/f%02d", i), make([]byte, 100*i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := writeFile(t, filepath.Join(t.TempDir(), "host"), strings.Repeat("x", 5000), 0o644)
+	if err := tr.AddHostFile("/host", src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	top, err := tr.Largest(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top) != 10 || top[0] != (Contributor{"/host", 5000}) || top[1] != (Contributor{"/f11", 1100}) || top[9] != (Contributor{"/f03", 300}) {
+		t.Errorf("Largest(10) = %v", top)
 	}
 }
