@@ -6,6 +6,7 @@
 //	smimage inspect FILE
 //	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
 //	smimage boards [--json] [FILE.toml...]
+//	smimage diff [--json] OLD NEW
 package main
 
 import (
@@ -32,6 +33,7 @@ const usage = `usage:
   smimage inspect FILE
   smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
   smimage boards [--json] [FILE.toml...]
+  smimage diff [--json] OLD NEW
 `
 
 // usageError is a mistake on the command line: exit status 2.
@@ -81,6 +83,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdBoot(ctx, rest, stderr)
 	case "boards":
 		return cmdBoards(rest, stdout, stderr)
+	case "diff":
+		return cmdDiff(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
