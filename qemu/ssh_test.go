@@ -42,9 +42,13 @@ WantedBy = ["default.target"]
 `,
 }
 
-// TestSSHDropbear puts Debian's dynamically linked dropbear (arm64) with
-// the libraries the resolver found into an image, starts it as a unit and
-// logs in with the host's ssh client through a hostfwd on 127.0.0.1.
+// sshBoards are where TestSSHDropbear logs in: arm64 from bookworm, and
+// riscv64 from trixie, whose packages keep /lib's files in /usr/lib.
+var sshBoards = map[string]string{"qemu-aarch64": "aarch64", "qemu-riscv64": "riscv64"}
+
+// TestSSHDropbear puts Debian's dynamically linked dropbear with the
+// libraries the resolver found into an image, starts it as a unit and logs
+// in with the host's ssh client through a hostfwd on 127.0.0.1.
 func TestSSHDropbear(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
@@ -63,7 +67,15 @@ func TestSSHDropbear(t *testing.T) {
 		}
 		t.Skip("needs apt-get for Debian packages")
 	}
-	t.Parallel()
+	for name, machine := range sshBoards {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sshLogin(t, name, machine, sshBin, keygen)
+		})
+	}
+}
+
+func sshLogin(t *testing.T, boardName, machine, sshBin, keygen string) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id_ed25519")
 	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "sysmaster-test", "-f", key).CombinedOutput(); err != nil {
@@ -81,7 +93,7 @@ func TestSSHDropbear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := boot(t, "qemu-aarch64", image.Gzip, bootConfig{
+	g := boot(t, boardName, image.Gzip, bootConfig{
 		files:    files,
 		debs:     []string{"dropbear-bin"},
 		forwards: []qemu.HostForward{{HostPort: port, GuestPort: 22}},
@@ -115,7 +127,7 @@ func TestSSHDropbear(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ssh login: %v: %s", err, out)
 	}
-	if !strings.Contains(out, "SSH-LOGIN-42 root aarch64") {
+	if !strings.Contains(out, "SSH-LOGIN-42 root "+machine) {
 		t.Fatalf("ssh login printed %q", out)
 	}
 	// The host key was made on the board, and dropbear runs under core.
