@@ -132,6 +132,16 @@ func TestInherit(t *testing.T) {
 			},
 		},
 		{
+			name:  "a file named like the built-in board it inherits",
+			files: map[string]string{"qemu-aarch64": "inherit = \"qemu-aarch64\"\ndescription = \"mine\"\n"},
+			load:  "qemu-aarch64",
+			check: func(t *testing.T, b *Board) {
+				if b.Description != "mine" || b.QEMU.CPU != "cortex-a57" {
+					t.Errorf("board = %+v", b)
+				}
+			},
+		},
+		{
 			name:  "a path relative to the file",
 			files: map[string]string{"base": baseBoard, "child": "inherit = \"./base.toml\"\n"},
 			load:  "child",
@@ -278,9 +288,11 @@ func TestScriptsFollowInherit(t *testing.T) {
 		"mid":   "inherit = \"base\"\n[kernel]\nfile = \"Image-*\"\n",
 		"child": "inherit = \"mid\"\ndebian_arch = \"armhf\"\n",
 		"top":   "inherit = \"qemu-aarch64\"\n",
+		// Named like the built-in board it inherits.
+		"qemu-x86_64": "inherit = \"qemu-x86_64\"\ndebian_arch = \"i386\"\n",
 	})
 	keys := [][2]string{{"debian_arch", ""}, {"arch", ""}, {"package", "kernel"}, {"file", "kernel"}}
-	for _, name := range []string{"child", "mid", "top"} {
+	for _, name := range []string{"child", "mid", "top", "qemu-x86_64"} {
 		p := filepath.Join(dir, name+".toml")
 		b, err := Load(p)
 		if err != nil {
