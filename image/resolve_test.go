@@ -374,3 +374,36 @@ func extract(t *testing.T, image, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// TestResolveDebianMusl resolves a musl-linked arm64 binary against
+// Debian's real musl package, whose loader is an absolute link to its libc.
+func TestResolveDebianMusl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads Debian packages")
+	}
+	src := aptSource(t)
+	dir := t.TempDir()
+	smbox := writeFile(t, filepath.Join(dir, "smbox"), "fake\n", 0o755)
+	bin := writeFile(t, filepath.Join(dir, "hello"), string(dynELF(t, elf.EM_AARCH64, "/lib/ld-musl-aarch64.so.1", []string{"libc.so"}, "", false)), 0o755)
+	out := filepath.Join(dir, "img.cpio")
+	_, err := Build(context.Background(), loadBoard(t, "qemu-aarch64"), out, WithCompression(None), WithSmbox(smbox),
+		WithUnits(""), WithoutKernelModules(), WithPackageSource(src), WithExtraFile(bin, "/usr/bin/hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	extract(t, out, root)
+	ld, err := elf.Open(filepath.Join(root, "lib/ld-musl-aarch64.so.1"))
+	if err != nil {
+		t.Fatalf("no musl loader in the image: %v", err)
+	}
+	defer ld.Close()
+	// musl's libc.so is its loader: a shared object with a dynamic symbol
+	// table, for arm64.
+	if ld.Machine != elf.EM_AARCH64 || ld.Type != elf.ET_DYN {
+		t.Errorf("loader: %v %v", ld.Machine, ld.Type)
+	}
+	if syms, err := ld.DynamicSymbols(); err != nil || len(syms) < 100 {
+		t.Errorf("loader has %d dynamic symbols (%v): not musl's libc", len(syms), err)
+	}
+}
