@@ -45,17 +45,11 @@ func (t *Tree) Largest(n int) ([]Contributor, error) {
 	return all, nil
 }
 
-// checkMaxSize fails when the written image f is over the board's
-// max_size, naming the ten largest files; the caller then removes f.
-func checkMaxSize(b *board.Board, t *Tree, f *os.File, comp Compression) error {
-	if b.MaxSize <= 0 {
-		return nil
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() <= int64(b.MaxSize) {
+// checkMaxSize fails when an image of size bytes (what says which: the
+// compression, or the format) is over the board's max_size, naming the ten
+// largest files of t. The caller then discards what it wrote.
+func checkMaxSize(b *board.Board, t *Tree, size int64, what string) error {
+	if b.MaxSize <= 0 || size <= int64(b.MaxSize) {
 		return nil
 	}
 	top, err := t.Largest(10)
@@ -67,7 +61,7 @@ func checkMaxSize(b *board.Board, t *Tree, f *os.File, comp Compression) error {
 		parts[i] = fmt.Sprintf("%s %s", c.Path, humanBytes(c.Size))
 	}
 	return fmt.Errorf("image is %d bytes (%s), over max_size %s (%d bytes) by %d; largest files (uncompressed): %s",
-		fi.Size(), comp, b.MaxSize, int64(b.MaxSize), fi.Size()-int64(b.MaxSize), strings.Join(parts, ", "))
+		size, what, b.MaxSize, int64(b.MaxSize), size-int64(b.MaxSize), strings.Join(parts, ", "))
 }
 
 // humanBytes writes n in B, KiB or MiB with one decimal.

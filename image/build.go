@@ -258,7 +258,11 @@ func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("build %s: writing %s: %w", b.Name, out, err)
 	}
-	if err := checkMaxSize(b, t, tmp, comp); err != nil {
+	written, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+	if err := checkMaxSize(b, t, written, string(comp)); err != nil {
 		return nil, fmt.Errorf("build %s: %w", b.Name, err)
 	}
 	size, err := commit(tmp, out)
