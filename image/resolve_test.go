@@ -407,3 +407,26 @@ func TestResolveDebianMusl(t *testing.T) {
 		t.Errorf("loader has %d dynamic symbols (%v): not musl's libc", len(syms), err)
 	}
 }
+
+// Packages and the libraries they bring give the same bytes every build.
+func TestResolveReproducible(t *testing.T) {
+	smbox := writeFile(t, filepath.Join(t.TempDir(), "smbox"), "fake\n", 0o755)
+	b := loadBoard(t, "qemu-aarch64")
+	var images [2][]byte
+	for i := range images {
+		src := resolverWorld(t)
+		os.Remove(filepath.Join(src.roots["tool"], "usr/bin/brokentool"))
+		out := filepath.Join(t.TempDir(), "img.cpio.zst")
+		if _, err := Build(context.Background(), b, out, WithCompression(Zstd), WithSmbox(smbox), WithUnits(""),
+			WithoutKernelModules(), WithPackageSource(src), WithDeb("tool")); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if images[i], err = os.ReadFile(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(images[0], images[1]) {
+		t.Error("two builds with the same packages differ")
+	}
+}
