@@ -477,7 +477,7 @@ func (o *options) addPackages(ctx context.Context, t *Tree, b *board.Board, res 
 		seen[p] = true
 	}
 	for _, p := range o.debs {
-		if !validDebName(p) {
+		if !board.ValidPackageName(p) {
 			return fmt.Errorf("--deb %q: not a Debian package name", p)
 		}
 		if !seen[p] {

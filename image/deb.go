@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/sysmaster-go/sysmaster/board"
 )
 
 // Package is a Debian package unpacked on the host.
@@ -60,7 +62,7 @@ const fetchDebNoPackage = 3
 
 // Package implements PackageSource.
 func (s *AptSource) Package(ctx context.Context, arch, suite, name string) (*Package, error) {
-	if !validDebName(name) {
+	if !board.ValidPackageName(name) {
 		return nil, fmt.Errorf("%q is not a Debian package name", name)
 	}
 	sub := arch
@@ -123,20 +125,6 @@ func lastLine(s string) string {
 		s = s[i+1:]
 	}
 	return s
-}
-
-// validDebName is board.ValidPackageName, which the image package does not
-// import for one function.
-func validDebName(s string) bool {
-	if len(s) < 2 || !('a' <= s[0] && s[0] <= 'z' || '0' <= s[0] && s[0] <= '9') {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // parseDepends takes the package names out of a control file's Depends and
