@@ -140,9 +140,9 @@ func (b *Board) FetchRef() string {
 }
 
 // Parse decodes a board file strictly: unknown keys are errors. A board
-// that inherits another (inherit = "NAME") is read over its parent: see
-// resolve. Parents of a file on disk are looked up next to it first, then
-// among the built-in boards.
+// that inherits another (inherit = "NAME") is read over its parent, as
+// decodeChain says; resolve finds the parents: next to a file on disk
+// first, then among the built-in boards.
 func Parse(file, name string, data []byte) (*Board, error) {
 	return parse(source{file: file, name: name, data: data})
 }
