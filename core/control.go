@@ -48,7 +48,7 @@ func (m *Manager) serve(ln *net.UnixListener) {
 // mutating lists the commands that change state; only root or the
 // manager's own user may send them.
 var mutating = map[string]bool{
-	"start": true, "stop": true, "restart": true, "try-restart": true, "reload": true,
+	"start": true, "stop": true, "isolate": true, "restart": true, "try-restart": true, "reload": true,
 	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true, "reexec-init": true,
 	"poweroff": true, "reboot": true, "halt": true, "device": true,
 }
@@ -178,44 +178,17 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 		}
 		m.dispatch()
 		ch <- Response{}
-	case "start":
+	case "start", "stop", "restart":
 		if !need() {
 			return
 		}
-		if m.shuttingDown {
-			ch <- Response{Code: 1, Err: "system is shutting down"}
-			return
-		}
-		if req.NoBlock {
-			for _, n := range req.Units {
-				if err := m.startTransaction(n, nil); err != nil {
-					ch <- Response{Code: 1, Err: err.Error()}
-					return
-				}
-			}
-			ch <- Response{}
-			return
-		}
-		m.startEach(req.Units, ch)
-	case "stop":
+		m.jobRequest(req, map[string]jobType{"start": jobStart, "stop": jobStop, "restart": jobRestart}[req.Cmd], req.Units, ch)
+	case "isolate":
 		if !need() {
 			return
 		}
-		m.stopTransaction(req.Units, ch)
-	case "restart":
-		if !need() {
-			return
-		}
-		inner := make(chan Response, 1)
-		m.stopTransaction(req.Units, inner)
-		go func() {
-			r := <-inner
-			if r.Code != 0 {
-				ch <- r
-				return
-			}
-			m.post(func() { m.startEach(req.Units, ch) })
-		}()
+		req.JobMode = "isolate"
+		m.jobRequest(req, jobStart, req.Units, ch)
 	case "status":
 		if !need() {
 			return
@@ -252,11 +225,7 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 				active = append(active, n)
 			}
 		}
-		if len(active) == 0 {
-			ch <- Response{}
-			return
-		}
-		m.handle(Request{Cmd: "restart", Units: active}, ch)
+		m.jobRequest(req, jobRestart, active, ch)
 	case "reload":
 		if !need() {
 			return
@@ -333,28 +302,47 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 	}
 }
 
-// startEach starts the units one transaction each and answers once all
-// jobs have finished.
-func (m *Manager) startEach(names []string, ch chan<- Response) {
-	inner := make(chan Response, len(names))
-	for _, n := range names {
-		if err := m.startTransaction(n, inner); err != nil {
-			inner <- Response{Code: 1, Err: err.Error()}
+// jobRequest queues one transaction of jobs of type t for names and
+// answers once every job asked for has finished (at once with NoBlock),
+// with the result of each.
+func (m *Manager) jobRequest(req Request, t jobType, names []string, ch chan<- Response) {
+	mode, err := parseJobMode(req.JobMode)
+	if err != nil {
+		ch <- Response{Code: 1, Err: err.Error()}
+		return
+	}
+	if m.shuttingDown && t != jobStop {
+		ch <- Response{Code: 1, Err: "system is shutting down"}
+		return
+	}
+	var whenDone func([]*job)
+	if !req.NoBlock {
+		whenDone = func(jobs []*job) { ch <- m.jobsAnswer(jobs) }
+	}
+	jobs, err := m.enqueue(t, names, mode, whenDone)
+	switch {
+	case err != nil:
+		ch <- Response{Code: 1, Err: err.Error()}
+	case req.NoBlock:
+		ch <- m.jobsAnswer(jobs)
+	}
+}
+
+// jobsAnswer reports jobs: code 1 and each failure when one did not
+// succeed.
+func (m *Manager) jobsAnswer(jobs []*job) Response {
+	var r Response
+	var errs []string
+	for _, j := range jobs {
+		jr := m.jobReport(j)
+		r.Jobs = append(r.Jobs, jr)
+		if jr.Err != "" {
+			r.Code = 1
+			errs = append(errs, jr.Err)
 		}
 	}
-	go func() {
-		var out Response
-		for range names {
-			r := <-inner
-			if r.Code != 0 {
-				out.Code = r.Code
-				out.Err += r.Err + "\n"
-			}
-			out.Out += r.Out
-		}
-		out.Err = strings.TrimSuffix(out.Err, "\n")
-		ch <- out
-	}()
+	r.Err = strings.Join(errs, "\n")
+	return r
 }
 
 // UnitStatus is the status of one unit, as `sctl status --json` prints it.

@@ -146,10 +146,10 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 		if u.state != Active {
 			m.setState(u, Active, "plugged")
 		}
-		if u.job != nil && u.job.kind == jobStart && u.job.running {
+		if j := u.job; j != nil && j.running && !j.stopping() {
 			m.logf("%s: found", n)
 			m.stopDeviceWait(u)
-			m.finishJob(u.job, false)
+			m.startEnded(u, resultDone)
 		}
 	}
 }
@@ -158,7 +158,7 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 // there, else it waits for the device manager to report it.
 func (m *Manager) startDevice(u *unit) {
 	if u.state == Active {
-		m.finishJob(u.job, false)
+		m.startEnded(u, resultDone)
 		return
 	}
 	j := u.job
@@ -167,7 +167,7 @@ func (m *Manager) startDevice(u *unit) {
 		if u.job == j && u.state != Active {
 			j.failMsg = fmt.Sprintf("%s did not appear within %s", u.name, deviceTimeout)
 			m.logf("%s", j.failMsg)
-			m.finishJob(j, true)
+			m.finishJob(j, resultTimeout)
 			m.dispatch()
 		}
 	})

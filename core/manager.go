@@ -80,6 +80,7 @@ type Manager struct {
 	prefetch     chan *prefetched        // the previous process's state, being read
 	verifyKey    *[32]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
+	lastJobID    int
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
 	finished     bool
@@ -347,7 +348,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	// A target reached before a restart of the manager is not started
 	// again: that would retry units that failed on purpose.
 	if t := m.units[m.cfg.Target]; t == nil || t.state != Active {
-		if err := m.startTransaction(m.cfg.Target, nil); err != nil {
+		if err := m.startTransaction(m.cfg.Target); err != nil {
 			m.logf("cannot start %s: %v", m.cfg.Target, err)
 		}
 	}
@@ -475,7 +476,7 @@ func (m *Manager) shutdown(action string) {
 	}
 	m.shuttingDown = true
 	m.exitAction = action
-	m.stopTransaction(nil, nil)
+	m.stopTransaction(nil)
 }
 
 // readyFDEnv is set by init: the descriptor to write one byte to once the

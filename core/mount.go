@@ -73,7 +73,7 @@ func (m *Manager) startMount(u *unit) {
 	c := u.cfg.Mount
 	if isMountPoint(c.Where) {
 		m.setState(u, Active, "mounted")
-		m.finishJob(u.job, false)
+		m.startEnded(u, resultDone)
 		return
 	}
 	mode := os.FileMode(0o755)
@@ -94,7 +94,7 @@ func (m *Manager) startMount(u *unit) {
 		return
 	}
 	m.setState(u, Active, "mounted")
-	m.finishJob(u.job, false)
+	m.startEnded(u, resultDone)
 }
 
 func (m *Manager) mountFailed(u *unit, err error) {
@@ -102,7 +102,7 @@ func (m *Manager) mountFailed(u *unit, err error) {
 	m.logf("%s: mount %s on %s (%s): %v", u.name, c.What, c.Where, c.Type, err)
 	u.result = "exit-code"
 	m.setState(u, Failed, "failed")
-	m.finishJob(u.job, true)
+	m.startEnded(u, resultFailed)
 }
 
 func (m *Manager) stopMount(u *unit) {
@@ -114,5 +114,5 @@ func (m *Manager) stopMount(u *unit) {
 		}
 	}
 	m.setState(u, Inactive, "dead")
-	m.finishJob(u.job, false)
+	m.stopEnded(u)
 }

@@ -10,6 +10,9 @@ type Request struct {
 	State string   `json:"state,omitempty"` // list-units filter
 	// NoBlock answers start/stop once the jobs are queued, not done.
 	NoBlock bool `json:"no_block,omitempty"`
+	// JobMode is what a start, stop or restart does about queued jobs it
+	// conflicts with: "replace" (the default), "fail" or "isolate".
+	JobMode string `json:"job_mode,omitempty"`
 	// Devices are the reports of cmd "device", sent by the device manager,
 	// in the order they happened.
 	Devices []DeviceEvent `json:"devices,omitempty"`
@@ -20,9 +23,9 @@ type Response struct {
 	Code int    `json:"code"`
 	Out  string `json:"out,omitempty"`
 	Err  string `json:"err,omitempty"`
+	// Jobs are the results of the jobs a start, stop or restart asked for.
+	Jobs []JobResult `json:"jobs,omitempty"`
 }
-
-type response = Response
 
 // MaxRequest bounds a request line; longer requests are refused.
 const MaxRequest = 64 << 10

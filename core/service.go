@@ -35,6 +35,9 @@ func (m *Manager) setState(u *unit, s State, sub string) {
 		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
 	}
 	m.stateChanged = true
+	if len(m.pending) > 0 {
+		m.jobsChanged = true // a job may have waited for this unit to settle
+	}
 	if (old == Active || old == Deactivating || old == Activating) && (s == Inactive || s == Failed) {
 		m.wentDown(u, s == Failed)
 		for _, sock := range m.socketsFor(u.name) {
@@ -47,7 +50,7 @@ func (m *Manager) setState(u *unit, s State, sub string) {
 // startUnit runs the start job of u.
 func (m *Manager) startUnit(u *unit) {
 	if u.cfg == nil {
-		m.finishJob(u.job, true)
+		m.startEnded(u, resultFailed)
 		return
 	}
 	if u.kind() == "device" {
@@ -56,18 +59,18 @@ func (m *Manager) startUnit(u *unit) {
 	}
 	if d, bad := m.failedDependency(u); bad {
 		m.logf("%s: dependency %s failed or is not active; not starting", u.name, d)
-		m.finishJob(u.job, true)
+		m.startEnded(u, resultDependency)
 		return
 	}
 	if failed, ok := u.cfg.CheckConditions(m.host); !ok {
 		m.logf("%s: condition %s not met; skipped", u.name, failed)
-		m.finishJob(u.job, false)
+		m.startEnded(u, resultSkipped)
 		return
 	}
 	if failed, ok := u.cfg.CheckAsserts(m.host); !ok {
 		m.logf("%s: assertion %s failed", u.name, failed)
 		u.result = "assert"
-		m.finishJob(u.job, true)
+		m.startEnded(u, resultAssert)
 		return
 	}
 	if !m.withinStartLimit(u) {
@@ -87,7 +90,7 @@ func (m *Manager) startUnit(u *unit) {
 		return
 	default:
 		m.setState(u, Active, "active")
-		m.finishJob(u.job, false)
+		m.startEnded(u, resultDone)
 		return
 	}
 	u.stopping, u.pendingStop, u.result, u.statusText = false, false, "success", ""
@@ -125,7 +128,7 @@ func (m *Manager) withinStartLimit(u *unit) bool {
 	u.result = "start-limit-hit"
 	m.logf("%s: started %d times within %s; giving up (start-limit-hit)", u.name, burst, interval)
 	m.setState(u, Failed, "failed")
-	m.finishJob(u.job, true)
+	m.startEnded(u, resultFailed)
 	return false
 }
 
@@ -221,9 +224,7 @@ func (m *Manager) advance(u *unit) {
 			m.removeCgroup(u)
 			m.setState(u, Inactive, "dead")
 		}
-		if u.job != nil && u.job.kind == jobStart {
-			m.finishJob(u.job, false)
-		}
+		m.startEnded(u, resultDone)
 		if u.pendingStop {
 			m.beginStop(u)
 		}
@@ -364,10 +365,8 @@ func (m *Manager) finishStop(u *unit) {
 		u.startTimer.Stop()
 	}
 	m.removeCgroup(u)
-	if u.job != nil {
-		// A start job that ends here has failed; a stop job has succeeded.
-		m.finishJob(u.job, u.job.kind == jobStart)
-	}
+	// A start job that ends here has failed; a stop job has succeeded.
+	m.stopEnded(u)
 	if !u.stopping && !m.shuttingDown && m.shouldRestart(u) {
 		if u.result != "success" {
 			m.logf("%s: failed (%s); restarting in %s", u.name, u.result, u.svc().RestartSec.D())
@@ -417,7 +416,7 @@ func (m *Manager) stopUnit(u *unit) {
 	case u.kind() == "device":
 		// Devices come and go with the hardware, not with jobs.
 		m.stopDeviceWait(u)
-		m.finishJob(u.job, false)
+		m.stopEnded(u)
 		return
 	case u.kind() == "socket":
 		m.stopSocket(u)
@@ -432,7 +431,7 @@ func (m *Manager) stopUnit(u *unit) {
 	}
 	u.lastStop = time.Now()
 	m.setState(u, Inactive, "dead")
-	m.finishJob(u.job, false)
+	m.stopEnded(u)
 }
 
 func (m *Manager) stopService(u *unit) {
@@ -443,7 +442,7 @@ func (m *Manager) stopService(u *unit) {
 		}
 		u.phase = phaseNone
 		m.setState(u, Inactive, "dead")
-		m.finishJob(u.job, false)
+		m.stopEnded(u)
 		return
 	}
 	if u.ctrlPID > 0 {

@@ -62,14 +62,14 @@ func (m *Manager) startSocket(u *unit) {
 		m.logf("%s: %v", u.name, err)
 		u.result = "resources"
 		m.setState(u, Failed, "failed")
-		m.finishJob(u.job, true)
+		m.startEnded(u, resultFailed)
 		return
 	}
 	u.sock = st
 	m.storeFDs(u.name, st.files...)
 	u.result = "success"
 	m.setState(u, Active, "listening")
-	m.finishJob(u.job, false)
+	m.startEnded(u, resultDone)
 	m.watchSocket(u)
 }
 
@@ -215,14 +215,14 @@ func (m *Manager) socketReady(u *unit, st *socketState) {
 	d := m.units[svc]
 	if d == nil || d.cfg == nil {
 		m.logf("%s: service %s not found; closing the socket", u.name, svc)
-		m.stopTransaction([]string{u.name}, nil)
+		m.stopTransaction([]string{u.name})
 		return
 	}
 	if d.state == Active || d.state == Activating || d.job != nil {
 		return
 	}
 	m.logf("%s: incoming connection; starting %s", u.name, svc)
-	if err := m.startTransaction(svc, nil); err != nil {
+	if err := m.startTransaction(svc); err != nil {
 		m.logf("%s: %v", u.name, err)
 	}
 }

@@ -55,8 +55,11 @@ func (m *Manager) saveState() error {
 	for n, u := range m.units {
 		rec := savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, StartTime: u.startTime, Restarts: u.restarts, Result: u.result,
 			CtrlPID: u.ctrlPID, CtrlStart: u.ctrlStart, Starts: joinTimes(u.starts)}
-		if u.job != nil && !u.job.done {
-			rec.Job = u.job.kind.String()
+		if j := u.job; j != nil && !j.done() {
+			rec.Job = j.typ.String()
+			if j.typ == jobVerifyActive {
+				rec.Job = ""
+			}
 		}
 		if u.tmr != nil {
 			if !u.tmr.last.IsZero() {
@@ -386,7 +389,7 @@ func (m *Manager) restoreState() {
 			if u.state == Activating {
 				u.state, u.sub = Inactive, "dead"
 			}
-			if err := m.startTransaction(n, nil); err != nil {
+			if err := m.startTransaction(n); err != nil {
 				m.logf("%s: %v", n, err)
 			}
 		}
@@ -394,7 +397,7 @@ func (m *Manager) restoreState() {
 	if len(replanStop) > 0 {
 		sort.Strings(replanStop)
 		m.logf("re-planning the stop of %v that was in flight", replanStop)
-		m.stopTransaction(replanStop, nil)
+		m.stopTransaction(replanStop)
 	}
 }
 

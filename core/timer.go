@@ -38,7 +38,7 @@ func (m *Manager) startTimer(u *unit) {
 			m.logf("%s: OnCalendar=%s: %v", u.name, c, err)
 			u.result = "resources"
 			m.setState(u, Failed, "failed")
-			m.finishJob(u.job, true)
+			m.startEnded(u, resultFailed)
 			return
 		}
 		ts.cal = append(ts.cal, spec)
@@ -46,7 +46,7 @@ func (m *Manager) startTimer(u *unit) {
 	u.tmr = ts
 	u.result = "success"
 	m.setState(u, Active, "waiting")
-	m.finishJob(u.job, false)
+	m.startEnded(u, resultDone)
 	m.armTimer(u)
 }
 
@@ -150,7 +150,7 @@ func (m *Manager) fireTimer(u *unit) {
 		return
 	}
 	m.logf("%s: elapsed; starting %s", u.name, target)
-	if err := m.startTransaction(target, nil); err != nil {
+	if err := m.startTransaction(target); err != nil {
 		m.logf("%s: %v", u.name, err)
 	}
 	m.armTimer(u)

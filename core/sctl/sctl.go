@@ -57,6 +57,7 @@ var commands = map[string]struct {
 	"stop":              {true, "stop units"},
 	"restart":           {true, "stop, then start units"},
 	"try-restart":       {true, "restart units that are running"},
+	"isolate":           {true, "start a unit and stop every unit it does not pull in"},
 	"reload":            {true, "run ExecReload= of units"},
 	"status":            {true, "show the state of units, their processes and last output"},
 	"show":              {true, "print unit properties as KEY=VALUE"},
@@ -92,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	typ := fs.String("type", "", "list-units: only units of this kind")
 	state := fs.String("state", "", "list-units: only units in this state")
 	lines := fs.Int("n", 0, "log: number of lines")
+	noBlock := fs.Bool("no-block", false, "start, stop, restart: return once the jobs are queued")
+	jobMode := fs.String("job-mode", "", "start, stop, restart: replace (default), fail or isolate")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sctl [--socket PATH] [--json] COMMAND [UNIT...]\ncommands:")
 		for _, n := range sortedCommands() {
@@ -141,12 +144,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		path = DefaultSocket
 	}
-	resp, err := Call(path, core.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines})
+	req := core.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines,
+		NoBlock: *noBlock, JobMode: *jobMode}
+	resp, err := Call(path, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "sctl: %v\n", err)
 		return 1
 	}
 	fmt.Fprint(stdout, resp.Out)
+	for _, j := range resp.Jobs {
+		fmt.Fprintf(stdout, "job %d %s %s: %s\n", j.ID, j.Type, j.Unit, j.Result)
+	}
 	if resp.Err != "" {
 		fmt.Fprintf(stderr, "sctl: %s\n", resp.Err)
 	}
