@@ -366,8 +366,9 @@ type UnitStatus struct {
 }
 
 func (m *Manager) unitStatus(u *unit) UnitStatus {
-	s := UnitStatus{Name: u.name, Description: u.description(), Load: "loaded", Active: u.state, Sub: u.sub,
-		MainPID: u.mainPID, Result: u.result, Restarts: u.restarts}
+	s := UnitStatus{Name: u.name, Description: u.description(), Load: "loaded", Active: u.state, Sub: u.sub.String(),
+		Result: u.result.String(), Restarts: u.restarts}
+	u.k.describe(m, &s)
 	if u.cfg != nil {
 		s.Path = u.cfg.Path
 	} else {
@@ -376,8 +377,7 @@ func (m *Manager) unitStatus(u *unit) UnitStatus {
 	if !u.since.IsZero() {
 		s.Since = u.since.Format(time.RFC3339)
 	}
-	s.Status, s.Enabled = u.statusText, m.enabledState(u)
-	s.Cgroup = u.cgroup
+	s.Enabled = m.enabledState(u)
 	return s
 }
 
@@ -387,11 +387,8 @@ func (m *Manager) status(req Request) Response {
 	for _, n := range req.Units {
 		u := m.units[n]
 		st := m.unitStatus(u)
-		st.Processes = m.processes(u)
-		if u.log != nil {
-			for _, l := range u.log.Lines(10) {
-				st.Log = append(st.Log, l.Time.Format("15:04:05")+" "+l.Text)
-			}
+		if d, ok := u.k.(detailer); ok {
+			d.detail(m, &st)
 		}
 		sts = append(sts, st)
 		if st.Active != Active {
@@ -456,7 +453,7 @@ func (m *Manager) listUnits(req Request) Response {
 		if req.Type != "" && u.kind() != req.Type {
 			continue
 		}
-		if req.State != "" && string(u.state) != req.State && u.sub != req.State {
+		if req.State != "" && string(u.state) != req.State && u.sub.String() != req.State {
 			continue
 		}
 		sts = append(sts, m.unitStatus(u))
@@ -476,9 +473,24 @@ func (m *Manager) listUnits(req Request) Response {
 	return Response{Out: b.String()}
 }
 
+// detailer is a kind with more to say in a status answer than in a
+// list: what costs a walk of /proc or a read of the log.
+type detailer interface {
+	detail(m *Manager, st *UnitStatus)
+}
+
+func (u *service) detail(m *Manager, st *UnitStatus) {
+	st.Processes = m.processes(u)
+	if u.log != nil {
+		for _, l := range u.log.Lines(10) {
+			st.Log = append(st.Log, l.Time.Format("15:04:05")+" "+l.Text)
+		}
+	}
+}
+
 // processes lists the pids of u: its cgroup's, or the session of its main
 // process.
-func (m *Manager) processes(u *unit) []int {
+func (m *Manager) processes(u *service) []int {
 	if m.cg != nil && u.cgroup != "" {
 		if procs, err := m.cg.Procs(u.cgroup); err == nil {
 			return procs

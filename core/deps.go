@@ -24,7 +24,7 @@ func (m *Manager) buildGraph() {
 		boundBy: map[string][]string{}, restartWith: map[string][]string{}, conflicts: map[string][]string{},
 		socketsOf: map[string][]string{}, timersOf: map[string][]string{},
 	}
-	add := func(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }
+	add := g.add
 	for _, n := range sortedNames(m.units) {
 		u := m.units[n]
 		if u.cfg == nil {
@@ -37,12 +37,7 @@ func (m *Manager) buildGraph() {
 		for _, b := range c.Unit.Before {
 			add(g.after, b, n)
 		}
-		if u.kind() == "target" {
-			// A target is reached once what it pulls in is up.
-			for _, w := range m.wantsOf(u) {
-				add(g.after, n, w)
-			}
-		}
+		u.k.edges(m, &g)
 		for _, d := range c.Unit.Requires {
 			add(g.stopWith, d, n)
 		}
@@ -53,15 +48,6 @@ func (m *Manager) buildGraph() {
 		for _, d := range c.Unit.PartOf {
 			add(g.stopWith, d, n)
 			add(g.restartWith, d, n)
-		}
-		switch u.kind() {
-		case "socket":
-			// A socket listens before its service starts.
-			svc := serviceOf(u)
-			add(g.socketsOf, svc, n)
-			add(g.after, svc, n)
-		case "timer":
-			add(g.timersOf, timerTarget(u), n)
 		}
 		for _, d := range c.Unit.Conflicts {
 			add(g.conflicts, n, d)
@@ -80,6 +66,8 @@ func (m *Manager) buildGraph() {
 	}
 	m.g = g
 }
+
+func (g *graph) add(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }
 
 func dedup(in []string) []string {
 	sort.Strings(in)

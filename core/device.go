@@ -82,7 +82,7 @@ func (m *Manager) deviceUnit(name string) *unit {
 		}
 		return u
 	}
-	u := &unit{name: name, cfg: syntheticDevice(name), state: Inactive, sub: "dead"}
+	u := newUnit(name, syntheticDevice(name), nil)
 	m.units[name] = u
 	return u
 }
@@ -125,7 +125,7 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 		delete(m.devLinks, ev.SysPath)
 		for _, n := range dedup(names) {
 			if u := m.units[n]; u != nil && u.state == Active {
-				m.setState(u, Inactive, "dead")
+				m.setState(u, deviceDead)
 			}
 		}
 		return
@@ -137,33 +137,74 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 	}
 	for _, n := range m.devLinks[ev.SysPath] {
 		if u := m.units[n]; !keep[n] && u != nil && u.state == Active {
-			m.setState(u, Inactive, "dead")
+			m.setState(u, deviceDead)
 		}
 	}
 	m.devLinks[ev.SysPath] = names
 	for _, n := range names {
 		u := m.deviceUnit(n)
 		if u.state != Active {
-			m.setState(u, Active, "plugged")
+			m.setState(u, devicePlugged)
 		}
 		if j := u.job; j != nil && j.running && !j.stopping() {
 			m.logf("%s: found", n)
-			m.stopDeviceWait(u)
+			if d, ok := u.k.(*device); ok {
+				d.stopWait()
+			}
 			m.startEnded(u, resultDone)
 		}
 	}
 }
 
-// startDevice runs a start job of a device unit: done when the device is
+// device is a device the device manager reported; units wait for it.
+type device struct {
+	*unit
+	noKindState
+	wait timerHandle // a start job's wait for the device
+}
+
+type deviceState uint8
+
+const (
+	deviceDead deviceState = iota
+	devicePlugged
+)
+
+var deviceStates = []stateInfo{deviceDead: {"dead", Inactive}, devicePlugged: {"plugged", Active}}
+
+func (s deviceState) String() string { return deviceStates[s].name }
+func (s deviceState) active() State  { return deviceStates[s].active }
+
+func (u *device) typeName() string  { return "device" }
+func (u *device) initial() subState { return deviceDead }
+func (u *device) parseSub(n string) (subState, bool) {
+	return parseState[deviceState](deviceStates, n)
+}
+
+// checked: a device is only waited for, whatever its dependencies.
+func (u *device) checked() bool { return false }
+
+// logged: devices come and go by the hundred at boot; only a device some
+// unit waited for is worth a line (see deviceChanged).
+func (u *device) logged() bool { return false }
+
+// isolated: devices follow the hardware, not isolate.
+func (u *device) isolated() bool { return false }
+
+func (u *device) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
+	return restoreSimple(u.unit, rec)
+}
+
+// start runs a start job of a device unit: done when the device is
 // there, else it waits for the device manager to report it.
-func (m *Manager) startDevice(u *unit) {
+func (u *device) start(m *Manager) {
 	if u.state == Active {
-		m.startEnded(u, resultDone)
+		m.startEnded(u.unit, resultDone)
 		return
 	}
 	j := u.job
 	m.logf("%s: waiting for the device", u.name)
-	u.timer = m.after(deviceTimeout, func() {
+	u.wait = m.after(deviceTimeout, func() {
 		if u.job == j && u.state != Active {
 			j.failMsg = fmt.Sprintf("%s did not appear within %s", u.name, deviceTimeout)
 			m.logf("%s", j.failMsg)
@@ -173,37 +214,38 @@ func (m *Manager) startDevice(u *unit) {
 	})
 }
 
-func (m *Manager) stopDeviceWait(u *unit) {
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
+// stop ends the wait: devices come and go with the hardware, not with
+// jobs.
+func (u *device) stop(m *Manager) {
+	u.stopWait()
+	m.stopEnded(u.unit)
+}
+
+func (u *device) stopWait() {
+	if u.wait != nil {
+		u.wait.Stop()
+		u.wait = nil
 	}
 }
 
-// checkDevices corrects the recorded state of device units after a
-// restart of core: reports sent while no core ran were lost, so the
-// device's path decides. A user manager's devices are whatever it was
-// told, not the host's, so it keeps its records.
-func (m *Manager) checkDevices() {
+// resume corrects the recorded state of a device after a restart of
+// core: reports sent while no core ran were lost, so the device's path
+// decides. A user manager's devices are whatever it was told, not the
+// host's, so it keeps its records.
+func (u *device) resume(m *Manager) {
 	if m.cfg.User {
 		return
 	}
-	for _, n := range sortedNames(m.units) {
-		u := m.units[n]
-		if u.kind() != "device" {
-			continue
-		}
-		p, err := devicePath(n)
-		if err != nil {
-			continue
-		}
-		fi, err := os.Lstat(p)
-		switch {
-		case err == nil && u.state != Active && readyDevice(p, fi):
-			m.setState(u, Active, "plugged")
-		case errors.Is(err, os.ErrNotExist) && u.state == Active:
-			m.setState(u, Inactive, "dead")
-		}
+	p, err := devicePath(u.name)
+	if err != nil {
+		return
+	}
+	fi, err := os.Lstat(p)
+	switch {
+	case err == nil && u.state != Active && readyDevice(p, fi):
+		m.setState(u.unit, devicePlugged)
+	case errors.Is(err, os.ErrNotExist) && u.state == Active:
+		m.setState(u.unit, deviceDead)
 	}
 }
 

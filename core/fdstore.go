@@ -117,10 +117,7 @@ func (m *Manager) listenInit() {
 // orphanReaped handles the exit of an adopted main process with the
 // status init saw.
 func (m *Manager) orphanReaped(pid int, ws unix.WaitStatus) {
-	for _, u := range m.units {
-		if u.mainPID == pid && u.adopted {
-			m.mainExited(u, ws, true)
-			return
-		}
+	if u := m.pids[pid]; u != nil && u.mainPID == pid && u.adopted {
+		m.mainExited(u, ws, true)
 	}
 }

@@ -136,8 +136,8 @@ func (m *Manager) jobReport(j *job) JobResult {
 		r.Err = fmt.Sprintf("job for %s canceled", j.u.name)
 	default:
 		r.Err = fmt.Sprintf("job for %s failed: %s is %s", j.u.name, j.u.name, j.u.state)
-		if j.u.result != "" && j.u.result != "success" {
-			r.Err += " (" + j.u.result + ")"
+		if j.u.result != resNone && j.u.result != resSuccess {
+			r.Err += " (" + j.u.result.String() + ")"
 		}
 	}
 	return r
@@ -343,7 +343,7 @@ func (tx *transaction) addStop(u *unit, required bool, seen map[*unit]bool) erro
 		return err
 	}
 	for _, n := range tx.m.g.stopWith[u.name] {
-		if d := tx.m.units[n]; d != nil && (d.state != Inactive && d.state != Failed || d.job != nil || d.phase == phaseAutoRestart) {
+		if d := tx.m.units[n]; d != nil && (d.state != Inactive && d.state != Failed || d.job != nil) {
 			if err := tx.addStop(d, true, seen); err != nil {
 				return err
 			}
@@ -409,7 +409,7 @@ func (tx *transaction) isolate() error {
 		if tx.jobs[u] != nil || u.cfg == nil {
 			continue
 		}
-		if k := u.kind(); k == "device" || k == "mount" {
+		if !u.k.isolated() {
 			continue
 		}
 		if u.state != Inactive && u.state != Failed || u.job != nil {
@@ -727,7 +727,7 @@ func (m *Manager) run(j *job) {
 			m.finishJob(j, resultDependency)
 		}
 	case j.stopping():
-		if (u.state == Inactive || u.state == Failed) && u.phase != phaseAutoRestart {
+		if u.state == Inactive || u.state == Failed {
 			m.stopEnded(u) // nothing to stop
 			return
 		}

@@ -20,7 +20,6 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/cgroup"
 	"github.com/sysmaster-go/sysmaster/core/notify"
-	"github.com/sysmaster-go/sysmaster/core/reap"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -81,6 +80,9 @@ type Manager struct {
 	verifyKey    *[32]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
 	lastJobID    int
+	pids         map[int]*service // main and control processes, to whom they belong
+	clock        clock
+	procs        processes
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
 	finished     bool
@@ -107,6 +109,9 @@ func New(cfg Config) (*Manager, error) {
 		pending:  map[*job]struct{}{},
 		exited:   make(chan struct{}),
 		devLinks: map[string][]string{},
+		pids:     map[int]*service{},
+		clock:    systemClock{},
+		procs:    systemProcesses{},
 	}
 	// The previous process's records are read while the units load.
 	m.prefetchState()
@@ -143,12 +148,9 @@ func (m *Manager) load() error {
 		if u := m.units[n]; u != nil {
 			// Runtime state survives a reload; only the configuration changes.
 			u.cfg, u.loadErr = good[n], nil
-			if u.sub == "bad" {
-				u.sub = "dead"
-			}
 			continue
 		}
-		m.units[n] = &unit{name: n, cfg: good[n], state: Inactive, sub: "dead"}
+		m.units[n] = newUnit(n, good[n], nil)
 	}
 	for _, n := range sortedKeys(bad) {
 		seen[n] = true
@@ -157,7 +159,7 @@ func (m *Manager) load() error {
 			u.loadErr = bad[n] // keep running with the old configuration
 			continue
 		}
-		m.units[n] = &unit{name: n, loadErr: bad[n], state: Inactive, sub: "bad"}
+		m.units[n] = newUnit(n, nil, bad[n])
 	}
 	for n, u := range m.units {
 		if !seen[n] && u.state == Inactive && u.job == nil {
@@ -214,7 +216,7 @@ func (m *Manager) instantiate(name string) bool {
 	if err != nil {
 		return false
 	}
-	m.units[name] = &unit{name: name, cfg: u, state: Inactive, sub: "dead"}
+	m.units[name] = newUnit(name, u, nil)
 	m.buildGraph()
 	return true
 }
@@ -253,8 +255,8 @@ func (m *Manager) logf(format string, args ...any) {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // after runs f on the manager goroutine once d has passed.
-func (m *Manager) after(d time.Duration, f func()) *time.Timer {
-	return time.AfterFunc(d, func() { m.post(f) })
+func (m *Manager) after(d time.Duration, f func()) timerHandle {
+	return m.clock.afterFunc(d, func() { m.post(f) })
 }
 
 // post queues f to run on the manager goroutine.
@@ -286,7 +288,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer signal.Stop(sigs)
 
-	m.started = time.Now()
+	m.started = m.now()
 	ready := takeReadyFD()
 	if m.host == nil {
 		m.host = units.SystemHost()
@@ -423,7 +425,7 @@ loop:
 // flushState writes the state file now.
 func (m *Manager) flushState() {
 	m.stateDirty = false
-	m.lastSave = time.Now()
+	m.lastSave = m.now()
 	if err := m.saveState(); err != nil {
 		m.logf("saving state: %v", err)
 	}
@@ -449,7 +451,7 @@ func (m *Manager) settle() {
 	m.afterSettle = nil
 	if m.shuttingDown && !m.finished {
 		for _, u := range m.units {
-			if u.job != nil || u.mainPID > 0 || u.ctrlPID > 0 {
+			if u.job != nil || u.k.busy() {
 				return
 			}
 		}
@@ -461,7 +463,7 @@ func (m *Manager) settle() {
 // reap collects every exited child; the manager is a subreaper, so these
 // are service processes and orphans left by them.
 func (m *Manager) reap() {
-	reap.All(func(pid int, ws unix.WaitStatus) { m.processExited(pid, ws, true) })
+	m.procs.reap(func(pid int, ws unix.WaitStatus) { m.processExited(pid, ws, true) })
 }
 
 // shutdown stops every unit in reverse order; action says what follows.

@@ -69,11 +69,43 @@ func unescapeMountinfo(s string) string {
 	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
 }
 
-func (m *Manager) startMount(u *unit) {
+// mount is a file system mounted at a path (Where=).
+type mount struct {
+	*unit
+	noKindState
+}
+
+type mountState uint8
+
+const (
+	mountDead mountState = iota
+	mountMounted
+	mountFailed
+)
+
+var mountStates = []stateInfo{mountDead: {"dead", Inactive}, mountMounted: {"mounted", Active}, mountFailed: {"failed", Failed}}
+
+func (s mountState) String() string { return mountStates[s].name }
+func (s mountState) active() State  { return mountStates[s].active }
+
+func (u *mount) typeName() string  { return "mount" }
+func (u *mount) initial() subState { return mountDead }
+func (u *mount) parseSub(n string) (subState, bool) {
+	return parseState[mountState](mountStates, n)
+}
+
+// isolated: isolate leaves file systems mounted.
+func (u *mount) isolated() bool { return false }
+
+func (u *mount) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
+	return restoreSimple(u.unit, rec)
+}
+
+func (u *mount) start(m *Manager) {
 	c := u.cfg.Mount
 	if isMountPoint(c.Where) {
-		m.setState(u, Active, "mounted")
-		m.startEnded(u, resultDone)
+		m.setState(u.unit, mountMounted)
+		m.startEnded(u.unit, resultDone)
 		return
 	}
 	mode := os.FileMode(0o755)
@@ -81,7 +113,7 @@ func (m *Manager) startMount(u *unit) {
 		mode = os.FileMode(*c.DirectoryMode)
 	}
 	if err := os.MkdirAll(c.Where, mode); err != nil {
-		m.mountFailed(u, err)
+		u.failed(m, err)
 		return
 	}
 	flags, data := parseMountOptions(c.Options)
@@ -90,22 +122,22 @@ func (m *Manager) startMount(u *unit) {
 		typ = "auto"
 	}
 	if err := unix.Mount(c.What, c.Where, typ, flags, data); err != nil {
-		m.mountFailed(u, err)
+		u.failed(m, err)
 		return
 	}
-	m.setState(u, Active, "mounted")
-	m.startEnded(u, resultDone)
+	m.setState(u.unit, mountMounted)
+	m.startEnded(u.unit, resultDone)
 }
 
-func (m *Manager) mountFailed(u *unit, err error) {
+func (u *mount) failed(m *Manager, err error) {
 	c := u.cfg.Mount
 	m.logf("%s: mount %s on %s (%s): %v", u.name, c.What, c.Where, c.Type, err)
-	u.result = "exit-code"
-	m.setState(u, Failed, "failed")
-	m.startEnded(u, resultFailed)
+	u.result = resExitCode
+	m.setState(u.unit, mountFailed)
+	m.startEnded(u.unit, resultFailed)
 }
 
-func (m *Manager) stopMount(u *unit) {
+func (u *mount) stop(m *Manager) {
 	where := u.cfg.Mount.Where
 	if isMountPoint(where) {
 		if err := unix.Unmount(where, 0); err != nil {
@@ -113,6 +145,7 @@ func (m *Manager) stopMount(u *unit) {
 			_ = unix.Unmount(where, unix.MNT_DETACH)
 		}
 	}
-	m.setState(u, Inactive, "dead")
-	m.stopEnded(u)
+	u.lastStop = m.now()
+	m.setState(u.unit, mountDead)
+	m.stopEnded(u.unit)
 }

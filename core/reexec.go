@@ -123,7 +123,7 @@ func (m *Manager) execSelf(ln *net.UnixListener) error {
 		}
 	}
 	for _, n := range sortedNames(m.units) {
-		if u := m.units[n]; u.sock != nil {
+		if u, ok := m.units[n].k.(*socket); ok && u.sock != nil {
 			pass(n, u.sock.files...)
 		}
 	}

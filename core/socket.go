@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -11,10 +12,48 @@ import (
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// socketState is a socket unit's listening sockets. The manager keeps them
+// socket is a socket unit: listening sockets whose first client starts
+// a service.
+type socket struct {
+	*unit
+	noKindState
+	sock *listeners
+}
+
+type socketSub uint8
+
+const (
+	socketDead socketSub = iota
+	socketListening
+	socketFailed
+)
+
+var socketStates = []stateInfo{socketDead: {"dead", Inactive}, socketListening: {"listening", Active}, socketFailed: {"failed", Failed}}
+
+func (s socketSub) String() string { return socketStates[s].name }
+func (s socketSub) active() State  { return socketStates[s].active }
+
+func (u *socket) typeName() string  { return "socket" }
+func (u *socket) initial() subState { return socketDead }
+func (u *socket) parseSub(n string) (subState, bool) {
+	return parseState[socketSub](socketStates, n)
+}
+
+// edges: a socket listens before its service starts.
+func (u *socket) edges(m *Manager, g *graph) {
+	svc := serviceOf(u.unit)
+	g.add(g.socketsOf, svc, u.name)
+	g.add(g.after, svc, u.name)
+}
+
+func (u *socket) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
+	return restoreSimple(u.unit, rec)
+}
+
+// listeners are a socket unit's listening sockets. The manager keeps them
 // open while the service runs, so a restarted service gets the same ones
 // and clients never see "connection refused".
-type socketState struct {
+type listeners struct {
 	files []*os.File
 	names []string
 	paths []string // filesystem sockets to remove on stop
@@ -30,17 +69,19 @@ func serviceOf(u *unit) string {
 }
 
 // socketsFor lists the active socket units that activate service svc.
-func (m *Manager) socketsFor(svc string) []*unit {
-	var out []*unit
+func (m *Manager) socketsFor(svc string) []*socket {
+	var out []*socket
 	for _, n := range m.g.socketsOf[svc] {
-		if s := m.units[n]; s != nil && s.sock != nil {
-			out = append(out, s)
+		if u := m.units[n]; u != nil {
+			if s, ok := u.k.(*socket); ok && s.sock != nil {
+				out = append(out, s)
+			}
 		}
 	}
 	return out
 }
 
-func (m *Manager) socketFiles(u *unit) []*os.File {
+func (m *Manager) socketFiles(u *service) []*os.File {
 	var out []*os.File
 	for _, s := range m.socketsFor(u.name) {
 		out = append(out, s.sock.files...)
@@ -48,7 +89,7 @@ func (m *Manager) socketFiles(u *unit) []*os.File {
 	return out
 }
 
-func (m *Manager) socketNames(u *unit) []string {
+func (m *Manager) socketNames(u *service) []string {
 	var out []string
 	for _, s := range m.socketsFor(u.name) {
 		out = append(out, s.sock.names...)
@@ -56,52 +97,88 @@ func (m *Manager) socketNames(u *unit) []string {
 	return out
 }
 
-func (m *Manager) startSocket(u *unit) {
+func (u *socket) start(m *Manager) {
 	st, err := openSockets(u.cfg)
 	if err != nil {
 		m.logf("%s: %v", u.name, err)
-		u.result = "resources"
-		m.setState(u, Failed, "failed")
-		m.startEnded(u, resultFailed)
+		u.result = resResources
+		m.setState(u.unit, socketFailed)
+		m.startEnded(u.unit, resultFailed)
 		return
 	}
 	u.sock = st
 	m.storeFDs(u.name, st.files...)
-	u.result = "success"
-	m.setState(u, Active, "listening")
-	m.startEnded(u, resultDone)
+	u.result = resSuccess
+	m.setState(u.unit, socketListening)
+	m.startEnded(u.unit, resultDone)
 	m.watchSocket(u)
 }
 
-func (m *Manager) stopSocket(u *unit) {
-	if u.sock == nil {
+func (u *socket) stop(m *Manager) {
+	if u.sock != nil {
+		close(u.sock.stop)
+		for _, f := range u.sock.files {
+			f.Close()
+		}
+		m.storeFDs(u.name)
+		if u.cfg.Socket.RemoveOnStop {
+			for _, p := range u.sock.paths {
+				os.Remove(p)
+			}
+		}
+		u.sock = nil
+	}
+	u.lastStop = m.now()
+	m.setState(u.unit, socketDead)
+	m.stopEnded(u.unit)
+}
+
+// resume gives an active socket unit its listening sockets again:
+// inherited across daemon-reexec, else opened anew.
+func (u *socket) resume(m *Manager) {
+	if u.state != Active || u.cfg == nil {
 		return
 	}
-	close(u.sock.stop)
-	for _, f := range u.sock.files {
-		f.Close()
-	}
-	m.storeFDs(u.name)
-	if u.cfg.Socket.RemoveOnStop {
-		for _, p := range u.sock.paths {
-			os.Remove(p)
+	if files := m.inh.socketFiles(u.name); len(files) > 0 {
+		st := &listeners{files: files, stop: make(chan struct{})}
+		name := u.cfg.Socket.FileDescriptorName
+		if name == "" {
+			name = strings.TrimSuffix(u.name, ".socket")
 		}
+		for range files {
+			st.names = append(st.names, name)
+		}
+		if addrs, err := u.cfg.Socket.Listeners(); err == nil {
+			for _, a := range addrs {
+				if a.Addr[0] == '/' {
+					st.paths = append(st.paths, a.Addr)
+				}
+			}
+		}
+		u.sock = st
+	} else if st, err := openSockets(u.cfg); err == nil {
+		u.sock = st
+		m.storeFDs(u.name, st.files...)
+	} else {
+		m.logf("%s: %v", u.name, err)
+		u.state, u.sub, u.result = Failed, socketFailed, resResources
+		return
 	}
-	u.sock = nil
+	m.watchSocket(u)
 }
 
 // openSockets creates the listening sockets of a socket unit.
-func openSockets(c *units.Unit) (*socketState, error) {
+func openSockets(c *units.Unit) (*listeners, error) {
 	addrs, err := c.Socket.Listeners()
 	if err != nil {
 		return nil, err
 	}
-	st := &socketState{stop: make(chan struct{})}
+	st := &listeners{stop: make(chan struct{})}
 	name := c.Socket.FileDescriptorName
 	if name == "" {
 		name = c.Name[:len(c.Name)-len(".socket")]
 	}
-	fail := func(err error) (*socketState, error) {
+	fail := func(err error) (*listeners, error) {
 		for _, f := range st.files {
 			f.Close()
 		}
@@ -173,12 +250,12 @@ func listenFile(a units.ListenAddr) (*os.File, error) {
 
 // watchSocket waits for the first client on any of u's sockets and then
 // starts its service. The watch is armed again when the service goes down.
-func (m *Manager) watchSocket(u *unit) {
+func (m *Manager) watchSocket(u *socket) {
 	st := u.sock
 	if st == nil {
 		return
 	}
-	svc := serviceOf(u)
+	svc := serviceOf(u.unit)
 	if d := m.units[svc]; d != nil && (d.state == Active || d.state == Activating || d.job != nil) {
 		return
 	}
@@ -207,11 +284,11 @@ func (m *Manager) watchSocket(u *unit) {
 	}()
 }
 
-func (m *Manager) socketReady(u *unit, st *socketState) {
+func (m *Manager) socketReady(u *socket, st *listeners) {
 	if u.sock != st || m.shuttingDown {
 		return
 	}
-	svc := serviceOf(u)
+	svc := serviceOf(u.unit)
 	d := m.units[svc]
 	if d == nil || d.cfg == nil {
 		m.logf("%s: service %s not found; closing the socket", u.name, svc)
