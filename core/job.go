@@ -80,6 +80,10 @@ const (
 	modeIsolate
 )
 
+var jobModeNames = [...]string{modeReplace: "replace", modeFail: "fail", modeIsolate: "isolate"}
+
+func (m jobMode) String() string { return jobModeNames[m] }
+
 func parseJobMode(s string) (jobMode, error) {
 	switch s {
 	case "", "replace":
@@ -203,12 +207,13 @@ type transaction struct {
 	order    []*unit        // in the order added, for reproducible logs
 	anchors  []*job         // the jobs asked for
 	roots    map[*unit]bool // the units asked for
+	closure  map[*unit]bool // every unit the start jobs pull in, with a job or not
 	required map[*unit]bool
 	dropped  map[*unit]bool
 }
 
 func (m *Manager) newTransaction(mode jobMode) *transaction {
-	return &transaction{m: m, mode: mode, jobs: map[*unit]*job{}, roots: map[*unit]bool{}, required: map[*unit]bool{}, dropped: map[*unit]bool{}}
+	return &transaction{m: m, mode: mode, jobs: map[*unit]*job{}, roots: map[*unit]bool{}, closure: map[*unit]bool{}, required: map[*unit]bool{}, dropped: map[*unit]bool{}}
 }
 
 // add puts a job of type t for u in the transaction, merged with the one
@@ -262,6 +267,7 @@ func (tx *transaction) addStart(u *unit, t jobType, required bool, seen map[*uni
 		return nil
 	}
 	seen[u] = true
+	tx.closure[u] = true
 	if tx.roots[u] || u.state != Active || u.job != nil {
 		if _, err := tx.add(u, t, required); err != nil {
 			return err
@@ -406,7 +412,7 @@ func (tx *transaction) anchor(u *unit, t jobType) error {
 func (tx *transaction) isolate() error {
 	for _, n := range sortedNames(tx.m.units) {
 		u := tx.m.units[n]
-		if tx.jobs[u] != nil || u.cfg == nil {
+		if tx.closure[u] || u.cfg == nil {
 			continue
 		}
 		if !u.k.isolated() {
@@ -786,6 +792,12 @@ func (m *Manager) finishJob(j *job, res jobResult) {
 		w(j)
 	}
 	j.waiters = nil
+	if j.u.state == Inactive || j.u.state == Failed {
+		// Its sockets waited for it to be done with its job.
+		for _, s := range m.socketsFor(j.u.name) {
+			m.watchSocket(s)
+		}
+	}
 	m.jobsChanged = true
 	m.stateChanged = true
 }

@@ -258,7 +258,7 @@ func (m *Manager) advance(u *service) {
 			sig := unix.SignalNum(s.KillSignal)
 			switch s.KillMode {
 			case "process", "mixed":
-				_ = unix.Kill(u.mainPID, sig)
+				_ = m.procs.kill(u.mainPID, sig)
 			default:
 				m.killUnit(u, sig)
 			}
@@ -403,10 +403,6 @@ func (m *Manager) finishStop(u *service) {
 		u.startTimer.Stop()
 	}
 	m.removeCgroup(u)
-	// A start job that ends here has failed; a stop job has succeeded. The
-	// job ends first, so a socket sees its service without one and
-	// listens again.
-	m.stopEnded(u.unit)
 	restart := !u.stopping && !m.shuttingDown && m.shouldRestart(u)
 	switch {
 	case restart:
@@ -427,6 +423,8 @@ func (m *Manager) finishStop(u *service) {
 	default:
 		m.setState(u.unit, svcDead)
 	}
+	// A start job that ends here has failed; a stop job has succeeded.
+	m.stopEnded(u.unit)
 }
 
 func (m *Manager) shouldRestart(u *service) bool {
@@ -582,7 +580,7 @@ func (m *Manager) signalGroup(pid int, sig unix.Signal) {
 		return
 	}
 	// Services run in a session of their own: the group id is the pid.
-	if err := unix.Kill(-pid, sig); err != nil {
-		_ = unix.Kill(pid, sig)
+	if err := m.procs.kill(-pid, sig); err != nil {
+		_ = m.procs.kill(pid, sig)
 	}
 }
