@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 // listen opens the control socket, replacing a stale one.
@@ -48,7 +50,8 @@ func (m *Manager) serve(ln *net.UnixListener) {
 // mutating lists the commands that change state; only root or the
 // manager's own user may send them.
 var mutating = map[string]bool{
-	"start": true, "stop": true, "isolate": true, "restart": true, "try-restart": true, "reload": true,
+	"start": true, "stop": true, "isolate": true, "reset-failed": true, "kill": true, "cancel": true,
+	"mask": true, "unmask": true, "restart": true, "try-restart": true, "reload": true,
 	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true, "reexec-init": true,
 	"poweroff": true, "reboot": true, "halt": true, "device": true,
 }
@@ -189,6 +192,37 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 		}
 		req.JobMode = "isolate"
 		m.jobRequest(req, jobStart, req.Units, ch)
+	case "reset-failed":
+		for _, n := range req.Units {
+			if m.units[n] == nil {
+				ch <- Response{Code: 5, Err: fmt.Sprintf("unit %s not found", n)}
+				return
+			}
+		}
+		ch <- m.resetFailed(req.Units)
+	case "kill":
+		if !need() {
+			return
+		}
+		ch <- m.kill(req)
+	case "list-jobs":
+		ch <- m.listJobs(req)
+	case "cancel":
+		ch <- m.cancel(req.JobIDs)
+	case "list-timers":
+		ch <- m.listTimers(req)
+	case "mask", "unmask":
+		if len(req.Units) == 0 {
+			ch <- Response{Code: 1, Err: req.Cmd + ": no unit given"}
+			return
+		}
+		for _, n := range req.Units {
+			if err := units.ValidName(n); err != nil {
+				ch <- Response{Code: 1, Err: err.Error()}
+				return
+			}
+		}
+		ch <- m.setMasked(req.Units, req.Cmd == "mask")
 	case "status":
 		if !need() {
 			return
@@ -369,9 +403,12 @@ func (m *Manager) unitStatus(u *unit) UnitStatus {
 	s := UnitStatus{Name: u.name, Description: u.description(), Load: "loaded", Active: u.state, Sub: u.sub.String(),
 		Result: u.result.String(), Restarts: u.restarts}
 	u.k.describe(m, &s)
-	if u.cfg != nil {
+	switch {
+	case u.cfg != nil:
 		s.Path = u.cfg.Path
-	} else {
+	case errors.Is(u.loadErr, errMasked):
+		s.Load = "masked"
+	default:
 		s.Load, s.Error = "bad-setting", u.loadErr.Error()
 	}
 	if !u.since.IsZero() {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -376,7 +377,10 @@ func removeUnit(us []*unit, u *unit) []*unit {
 
 // anchor adds the job a request asks for: type t of u and its closure.
 func (tx *transaction) anchor(u *unit, t jobType) error {
-	if u.cfg == nil {
+	switch {
+	case errors.Is(u.loadErr, errMasked):
+		return fmt.Errorf("unit %s is masked", u.name)
+	case u.cfg == nil:
 		return fmt.Errorf("unit %s failed to load: %v", u.name, u.loadErr)
 	}
 	tx.roots[u] = true

@@ -74,3 +74,44 @@ func TestRestartSeveralStartsEach(t *testing.T) {
 	}
 	m.stop()
 }
+
+// The systemctl commands users reach for, through sctl.
+func TestSctlJobAndUnitCommands(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"a.service":    "[Service]\nExecStart = \"/bin/sleep 1000\"\n" + enabled,
+		"t.timer":      "[Timer]\nOnActiveSec = \"1h\"\nUnit = \"a.service\"\n" + enabled,
+		"slow.service": "[Service]\nExecStartPre = \"/bin/sleep 0.5\"\nExecStart = \"/bin/sleep 1000\"\n",
+	})
+	m.start()
+	m.waitState("a.service", core.Active)
+	m.waitState("t.timer", core.Active)
+	steps := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"list-timers"}, 0, "t.timer"},
+		{[]string{"list-jobs"}, 0, "No jobs running."},
+		{[]string{"kill", "--signal", "KILL", "a.service"}, 0, ""},
+		{[]string{"is-failed", "a.service"}, 0, "failed"},
+		{[]string{"reset-failed", "a.service"}, 0, ""},
+		{[]string{"is-active", "a.service"}, 3, "inactive"},
+		{[]string{"mask", "b.service"}, 0, "Created symlink"},
+		{[]string{"start", "b.service"}, 1, "masked"},
+		{[]string{"unmask", "b.service"}, 0, "Removed"},
+		{[]string{"cancel", "42"}, 1, "job 42 not found"},
+		{[]string{"start", "--no-block", "slow.service"}, 0, "start slow.service: pending"},
+		{[]string{"list-jobs"}, 0, "slow.service"},
+	}
+	for _, s := range steps {
+		if s.args[0] == "is-failed" {
+			m.waitState("a.service", core.Failed)
+		}
+		out, code := m.sctl(s.args...)
+		if code != s.code || !strings.Contains(out, s.want) {
+			t.Errorf("sctl %v: exit %d, output %q; want exit %d and %q", s.args, code, out, s.code, s.want)
+		}
+	}
+	m.waitState("slow.service", core.Active)
+	m.stop()
+}

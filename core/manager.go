@@ -5,6 +5,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -142,6 +143,10 @@ func (m *Manager) load() error {
 	if m.units == nil {
 		m.units = map[string]*unit{}
 	}
+	for n := range maskedUnits(m.cfg.UnitDirs) {
+		delete(good, n)
+		bad[n] = errMasked
+	}
 	seen := map[string]bool{}
 	for _, n := range sortedKeys(good) {
 		seen[n] = true
@@ -154,7 +159,9 @@ func (m *Manager) load() error {
 	}
 	for _, n := range sortedKeys(bad) {
 		seen[n] = true
-		m.logf("bad unit: %v", bad[n])
+		if !errors.Is(bad[n], errMasked) {
+			m.logf("bad unit: %v", bad[n])
+		}
 		if u := m.units[n]; u != nil && u.state != Inactive {
 			u.loadErr = bad[n] // keep running with the old configuration
 			continue

@@ -13,6 +13,12 @@ type Request struct {
 	// JobMode is what a start, stop or restart does about queued jobs it
 	// conflicts with: "replace" (the default), "fail" or "isolate".
 	JobMode string `json:"job_mode,omitempty"`
+	// Signal and Whom are kill's: the signal (name or number, default
+	// TERM) and which processes get it (main, control, all).
+	Signal string `json:"signal,omitempty"`
+	Whom   string `json:"whom,omitempty"`
+	// JobIDs are the jobs cancel ends (all when empty).
+	JobIDs []int `json:"job_ids,omitempty"`
 	// Devices are the reports of cmd "device", sent by the device manager,
 	// in the order they happened.
 	Devices []DeviceEvent `json:"devices,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,13 @@ var commands = map[string]struct {
 	"restart":           {true, "stop, then start units"},
 	"try-restart":       {true, "restart units that are running"},
 	"isolate":           {true, "start a unit and stop every unit it does not pull in"},
+	"reset-failed":      {false, "forget that units failed (all failed units without names)"},
+	"kill":              {true, "signal the processes of units (--signal SIG, --kill-whom main|control|all)"},
+	"list-jobs":         {false, "list the jobs queued and running"},
+	"cancel":            {false, "cancel jobs by id (all without ids)"},
+	"list-timers":       {false, "list active timers, the soonest first"},
+	"mask":              {true, "make units impossible to start (a link to /dev/null)"},
+	"unmask":            {true, "undo mask"},
 	"reload":            {true, "run ExecReload= of units"},
 	"status":            {true, "show the state of units, their processes and last output"},
 	"show":              {true, "print unit properties as KEY=VALUE"},
@@ -95,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	lines := fs.Int("n", 0, "log: number of lines")
 	noBlock := fs.Bool("no-block", false, "start, stop, restart: return once the jobs are queued")
 	jobMode := fs.String("job-mode", "", "start, stop, restart: replace (default), fail or isolate")
+	signal := fs.String("signal", "", "kill: the signal to send (default TERM)")
+	whom := fs.String("kill-whom", "", "kill: main, control or all (default) processes")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sctl [--socket PATH] [--json] COMMAND [UNIT...]\ncommands:")
 		for _, n := range sortedCommands() {
@@ -132,6 +142,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "convert" {
 		return convert(names, stdout, stderr)
 	}
+	var jobIDs []int
+	if cmd == "cancel" {
+		for _, n := range names {
+			id, err := strconv.Atoi(n)
+			if err != nil || id <= 0 {
+				fmt.Fprintf(stderr, "sctl cancel: %q is not a job id\n", n)
+				return 2
+			}
+			jobIDs = append(jobIDs, id)
+		}
+		names = nil
+	}
 	for i, n := range names {
 		if !strings.Contains(n, ".") {
 			names[i] = n + ".service"
@@ -145,7 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		path = DefaultSocket
 	}
 	req := core.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines,
-		NoBlock: *noBlock, JobMode: *jobMode}
+		NoBlock: *noBlock, JobMode: *jobMode, Signal: *signal, Whom: *whom, JobIDs: jobIDs}
 	resp, err := Call(path, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "sctl: %v\n", err)

@@ -1,0 +1,123 @@
+package core
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestResetFailed(t *testing.T) {
+	h := newHarness(t, map[string]string{"bad.service": "[Service]\nType = \"oneshot\"\nExecStart = \"/bin/false\"\n"})
+	if r, _ := h.request(jobStart, modeReplace, "bad.service"); !r.done || r.Code == 0 {
+		t.Fatalf("start of a failing unit: %+v", r)
+	}
+	h.advance(time.Second)
+	if s := h.state("bad.service"); s != "failed (failed)" {
+		t.Fatalf("bad.service %s", s)
+	}
+	h.m.resetFailed(nil)
+	if s, u := h.state("bad.service"), h.m.units["bad.service"]; s != "inactive (dead)" || u.result != resNone || len(u.starts) != 0 {
+		t.Fatalf("after reset-failed: %s, result %q, %d starts counted", s, u.result, len(u.starts))
+	}
+}
+
+func TestKill(t *testing.T) {
+	h := newHarness(t, map[string]string{"a.service": longRunning, "t.target": ""})
+	h.request(jobStart, modeReplace, "a.service")
+	pid := h.mainPID("a.service")
+	tests := []struct {
+		req     Request
+		wantErr string
+	}{
+		{Request{Units: []string{"t.target"}}, "no processes"},
+		{Request{Units: []string{"a.service"}, Signal: "BOGUS"}, "unknown signal"},
+		{Request{Units: []string{"a.service"}, Whom: "control"}, "no control process"},
+		{Request{Units: []string{"a.service"}, Signal: "SIGKILL", Whom: "main"}, ""},
+	}
+	for _, tt := range tests {
+		r := h.m.kill(tt.req)
+		if tt.wantErr == "" && r.Code != 0 || tt.wantErr != "" && !strings.Contains(r.Err, tt.wantErr) {
+			t.Errorf("kill %+v: %+v, want error %q", tt.req, r, tt.wantErr)
+		}
+	}
+	h.settle()
+	if s := h.state("a.service"); s != "failed (failed)" || h.procs.running[pid] != nil {
+		t.Fatalf("after SIGKILL: a.service %s", s)
+	}
+	if sig, err := parseSignal("9"); err != nil || sig != unix.SIGKILL {
+		t.Errorf("parseSignal(9) = %v, %v", sig, err)
+	}
+}
+
+func TestListAndCancelJobs(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"slow.service": "[Service]\nExecStartPre = \"/bin/sleep 5\"\n" + strings.TrimPrefix(longRunning, "[Service]\n"),
+		"app.service":  "[Unit]\nAfter = [\"slow.service\"]\nWants = [\"slow.service\"]\n" + longRunning,
+	})
+	r, _ := h.request(jobStart, modeReplace, "app.service")
+	out := h.m.listJobs(Request{}).Out
+	for _, want := range []string{"app.service  start  waiting", "slow.service  start  running", "2 jobs listed"} {
+		if !strings.Contains(strings.Join(strings.Fields(out), "  "), strings.Join(strings.Fields(want), "  ")) {
+			t.Errorf("list-jobs lacks %q:\n%s", want, out)
+		}
+	}
+	appJob := h.m.units["app.service"].job.id
+	if c := h.m.cancel([]int{appJob, 999}); c.Code == 0 || !strings.Contains(c.Err, "job 999 not found") {
+		t.Errorf("cancel of a missing job: %+v", c)
+	}
+	h.advance(10 * time.Second)
+	if !r.done || r.Jobs[0].Result != "canceled" {
+		t.Errorf("answer to the canceled start: %+v", r)
+	}
+	if s := h.state("app.service"); s != "inactive (dead)" {
+		t.Errorf("app.service %s after its start was canceled", s)
+	}
+	if s := h.state("slow.service"); s != "active (running)" {
+		t.Errorf("slow.service %s: its own job was not canceled", s)
+	}
+	if out := h.m.listJobs(Request{}).Out; out != "No jobs running.\n" {
+		t.Errorf("list-jobs: %q", out)
+	}
+}
+
+func TestListTimers(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"a.timer":   "[Timer]\nOnActiveSec = \"1h\"\nUnit = \"x.service\"\n",
+		"b.timer":   "[Timer]\nOnActiveSec = \"10m\"\nUnit = \"x.service\"\n",
+		"x.service": "[Service]\nType = \"oneshot\"\nExecStart = \"/bin/true\"\n",
+	})
+	h.request(jobStart, modeReplace, "a.timer", "b.timer")
+	out := h.m.listTimers(Request{}).Out
+	lines := strings.Split(out, "\n")
+	if len(lines) < 3 || !strings.Contains(lines[1], "b.timer") || !strings.Contains(lines[1], "10m0s") || !strings.Contains(lines[2], "a.timer") {
+		t.Fatalf("list-timers, soonest first:\n%s", out)
+	}
+}
+
+func TestMaskUnmask(t *testing.T) {
+	h := newHarness(t, map[string]string{"b.service": longRunning})
+	// b's file is in the only unit directory: masking must refuse.
+	if r := h.m.setMasked([]string{"b.service"}, true); r.Code == 0 || !strings.Contains(r.Err, "exists") {
+		t.Fatalf("mask over a unit file: %+v", r)
+	}
+	if r := h.m.setMasked([]string{"c.service"}, true); r.Code != 0 {
+		t.Fatalf("mask c.service: %+v", r)
+	}
+	if _, err := h.request(jobStart, modeReplace, "c.service"); err == nil || !strings.Contains(err.Error(), "masked") {
+		t.Fatalf("start of a masked unit: %v", err)
+	}
+	if st := h.m.unitStatus(h.m.units["c.service"]); st.Load != "masked" {
+		t.Errorf("load state %q, want masked", st.Load)
+	}
+	if strings.Contains(h.log.String(), "bad unit") {
+		t.Errorf("a masked unit is reported as bad:\n%s", h.log.String())
+	}
+	if r := h.m.setMasked([]string{"c.service"}, false); r.Code != 0 {
+		t.Fatalf("unmask: %+v", r)
+	}
+	if h.m.units["c.service"] != nil {
+		t.Errorf("c.service has no file: it should be gone once unmasked")
+	}
+}
