@@ -100,6 +100,7 @@ func (m *Manager) setState(u *unit, sub subState) {
 		for _, sock := range m.socketsFor(u.name) {
 			m.watchSocket(sock)
 		}
+		m.pathTargetDown(u.name)
 	}
 	m.rearmTimersFor(u.name)
 }
