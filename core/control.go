@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -33,18 +34,82 @@ func (m *Manager) listen() (*net.UnixListener, error) {
 	return ln, nil
 }
 
+// Control socket limits: anyone may connect, so no local user may tie up
+// the manager. Root always gets through.
+const (
+	// DefaultMaxConnsPerUID bounds the connections one uid (other than
+	// root) has open at once.
+	DefaultMaxConnsPerUID = 16
+	// DefaultRequestTimeout is how long a connection may stay idle
+	// before its request line has arrived.
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// connLimits counts the open connections of each uid.
+type connLimits struct {
+	mu   sync.Mutex
+	open map[int]int
+	max  int
+}
+
+// take counts a connection of uid, or refuses it when uid has max open.
+func (l *connLimits) take(uid int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if uid != 0 && l.open[uid] >= l.max {
+		return false
+	}
+	l.open[uid]++
+	return true
+}
+
+func (l *connLimits) release(uid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[uid]--; l.open[uid] <= 0 {
+		delete(l.open, uid)
+	}
+}
+
 func (m *Manager) serve(ln *net.UnixListener) {
+	limits := &connLimits{open: map[int]int{}, max: m.cfg.MaxConnsPerUID}
+	if limits.max <= 0 {
+		limits.max = DefaultMaxConnsPerUID
+	}
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
 			return
 		}
+		uid := peerUID(c)
+		if !limits.take(uid) {
+			// Told why, at once, without a goroutine of its own.
+			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			out, _ := json.Marshal(Response{Code: 1, Err: fmt.Sprintf("too many connections from uid %d (at most %d at once); try again later", uid, limits.max)})
+			_, _ = c.Write(append(out, '\n'))
+			c.Close()
+			continue
+		}
 		m.conns.Add(1)
 		go func() {
 			defer m.conns.Done()
-			m.handleConn(c)
+			defer limits.release(uid)
+			m.handleConn(c, uid)
 		}()
 	}
+}
+
+// peerUID is the uid of the process at the other end, -1 if unknown.
+func peerUID(c *net.UnixConn) int {
+	uid := -1
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+				uid = int(cred.Uid)
+			}
+		})
+	}
+	return uid
 }
 
 // mutating lists the commands that change state; only root or the
@@ -56,19 +121,19 @@ var mutating = map[string]bool{
 	"poweroff": true, "reboot": true, "halt": true, "device": true,
 }
 
-func (m *Manager) handleConn(c *net.UnixConn) {
+func (m *Manager) handleConn(c *net.UnixConn, uid int) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Minute))
-	uid := -1
-	if raw, err := c.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-				uid = int(cred.Uid)
-			}
-		})
+	idle := m.cfg.RequestTimeout
+	if idle <= 0 {
+		idle = DefaultRequestTimeout
 	}
+	// The request must come soon; its answer may take as long as its jobs.
+	_ = c.SetReadDeadline(time.Now().Add(idle))
 	r := bufio.NewReaderSize(c, 4096)
 	line, err := readLine(r, MaxRequest)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no request within %s", idle)
+	}
 	var resp Response
 	var req Request
 	if err == nil {
@@ -97,6 +162,7 @@ func (m *Manager) handleConn(c *net.UnixConn) {
 		}
 	}
 	out, _ := json.Marshal(resp)
+	_ = c.SetWriteDeadline(time.Now().Add(idle))
 	_, _ = c.Write(append(out, '\n'))
 }
 

@@ -29,6 +29,8 @@ func Main(args []string) int {
 	target := fs.String("target", "default.target", "target to start")
 	fstab := fs.String("fstab", "", "read mount units from this fstab (system mode: /etc/fstab)")
 	cgroups := fs.Bool("cgroups", false, "in user mode, put services in cgroups under the manager's own (which must be delegated)")
+	maxConns := fs.Int("max-conns-per-uid", DefaultMaxConnsPerUID, "control connections one uid other than root may have open at once")
+	reqTimeout := fs.Duration("request-timeout", DefaultRequestTimeout, "how long a control connection may wait before sending its request")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -39,6 +41,7 @@ func Main(args []string) int {
 	}
 	cfg.Target = *target
 	cfg.Cgroups = *cgroups
+	cfg.MaxConnsPerUID, cfg.RequestTimeout = *maxConns, *reqTimeout
 	if *unitsDir != "" {
 		cfg.UnitDirs = []string{*unitsDir}
 	}

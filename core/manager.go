@@ -39,6 +39,12 @@ type Config struct {
 	Cgroups bool
 	// Fstab is read for mount units ("" = none).
 	Fstab string
+	// MaxConnsPerUID bounds the control connections a uid other than
+	// root has open at once (0: DefaultMaxConnsPerUID); RequestTimeout
+	// is how long a connection may wait before sending its request (0:
+	// DefaultRequestTimeout).
+	MaxConnsPerUID int
+	RequestTimeout time.Duration
 }
 
 // DefaultSystemConfig is the configuration of the system manager.
