@@ -122,15 +122,6 @@ func (j *job) stopping() bool {
 	return j.typ == jobStop || j.typ == jobRestart && !j.restarted
 }
 
-// JobResult is the outcome of one job of a request.
-type JobResult struct {
-	ID     int    `json:"id"`
-	Unit   string `json:"unit"`
-	Type   string `json:"type"`
-	Result string `json:"result"`
-	Err    string `json:"err,omitempty"`
-}
-
 func (m *Manager) jobReport(j *job) JobResult {
 	r := JobResult{ID: j.id, Unit: j.u.name, Type: j.typ.String(), Result: j.result.String()}
 	switch {

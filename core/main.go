@@ -10,14 +10,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
 // InitSignals are the signals that ask init (pid 1) for the final steps.
-var InitSignals = map[string]unix.Signal{
-	"poweroff": unix.SIGUSR2,
-	"reboot":   unix.SIGTERM,
-	"halt":     unix.SIGUSR1,
-}
+var InitSignals = proto.InitSignals
 
 // Main is the sysmaster applet.
 func Main(args []string) int {

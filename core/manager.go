@@ -21,6 +21,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/cgroup"
 	"github.com/sysmaster-go/sysmaster/core/notify"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -494,18 +495,14 @@ func (m *Manager) shutdown(action string) {
 	m.stopTransaction(nil)
 }
 
-// readyFDEnv is set by init: the descriptor to write one byte to once the
-// manager is up, so init can tell a crash from a failure to start.
-const readyFDEnv = "SYSMASTER_READY_FD"
-
 // takeReadyFD picks up the descriptor init passed and keeps it from
 // leaking into services.
 func takeReadyFD() *os.File {
-	v, ok := os.LookupEnv(readyFDEnv)
+	v, ok := os.LookupEnv(proto.EnvReadyFD)
 	if !ok {
 		return nil
 	}
-	os.Unsetenv(readyFDEnv)
+	os.Unsetenv(proto.EnvReadyFD)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
 		return nil

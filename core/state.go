@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
 // savedUnit is what the manager keeps of a unit outside its process.
@@ -260,8 +262,8 @@ func (m *Manager) rebuild(name string) (savedUnit, bool) {
 			env = append([]byte{0}, env...)
 			// Ours: this unit, and this manager's socket (not another
 			// manager's unit of the same name).
-			if err == nil && bytes.Contains(env, []byte("\x00SYSMASTER_UNIT="+name+"\x00")) &&
-				bytes.Contains(env, []byte("\x00SYSMASTER_SOCKET="+m.cfg.Socket+"\x00")) {
+			if err == nil && bytes.Contains(env, []byte("\x00"+proto.EnvUnit+"="+name+"\x00")) &&
+				bytes.Contains(env, []byte("\x00"+proto.EnvSocket+"="+m.cfg.Socket+"\x00")) {
 				candidates = append(candidates, pid)
 			}
 		}

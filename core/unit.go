@@ -6,18 +6,6 @@ import (
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// State is a unit's active state, as systemd names it.
-type State string
-
-// Unit active states.
-const (
-	Inactive     State = "inactive"
-	Activating   State = "activating"
-	Active       State = "active"
-	Deactivating State = "deactivating"
-	Failed       State = "failed"
-)
-
 // unit is what the manager knows of one unit whatever its kind: its
 // configuration, dependencies' bookkeeping, job and restart counters.
 // What differs by kind lives in k.
