@@ -79,7 +79,7 @@ type Manager struct {
 	enabled      map[string]bool         // units linked from a .wants/.requires folder
 	reexec       bool                    // exec a new binary in place once the loop ends
 	afterSettle  []func()                // run once the state is saved
-	epfd         int                     // epoll of adopted processes' pidfds; 0 until needed
+	poller       *poller                 // sockets, pidfds and path watches; nil until needed
 	inh          *inherited              // descriptors from the previous manager process
 	fdstore      *os.File                // init's store of our listening sockets
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,11 +96,12 @@ func (s pathSpec) holds() bool {
 	return false
 }
 
-// pathWatch is the inotify instance of an active path unit. One goroutine
-// reads it and hands what it read to the manager's loop.
+// pathWatch is the inotify instance of an active path unit, watched in
+// the manager's epoll and read on its loop.
 type pathWatch struct {
-	f   *os.File
 	fd  int
+	tok int32
+	p   *poller
 	wds map[int32]string // watch descriptor -> watched path
 }
 
@@ -145,7 +147,8 @@ func (u *pathUnit) resume(m *Manager) {
 
 func (u *pathUnit) unwatch() {
 	if u.w != nil {
-		u.w.f.Close() // ends the reader
+		u.w.p.unwatch(u.w.fd, u.w.tok)
+		unix.Close(u.w.fd)
 		u.w = nil
 	}
 }
@@ -164,29 +167,40 @@ func (m *Manager) watchPaths(u *pathUnit) error {
 			}
 		}
 	}
+	p, err := m.poll()
+	if err != nil {
+		return err
+	}
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return os.NewSyscallError("inotify_init1", err)
 	}
-	w := &pathWatch{f: os.NewFile(uintptr(fd), u.name+" inotify"), fd: fd, wds: map[int32]string{}}
+	w := &pathWatch{fd: fd, p: p, wds: map[int32]string{}}
 	u.unwatch()
-	u.w = w
 	w.add(u.specs())
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := w.f.Read(buf)
-			if err != nil {
-				return
-			}
-			evs := append([]byte(nil), buf[:n]...)
-			m.post(func() {
-				if u.w == w {
-					m.checkPaths(u, w.parse(evs))
-				}
-			})
+	w.tok, err = p.watch(fd, func() {
+		if u.w != w {
+			return
 		}
-	}()
+		var evs []pathEvent
+		buf := make([]byte, 16<<10)
+		for {
+			n, err := unix.Read(w.fd, buf)
+			if err != nil || n <= 0 {
+				break
+			}
+			evs = append(evs, w.parse(buf[:n])...)
+		}
+		m.checkPaths(u, evs)
+		if u.w == w {
+			_ = p.rearm(w.fd, w.tok)
+		}
+	})
+	if err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("watching inotify: %w", err)
+	}
+	u.w = w
 	return nil
 }
 
