@@ -433,7 +433,26 @@ loop:
 		m.reexec, m.finished = false, false
 		goto loop
 	}
+	m.drainLogs(time.Second)
 	return m.exitAction, nil
+}
+
+// drainLogs lets the output of the last commands (an ExecStopPost= at
+// shutdown) reach the console before the manager exits, waiting at most d.
+func (m *Manager) drainLogs(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		for _, u := range m.units {
+			if s, ok := u.k.(*service); ok && s.log != nil {
+				s.log.Wait()
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // flushState writes the state file now.
