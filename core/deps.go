@@ -66,6 +66,7 @@ func (m *Manager) buildGraph() {
 		}
 	}
 	m.g = g
+	m.orderGen++
 }
 
 func (g *graph) add(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }

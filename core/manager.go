@@ -88,6 +88,7 @@ type Manager struct {
 	verifyKey    *[32]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
 	lastJobID    int
+	orderGen     int              // bumped when the ordering between jobs may have changed
 	pids         map[int]*service // main and control processes, to whom they belong
 	clock        clock
 	procs        processes

@@ -80,7 +80,7 @@ func (m *Manager) setState(u *unit, sub subState) {
 		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
 	}
 	m.stateChanged = true
-	if len(m.pending) > 0 {
+	if old == Deactivating && len(m.pending) > 0 {
 		m.jobsChanged = true // a job may have waited for this unit to settle
 	}
 	if (old == Active || old == Deactivating || old == Activating) && (s == Inactive || s == Failed) {
