@@ -1,6 +1,11 @@
 // Package core is the service manager: it loads units, turns requests into
 // jobs, runs the processes of services and keeps its state where a new
 // manager process can pick it up.
+//
+// The flow, drawn in docs/core.md: unit files → graph (deps.go) →
+// transaction (job.go) → jobs → kind (kind.go, one file per kind) →
+// processes (exec.go, behind the seams of seams.go) → events (the loop of
+// Manager.Run, poller.go) → state records (state.go).
 package core
 
 import (
