@@ -131,7 +131,7 @@ func (u *mount) start(m *Manager) {
 		typ = "auto"
 	}
 	m.setState(u.unit, mountMounting)
-	u.call(m, func() error { return unix.Mount(c.What, c.Where, typ, flags, data) }, func(err error) {
+	u.call(m, func() error { return m.procs.mount(c.What, c.Where, typ, flags, data) }, func(err error) {
 		if err != nil {
 			u.failed(m, err)
 			return
@@ -193,10 +193,10 @@ func (u *mount) stop(m *Manager) {
 		return
 	}
 	m.setState(u.unit, mountUnmounting)
-	u.call(m, func() error { return unix.Unmount(where, 0) }, func(err error) {
+	u.call(m, func() error { return m.procs.unmount(where, 0) }, func(err error) {
 		if err != nil {
 			m.logf("%s: unmount %s: %v; detaching it", u.name, where, err)
-			_ = unix.Unmount(where, unix.MNT_DETACH)
+			_ = m.procs.unmount(where, unix.MNT_DETACH)
 		}
 		down()
 	})

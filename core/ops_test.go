@@ -1,11 +1,14 @@
 package core
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 func TestResetFailed(t *testing.T) {
@@ -138,5 +141,40 @@ func TestTimerElapsingWhileItsUnitRuns(t *testing.T) {
 	// Starts at 0.1 s, then each 0.3 s run is followed by one at once.
 	if n := len(h.procs.started); n < 5 {
 		t.Fatalf("tick.service started %d times in 2 s, want at least 5: %v", n, h.procs.started)
+	}
+}
+
+// mount(2) runs off the loop: a mount that hangs fails its job after
+// TimeoutSec= while the manager goes on, and its late answer is ignored.
+func TestMountTimeout(t *testing.T) {
+	where := filepath.Join(t.TempDir(), "mnt")
+	slow := units.UnitNameFromPath(where, "mount")
+	h := newHarness(t, map[string]string{
+		slow:        "[Mount]\nWhat = \"/dev/slow\"\nWhere = \"" + where + "\"\nType = \"ext4\"\nTimeoutSec = \"5s\"\n",
+		"a.service": longRunning,
+	})
+	u := h.m.units[slow]
+	if u == nil || u.cfg == nil {
+		t.Fatalf("%s did not load: %v", slow, u.loadErr)
+	}
+	r, err := h.request(jobStart, modeReplace, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.state(slow); s != "activating (mounting)" {
+		t.Fatalf("%s %s while mount(2) runs", slow, s)
+	}
+	// The loop still serves other jobs meanwhile.
+	if other, _ := h.request(jobStart, modeReplace, "a.service"); !other.done || other.Code != 0 {
+		t.Fatalf("a.service while a mount hangs: %+v", other)
+	}
+	h.advance(6 * time.Second)
+	if !r.done || r.Code == 0 || h.state(slow) != "failed (failed)" || u.result != resTimeout {
+		t.Fatalf("after TimeoutSec: %+v, %s, result %s", r, h.state(slow), u.result)
+	}
+	h.procs.mountErr <- nil // the hung call returns at last
+	h.settle()
+	if s := h.state(slow); s != "failed (failed)" {
+		t.Errorf("a late answer changed %s to %s", slow, s)
 	}
 }
