@@ -85,9 +85,9 @@ func (m *Manager) show(req Request) Response {
 			{"Description", st.Description},
 			{"LoadState", st.Load},
 			{"ActiveState", string(u.state)},
-			{"SubState", u.sub},
-			{"MainPID", fmt.Sprint(u.mainPID)},
-			{"Result", u.result},
+			{"SubState", u.sub.String()},
+			{"MainPID", fmt.Sprint(m.unitStatus(u).MainPID)},
+			{"Result", u.result.String()},
 			{"NRestarts", fmt.Sprint(u.restarts)},
 			{"UnitFileState", m.enabledState(u)},
 			{"FragmentPath", st.Path},
@@ -217,11 +217,12 @@ func (m *Manager) unitLog(name string, n int) Response {
 	if n <= 0 {
 		n = 100
 	}
-	if u.log == nil {
+	s, ok := u.k.(*service)
+	if !ok || s.log == nil {
 		return Response{}
 	}
 	var b strings.Builder
-	for _, l := range u.log.Lines(n) {
+	for _, l := range s.log.Lines(n) {
 		fmt.Fprintf(&b, "%s %s\n", l.Time.Format("Jan 02 15:04:05.000"), l.Text)
 	}
 	return Response{Out: b.String()}

@@ -28,7 +28,7 @@ func (m *Manager) setupCgroups() {
 	m.cg = cg
 }
 
-func (m *Manager) createCgroup(u *unit) error {
+func (m *Manager) createCgroup(u *service) error {
 	if m.cg == nil {
 		return nil
 	}
@@ -63,7 +63,7 @@ func (m *Manager) createCgroup(u *unit) error {
 	return nil
 }
 
-func (m *Manager) removeCgroup(u *unit) {
+func (m *Manager) removeCgroup(u *service) {
 	if m.cg == nil || u.cgroup == "" {
 		return
 	}

@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/proto"
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 // listen opens the control socket, replacing a stale one.
@@ -31,31 +34,73 @@ func (m *Manager) listen() (*net.UnixListener, error) {
 	return ln, nil
 }
 
+// Control socket limits: anyone may connect, so no local user may tie up
+// the manager. Root always gets through.
+const (
+	// DefaultMaxConnsPerUID bounds the connections one uid (other than
+	// root) has open at once.
+	DefaultMaxConnsPerUID = 16
+	// DefaultRequestTimeout is how long a connection may stay idle
+	// before its request line has arrived.
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// connLimits counts the open connections of each uid.
+type connLimits struct {
+	mu   sync.Mutex
+	open map[int]int
+	max  int
+}
+
+// take counts a connection of uid, or refuses it when uid has max open.
+func (l *connLimits) take(uid int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if uid != 0 && l.open[uid] >= l.max {
+		return false
+	}
+	l.open[uid]++
+	return true
+}
+
+func (l *connLimits) release(uid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[uid]--; l.open[uid] <= 0 {
+		delete(l.open, uid)
+	}
+}
+
 func (m *Manager) serve(ln *net.UnixListener) {
+	limits := &connLimits{open: map[int]int{}, max: m.cfg.MaxConnsPerUID}
+	if limits.max <= 0 {
+		limits.max = DefaultMaxConnsPerUID
+	}
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
 			return
 		}
+		uid := peerUID(c)
+		if !limits.take(uid) {
+			// Told why, at once, without a goroutine of its own.
+			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			out, _ := json.Marshal(Response{Code: 1, Err: fmt.Sprintf("too many connections from uid %d (at most %d at once); try again later", uid, limits.max)})
+			_, _ = c.Write(append(out, '\n'))
+			c.Close()
+			continue
+		}
 		m.conns.Add(1)
 		go func() {
 			defer m.conns.Done()
-			m.handleConn(c)
+			defer limits.release(uid)
+			m.handleConn(c, uid)
 		}()
 	}
 }
 
-// mutating lists the commands that change state; only root or the
-// manager's own user may send them.
-var mutating = map[string]bool{
-	"start": true, "stop": true, "restart": true, "try-restart": true, "reload": true,
-	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true, "reexec-init": true,
-	"poweroff": true, "reboot": true, "halt": true, "device": true,
-}
-
-func (m *Manager) handleConn(c *net.UnixConn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Minute))
+// peerUID is the uid of the process at the other end, -1 if unknown.
+func peerUID(c *net.UnixConn) int {
 	uid := -1
 	if raw, err := c.SyscallConn(); err == nil {
 		_ = raw.Control(func(fd uintptr) {
@@ -64,8 +109,31 @@ func (m *Manager) handleConn(c *net.UnixConn) {
 			}
 		})
 	}
+	return uid
+}
+
+// mutating lists the commands that change state; only root or the
+// manager's own user may send them.
+var mutating = map[string]bool{
+	"start": true, "stop": true, "isolate": true, "reset-failed": true, "kill": true, "cancel": true,
+	"mask": true, "unmask": true, "restart": true, "try-restart": true, "reload": true,
+	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true, "reexec-init": true,
+	"poweroff": true, "reboot": true, "halt": true, "device": true,
+}
+
+func (m *Manager) handleConn(c *net.UnixConn, uid int) {
+	defer c.Close()
+	idle := m.cfg.RequestTimeout
+	if idle <= 0 {
+		idle = DefaultRequestTimeout
+	}
+	// The request must come soon; its answer may take as long as its jobs.
+	_ = c.SetReadDeadline(time.Now().Add(idle))
 	r := bufio.NewReaderSize(c, 4096)
-	line, err := readLine(r, MaxRequest)
+	line, err := proto.ReadLine(r, MaxRequest)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no request within %s", idle)
+	}
 	var resp Response
 	var req Request
 	if err == nil {
@@ -94,63 +162,8 @@ func (m *Manager) handleConn(c *net.UnixConn) {
 		}
 	}
 	out, _ := json.Marshal(resp)
+	_ = c.SetWriteDeadline(time.Now().Add(idle))
 	_, _ = c.Write(append(out, '\n'))
-}
-
-// DecodeRequest parses and checks one request line.
-func DecodeRequest(line []byte) (Request, error) {
-	var req Request
-	if len(line) > MaxRequest {
-		return req, fmt.Errorf("request longer than %d bytes", MaxRequest)
-	}
-	if err := json.Unmarshal(line, &req); err != nil {
-		return req, errors.New("not a JSON object with cmd, units, json, lines, type, state")
-	}
-	if req.Cmd == "" {
-		return req, errors.New("no cmd")
-	}
-	if len(req.Units) > 1024 {
-		return req, errors.New("too many units in one request")
-	}
-	for _, u := range req.Units {
-		if len(u) > 256 || strings.ContainsAny(u, "/\x00\n") {
-			return req, fmt.Errorf("bad unit name %.40q", u)
-		}
-	}
-	if req.Cmd == "device" {
-		if len(req.Devices) == 0 {
-			return req, errors.New("device: no device given")
-		}
-		if len(req.Devices) > maxDeviceBatch {
-			return req, fmt.Errorf("device: %d reports in one request, at most %d", len(req.Devices), maxDeviceBatch)
-		}
-		for i := range req.Devices {
-			if err := req.Devices[i].check(); err != nil {
-				return req, err
-			}
-		}
-	}
-	if req.Lines < 0 || req.Lines > 100000 {
-		return req, fmt.Errorf("lines %d out of range", req.Lines)
-	}
-	return req, nil
-}
-
-func readLine(r *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := r.ReadSlice('\n')
-		line = append(line, chunk...)
-		if len(line) > max {
-			return nil, fmt.Errorf("request longer than %d bytes", max)
-		}
-		if err == nil {
-			return line, nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, err
-		}
-	}
 }
 
 // handle runs one request on the manager goroutine. Requests that wait for
@@ -178,44 +191,48 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 		}
 		m.dispatch()
 		ch <- Response{}
-	case "start":
+	case "start", "stop", "restart":
 		if !need() {
 			return
 		}
-		if m.shuttingDown {
-			ch <- Response{Code: 1, Err: "system is shutting down"}
-			return
-		}
-		if req.NoBlock {
-			for _, n := range req.Units {
-				if err := m.startTransaction(n, nil); err != nil {
-					ch <- Response{Code: 1, Err: err.Error()}
-					return
-				}
-			}
-			ch <- Response{}
-			return
-		}
-		m.startEach(req.Units, ch)
-	case "stop":
+		m.jobRequest(req, map[string]jobType{"start": jobStart, "stop": jobStop, "restart": jobRestart}[req.Cmd], req.Units, ch)
+	case "isolate":
 		if !need() {
 			return
 		}
-		m.stopTransaction(req.Units, ch)
-	case "restart":
-		if !need() {
-			return
-		}
-		inner := make(chan Response, 1)
-		m.stopTransaction(req.Units, inner)
-		go func() {
-			r := <-inner
-			if r.Code != 0 {
-				ch <- r
+		req.JobMode = "isolate"
+		m.jobRequest(req, jobStart, req.Units, ch)
+	case "reset-failed":
+		for _, n := range req.Units {
+			if m.units[n] == nil {
+				ch <- Response{Code: 5, Err: fmt.Sprintf("unit %s not found", n)}
 				return
 			}
-			m.post(func() { m.startEach(req.Units, ch) })
-		}()
+		}
+		ch <- m.resetFailed(req.Units)
+	case "kill":
+		if !need() {
+			return
+		}
+		ch <- m.kill(req)
+	case "list-jobs":
+		ch <- m.listJobs()
+	case "cancel":
+		ch <- m.cancel(req.JobIDs)
+	case "list-timers":
+		ch <- m.listTimers()
+	case "mask", "unmask":
+		if len(req.Units) == 0 {
+			ch <- Response{Code: 1, Err: req.Cmd + ": no unit given"}
+			return
+		}
+		for _, n := range req.Units {
+			if err := units.ValidName(n); err != nil {
+				ch <- Response{Code: 1, Err: err.Error()}
+				return
+			}
+		}
+		ch <- m.setMasked(req.Units, req.Cmd == "mask")
 	case "status":
 		if !need() {
 			return
@@ -252,11 +269,7 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 				active = append(active, n)
 			}
 		}
-		if len(active) == 0 {
-			ch <- Response{}
-			return
-		}
-		m.handle(Request{Cmd: "restart", Units: active}, ch)
+		m.jobRequest(req, jobRestart, active, ch)
 	case "reload":
 		if !need() {
 			return
@@ -333,164 +346,122 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 	}
 }
 
-// startEach starts the units one transaction each and answers once all
-// jobs have finished.
-func (m *Manager) startEach(names []string, ch chan<- Response) {
-	inner := make(chan Response, len(names))
-	for _, n := range names {
-		if err := m.startTransaction(n, inner); err != nil {
-			inner <- Response{Code: 1, Err: err.Error()}
-		}
+// jobRequest queues one transaction of jobs of type t for names and
+// answers once every job asked for has finished (at once with NoBlock),
+// with the result of each.
+func (m *Manager) jobRequest(req Request, t jobType, names []string, ch chan<- Response) {
+	mode, err := parseJobMode(req.JobMode)
+	if err != nil {
+		ch <- Response{Code: 1, Err: err.Error()}
+		return
 	}
-	go func() {
-		var out Response
-		for range names {
-			r := <-inner
-			if r.Code != 0 {
-				out.Code = r.Code
-				out.Err += r.Err + "\n"
-			}
-			out.Out += r.Out
-		}
-		out.Err = strings.TrimSuffix(out.Err, "\n")
-		ch <- out
-	}()
+	if m.shuttingDown && t != jobStop {
+		ch <- Response{Code: 1, Err: "system is shutting down"}
+		return
+	}
+	var whenDone func([]*job)
+	if !req.NoBlock {
+		whenDone = func(jobs []*job) { ch <- m.jobsAnswer(jobs) }
+	}
+	jobs, err := m.enqueue(t, names, mode, whenDone)
+	switch {
+	case err != nil:
+		ch <- Response{Code: 1, Err: err.Error()}
+	case req.NoBlock:
+		ch <- m.jobsAnswer(jobs)
+	}
 }
 
-// UnitStatus is the status of one unit, as `sctl status --json` prints it.
-type UnitStatus struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Load        string   `json:"load"`
-	Active      State    `json:"active"`
-	Sub         string   `json:"sub"`
-	MainPID     int      `json:"main_pid,omitempty"`
-	Result      string   `json:"result,omitempty"`
-	Restarts    int      `json:"restarts"`
-	Path        string   `json:"path,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	Since       string   `json:"since,omitempty"`
-	Status      string   `json:"status_text,omitempty"`
-	Cgroup      string   `json:"cgroup,omitempty"`
-	Processes   []int    `json:"processes,omitempty"`
-	Enabled     string   `json:"enabled"`
-	Log         []string `json:"log,omitempty"`
+// jobsAnswer reports jobs: code 1 and each failure when one did not
+// succeed.
+func (m *Manager) jobsAnswer(jobs []*job) Response {
+	var r Response
+	var errs []string
+	for _, j := range jobs {
+		jr := m.jobReport(j)
+		r.Jobs = append(r.Jobs, jr)
+		if jr.Err != "" {
+			r.Code = 1
+			errs = append(errs, jr.Err)
+		}
+	}
+	r.Err = strings.Join(errs, "\n")
+	return r
 }
 
 func (m *Manager) unitStatus(u *unit) UnitStatus {
-	s := UnitStatus{Name: u.name, Description: u.description(), Load: "loaded", Active: u.state, Sub: u.sub,
-		MainPID: u.mainPID, Result: u.result, Restarts: u.restarts}
-	if u.cfg != nil {
+	s := UnitStatus{Name: u.name, Description: u.description(), Load: "loaded", Active: u.state, Sub: u.sub.String(),
+		Result: u.result.String(), Restarts: u.restarts}
+	u.k.describe(m, &s)
+	switch {
+	case u.cfg != nil:
 		s.Path = u.cfg.Path
-	} else {
+	case errors.Is(u.loadErr, errMasked):
+		s.Load = "masked"
+	default:
 		s.Load, s.Error = "bad-setting", u.loadErr.Error()
 	}
 	if !u.since.IsZero() {
 		s.Since = u.since.Format(time.RFC3339)
 	}
-	s.Status, s.Enabled = u.statusText, m.enabledState(u)
-	s.Cgroup = u.cgroup
+	s.Enabled = m.enabledState(u)
 	return s
 }
 
+// status answers the status of units, with their processes and last
+// lines of output; the client renders it.
 func (m *Manager) status(req Request) Response {
-	var sts []UnitStatus
 	r := Response{}
 	for _, n := range req.Units {
 		u := m.units[n]
 		st := m.unitStatus(u)
-		st.Processes = m.processes(u)
-		if u.log != nil {
-			for _, l := range u.log.Lines(10) {
-				st.Log = append(st.Log, l.Time.Format("15:04:05")+" "+l.Text)
-			}
+		if d, ok := u.k.(detailer); ok {
+			d.detail(m, &st)
 		}
-		sts = append(sts, st)
+		r.Units = append(r.Units, st)
 		if st.Active != Active {
 			r.Code = 3
 		}
 	}
-	if req.JSON {
-		b, _ := json.MarshalIndent(sts, "", "  ")
-		r.Out = string(b) + "\n"
-		return r
-	}
-	var b strings.Builder
-	for _, st := range sts {
-		fmt.Fprintf(&b, "* %s - %s\n", st.Name, st.Description)
-		if st.Error != "" {
-			fmt.Fprintf(&b, "    Loaded: bad-setting\n     Error: %s\n", st.Error)
-		} else {
-			fmt.Fprintf(&b, "    Loaded: loaded (%s)\n", st.Path)
-		}
-		fmt.Fprintf(&b, "    Active: %s (%s)", st.Active, st.Sub)
-		if st.Since != "" {
-			fmt.Fprintf(&b, " since %s", st.Since)
-		}
-		b.WriteString("\n")
-		if st.MainPID > 0 {
-			fmt.Fprintf(&b, "  Main PID: %d\n", st.MainPID)
-		}
-		if st.Status != "" {
-			fmt.Fprintf(&b, "    Status: %q\n", st.Status)
-		}
-		if len(st.Processes) > 0 {
-			fmt.Fprintf(&b, "     Tasks: %d", len(st.Processes))
-			if st.Cgroup != "" {
-				fmt.Fprintf(&b, " (cgroup %s)", st.Cgroup)
-			}
-			b.WriteString("\n")
-			for _, p := range st.Processes {
-				fmt.Fprintf(&b, "            %d %s\n", p, cmdline(p))
-			}
-		}
-		if st.Result != "" && st.Result != "success" {
-			fmt.Fprintf(&b, "    Result: %s\n", st.Result)
-		}
-		if st.Restarts > 0 {
-			fmt.Fprintf(&b, "  Restarts: %d\n", st.Restarts)
-		}
-		if len(st.Log) > 0 {
-			b.WriteString("\n")
-			for _, l := range st.Log {
-				b.WriteString(l + "\n")
-			}
-		}
-	}
-	r.Out = b.String()
 	return r
 }
 
+// listUnits answers every unit (of a kind, in a state, when asked).
 func (m *Manager) listUnits(req Request) Response {
-	var sts []UnitStatus
+	r := Response{Units: []UnitStatus{}}
 	for _, n := range sortedNames(m.units) {
 		u := m.units[n]
 		if req.Type != "" && u.kind() != req.Type {
 			continue
 		}
-		if req.State != "" && string(u.state) != req.State && u.sub != req.State {
+		if req.State != "" && string(u.state) != req.State && u.sub.String() != req.State {
 			continue
 		}
-		sts = append(sts, m.unitStatus(u))
+		r.Units = append(r.Units, m.unitStatus(u))
 	}
-	if req.JSON {
-		b, _ := json.MarshalIndent(sts, "", "  ")
-		return Response{Out: string(b) + "\n"}
+	return r
+}
+
+// detailer is a kind with more to say in a status answer than in a
+// list: what costs a walk of /proc or a read of the log.
+type detailer interface {
+	detail(m *Manager, st *UnitStatus)
+}
+
+func (u *service) detail(m *Manager, st *UnitStatus) {
+	for _, pid := range m.processes(u) {
+		st.Processes = append(st.Processes, proto.Process{PID: pid, Cmdline: cmdline(pid)})
 	}
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "UNIT\tLOAD\tACTIVE\tSUB\tDESCRIPTION")
-	for _, st := range sts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Load, st.Active, st.Sub, st.Description)
+	if u.log != nil {
+		for _, l := range u.log.Lines(10) {
+			st.Log = append(st.Log, l.Time.Format("15:04:05")+" "+l.Text)
+		}
 	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\n%d units listed.\n", len(sts))
-	return Response{Out: b.String()}
 }
 
 // processes lists the pids of u: its cgroup's, or the session of its main
 // process.
-func (m *Manager) processes(u *unit) []int {
+func (m *Manager) processes(u *service) []int {
 	if m.cg != nil && u.cgroup != "" {
 		if procs, err := m.cg.Procs(u.cgroup); err == nil {
 			return procs

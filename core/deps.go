@@ -8,32 +8,37 @@ import (
 // graph holds the reverse edges of the unit dependencies, computed once
 // per load, so propagation never scans every unit.
 type graph struct {
-	pulledBy    map[string][]string // unit -> units that pull it in implicitly (a socket's service)
-	before      map[string][]string // unit -> units that are Before= it
+	after       map[string][]string // unit -> units it is ordered after (After=, others' Before=, a target's deps)
+	afterMe     map[string][]string // unit -> units ordered after it
 	stopWith    map[string][]string // unit -> units that stop when it is stopped (Requires, BindsTo, PartOf)
 	boundBy     map[string][]string // unit -> units that stop whenever it goes down (BindsTo)
 	restartWith map[string][]string // unit -> units restarted with it (PartOf)
 	conflicts   map[string][]string // symmetric Conflicts=
 	socketsOf   map[string][]string // service -> socket units activating it
 	timersOf    map[string][]string // unit -> timer units starting it
+	pathsOf     map[string][]string // unit -> path units starting it
 }
 
 func (m *Manager) buildGraph() {
 	g := graph{
-		pulledBy: map[string][]string{}, before: map[string][]string{}, stopWith: map[string][]string{},
+		after: map[string][]string{}, afterMe: map[string][]string{}, stopWith: map[string][]string{},
 		boundBy: map[string][]string{}, restartWith: map[string][]string{}, conflicts: map[string][]string{},
-		socketsOf: map[string][]string{}, timersOf: map[string][]string{},
+		socketsOf: map[string][]string{}, timersOf: map[string][]string{}, pathsOf: map[string][]string{},
 	}
-	add := func(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }
+	add := g.add
 	for _, n := range sortedNames(m.units) {
 		u := m.units[n]
 		if u.cfg == nil {
 			continue
 		}
 		c := u.cfg
-		for _, b := range c.Unit.Before {
-			add(g.before, b, n)
+		for _, a := range c.Unit.After {
+			add(g.after, n, a)
 		}
+		for _, b := range c.Unit.Before {
+			add(g.after, b, n)
+		}
+		u.k.edges(m, &g)
 		for _, d := range c.Unit.Requires {
 			add(g.stopWith, d, n)
 		}
@@ -45,27 +50,26 @@ func (m *Manager) buildGraph() {
 			add(g.stopWith, d, n)
 			add(g.restartWith, d, n)
 		}
-		switch u.kind() {
-		case "socket":
-			// A socket listens before its service starts.
-			svc := serviceOf(u)
-			add(g.socketsOf, svc, n)
-			add(g.before, svc, n)
-		case "timer":
-			add(g.timersOf, timerTarget(u), n)
-		}
 		for _, d := range c.Unit.Conflicts {
 			add(g.conflicts, n, d)
 			add(g.conflicts, d, n)
 		}
 	}
-	for _, mp := range []map[string][]string{g.pulledBy, g.before, g.stopWith, g.boundBy, g.restartWith, g.conflicts, g.socketsOf, g.timersOf} {
+	for k, vs := range g.after {
+		for _, v := range vs {
+			add(g.afterMe, v, k)
+		}
+	}
+	for _, mp := range []map[string][]string{g.after, g.afterMe, g.stopWith, g.boundBy, g.restartWith, g.conflicts, g.socketsOf, g.timersOf, g.pathsOf} {
 		for k, v := range mp {
 			mp[k] = dedup(v)
 		}
 	}
 	m.g = g
+	m.orderGen++
 }
+
+func (g *graph) add(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }
 
 func dedup(in []string) []string {
 	sort.Strings(in)
@@ -76,19 +80,6 @@ func dedup(in []string) []string {
 		}
 	}
 	return out
-}
-
-// orderedAfter lists the units that u starts after: After=, the reverse of
-// other units' Before=, and, for a target, everything it pulls in.
-func (m *Manager) orderedAfter(u *unit) []string {
-	var out []string
-	if u.cfg != nil {
-		out = append(out, u.cfg.Unit.After...)
-		if u.kind() == "target" {
-			out = append(out, m.wantsOf(u)...)
-		}
-	}
-	return append(out, m.g.before[u.name]...)
 }
 
 // wantsOf lists what starting u pulls in.
@@ -103,7 +94,7 @@ func (m *Manager) wantsOf(u *unit) []string {
 			}
 		}
 	}
-	return append(out, m.g.pulledBy[u.name]...)
+	return out
 }
 
 // failedDependency returns the first hard dependency that keeps u from
@@ -131,18 +122,18 @@ func (m *Manager) failedDependency(u *unit) (string, bool) {
 func (m *Manager) wentDown(u *unit, failed bool) {
 	var stop []string
 	for _, n := range m.g.boundBy[u.name] {
-		if d := m.units[n]; d != nil && (d.state == Active || d.state == Activating) && (d.job == nil || d.job.kind != jobStop) {
+		if d := m.units[n]; d != nil && (d.state == Active || d.state == Activating) && (d.job == nil || !d.job.stopping()) {
 			stop = append(stop, n)
 		}
 	}
 	if len(stop) > 0 && !m.shuttingDown {
 		m.logf("%s went down; stopping %v bound to it", u.name, stop)
-		m.stopTransaction(stop, nil)
+		m.stopTransaction(stop)
 	}
 	if failed && u.cfg != nil && !m.shuttingDown {
 		for _, n := range u.cfg.Unit.OnFailure {
 			m.logf("%s failed; starting %s (OnFailure)", u.name, n)
-			if err := m.startTransaction(n, nil); err != nil {
+			if err := m.startTransaction(n); err != nil {
 				m.logf("OnFailure=%s: %v", n, err)
 			}
 		}

@@ -11,54 +11,13 @@ import (
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// DeviceEvent is what the device manager tells core about one device, so
-// units can order themselves after it ("dev-ttyS1.device").
-type DeviceEvent struct {
-	Action  string   `json:"action"`            // add, change, move, bind, remove
-	SysPath string   `json:"syspath"`           // /sys/devices/...
-	DevNode string   `json:"devnode,omitempty"` // /dev/...
-	Links   []string `json:"links,omitempty"`   // /dev/disk/by-uuid/...
-}
-
 // deviceTimeout bounds how long a start job waits for its device to
 // appear, as systemd's DefaultDeviceTimeoutSec.
 const deviceTimeout = 90 * time.Second
 
-// Bounds of a device report: links of one device, and reports in one
-// request (coldplug sends many at once).
-const (
-	maxDeviceLinks = 256
-	maxDeviceBatch = 512
-)
-
-func (ev *DeviceEvent) check() error {
-	switch ev.Action {
-	case "add", "change", "move", "bind", "unbind", "online", "offline", "remove":
-	default:
-		return fmt.Errorf("device: unknown action %.20q", ev.Action)
-	}
-	if !strings.HasPrefix(ev.SysPath, "/sys/") {
-		return fmt.Errorf("device: syspath %.60q is not under /sys", ev.SysPath)
-	}
-	if len(ev.Links) > maxDeviceLinks {
-		return fmt.Errorf("device: %d links, at most %d", len(ev.Links), maxDeviceLinks)
-	}
-	for _, p := range append([]string{ev.SysPath, ev.DevNode}, ev.Links...) {
-		if len(p) > 1024 || strings.ContainsAny(p, "\x00\n") {
-			return fmt.Errorf("device: bad path %.60q", p)
-		}
-	}
-	for _, p := range append([]string{ev.DevNode}, ev.Links...) {
-		if p != "" && !strings.HasPrefix(p, "/dev/") {
-			return fmt.Errorf("device: %.60q is not under /dev", p)
-		}
-	}
-	return nil
-}
-
 // unitNames are the device units that stand for the device: one for its
 // /sys path, one for its node and one per symlink, as systemd names them.
-func (ev *DeviceEvent) unitNames() []string {
+func deviceUnitNames(ev *DeviceEvent) []string {
 	out := []string{units.UnitNameFromPath(ev.SysPath, "device")}
 	for _, p := range append([]string{ev.DevNode}, ev.Links...) {
 		if p != "" {
@@ -82,7 +41,7 @@ func (m *Manager) deviceUnit(name string) *unit {
 		}
 		return u
 	}
-	u := &unit{name: name, cfg: syntheticDevice(name), state: Inactive, sub: "dead"}
+	u := newUnit(name, syntheticDevice(name), nil)
 	m.units[name] = u
 	return u
 }
@@ -117,7 +76,7 @@ func (m *Manager) addDeviceUnits() {
 
 // deviceChanged applies one report of the device manager.
 func (m *Manager) deviceChanged(ev *DeviceEvent) {
-	names := ev.unitNames()
+	names := deviceUnitNames(ev)
 	if ev.Action == "remove" {
 		if old := m.devLinks[ev.SysPath]; old != nil {
 			names = append(names, old...)
@@ -125,7 +84,7 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 		delete(m.devLinks, ev.SysPath)
 		for _, n := range dedup(names) {
 			if u := m.units[n]; u != nil && u.state == Active {
-				m.setState(u, Inactive, "dead")
+				m.setState(u, deviceDead)
 			}
 		}
 		return
@@ -137,73 +96,115 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 	}
 	for _, n := range m.devLinks[ev.SysPath] {
 		if u := m.units[n]; !keep[n] && u != nil && u.state == Active {
-			m.setState(u, Inactive, "dead")
+			m.setState(u, deviceDead)
 		}
 	}
 	m.devLinks[ev.SysPath] = names
 	for _, n := range names {
 		u := m.deviceUnit(n)
 		if u.state != Active {
-			m.setState(u, Active, "plugged")
+			m.setState(u, devicePlugged)
 		}
-		if u.job != nil && u.job.kind == jobStart && u.job.running {
+		if j := u.job; j != nil && j.running && !j.stopping() {
 			m.logf("%s: found", n)
-			m.stopDeviceWait(u)
-			m.finishJob(u.job, false)
+			if d, ok := u.k.(*device); ok {
+				d.stopWait()
+			}
+			m.startEnded(u, resultDone)
 		}
 	}
 }
 
-// startDevice runs a start job of a device unit: done when the device is
+// device is a device the device manager reported; units wait for it.
+type device struct {
+	*unit
+	noKindState
+	wait timerHandle // a start job's wait for the device
+}
+
+type deviceState uint8
+
+const (
+	deviceDead deviceState = iota
+	devicePlugged
+)
+
+var deviceStates = []stateInfo{deviceDead: {"dead", Inactive}, devicePlugged: {"plugged", Active}}
+
+func (s deviceState) String() string { return deviceStates[s].name }
+func (s deviceState) active() State  { return deviceStates[s].active }
+
+func (u *device) typeName() string  { return "device" }
+func (u *device) initial() subState { return deviceDead }
+func (u *device) parseSub(n string) (subState, bool) {
+	return parseState[deviceState](deviceStates, n)
+}
+
+// checked: a device is only waited for, whatever its dependencies.
+func (u *device) checked() bool { return false }
+
+// logged: devices come and go by the hundred at boot; only a device some
+// unit waited for is worth a line (see deviceChanged).
+func (u *device) logged() bool { return false }
+
+// isolated: devices follow the hardware, not isolate.
+func (u *device) isolated() bool { return false }
+
+func (u *device) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
+	return restoreSimple(u.unit, rec)
+}
+
+// start runs a start job of a device unit: done when the device is
 // there, else it waits for the device manager to report it.
-func (m *Manager) startDevice(u *unit) {
+func (u *device) start(m *Manager) {
 	if u.state == Active {
-		m.finishJob(u.job, false)
+		m.startEnded(u.unit, resultDone)
 		return
 	}
 	j := u.job
 	m.logf("%s: waiting for the device", u.name)
-	u.timer = m.after(deviceTimeout, func() {
+	u.wait = m.after(deviceTimeout, func() {
 		if u.job == j && u.state != Active {
 			j.failMsg = fmt.Sprintf("%s did not appear within %s", u.name, deviceTimeout)
 			m.logf("%s", j.failMsg)
-			m.finishJob(j, true)
+			m.finishJob(j, resultTimeout)
 			m.dispatch()
 		}
 	})
 }
 
-func (m *Manager) stopDeviceWait(u *unit) {
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
+// stop ends the wait: devices come and go with the hardware, not with
+// jobs.
+func (u *device) stop(m *Manager) {
+	u.stopWait()
+	m.stopEnded(u.unit)
+}
+
+func (u *device) stopWait() {
+	if u.wait != nil {
+		u.wait.Stop()
+		u.wait = nil
 	}
 }
 
-// checkDevices corrects the recorded state of device units after a
-// restart of core: reports sent while no core ran were lost, so the
-// device's path decides. A user manager's devices are whatever it was
-// told, not the host's, so it keeps its records.
-func (m *Manager) checkDevices() {
+// resume corrects the recorded state of a device after a restart of
+// core: reports sent while no core ran were lost, so the device's path
+// decides. A user manager's devices are whatever it was told, not the
+// host's, so it keeps its records.
+func (u *device) resume(m *Manager) {
 	if m.cfg.User {
 		return
 	}
-	for _, n := range sortedNames(m.units) {
-		u := m.units[n]
-		if u.kind() != "device" {
-			continue
-		}
-		p, err := devicePath(n)
-		if err != nil {
-			continue
-		}
-		fi, err := os.Lstat(p)
-		switch {
-		case err == nil && u.state != Active && readyDevice(p, fi):
-			m.setState(u, Active, "plugged")
-		case errors.Is(err, os.ErrNotExist) && u.state == Active:
-			m.setState(u, Inactive, "dead")
-		}
+	p, err := devicePath(u.name)
+	if err != nil {
+		return
+	}
+	fi, err := os.Lstat(p)
+	switch {
+	case err == nil && u.state != Active && readyDevice(p, fi):
+		m.setState(u.unit, devicePlugged)
+	case errors.Is(err, os.ErrNotExist) && u.state == Active:
+		m.setState(u.unit, deviceDead)
 	}
 }
 

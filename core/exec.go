@@ -11,6 +11,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/core/logbuf"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -24,7 +25,7 @@ var rlimitNames = map[string]int{
 
 // exec starts one command of u. main says it is the service's main process
 // (which receives socket-activation fds and the watchdog settings).
-func (m *Manager) exec(u *unit, c units.Command, directive string, main bool) (int, error) {
+func (m *Manager) exec(u *service, c units.Command, directive string, main bool) (int, error) {
 	s := u.svc()
 	env, err := m.environment(u, main)
 	if err != nil {
@@ -99,13 +100,13 @@ func (m *Manager) exec(u *unit, c units.Command, directive string, main bool) (i
 		spec.ExtraFiles = m.socketFiles(u)
 		spec.ListenPID = len(spec.ExtraFiles) > 0
 	}
-	return execute.Start(m.self, spec)
+	return m.procs.start(m.self, spec)
 }
 
 // output returns the file a service writes kind (StandardOutput=) to.
 // Captured output goes to the unit's ring and is mirrored to the console
 // or the kernel log.
-func (m *Manager) output(u *unit, kind string, closeAfter *[]*os.File) (*os.File, error) {
+func (m *Manager) output(u *service, kind string, closeAfter *[]*os.File) (*os.File, error) {
 	console, _ := m.cfg.Console.(*os.File)
 	switch kind {
 	case "null":
@@ -136,7 +137,7 @@ func (m *Manager) output(u *unit, kind string, closeAfter *[]*os.File) (*os.File
 
 // environment is what every process of u starts with: a base, the
 // manager's notify and socket settings, EnvironmentFile= and Environment=.
-func (m *Manager) environment(u *unit, main bool) ([]string, error) {
+func (m *Manager) environment(u *service, main bool) ([]string, error) {
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	if m.cfg.User {
 		for _, k := range []string{"PATH", "HOME", "USER", "LANG"} {
@@ -145,9 +146,9 @@ func (m *Manager) environment(u *unit, main bool) ([]string, error) {
 			}
 		}
 	}
-	env = append(env, "SYSMASTER_UNIT="+u.name)
+	env = append(env, proto.EnvUnit+"="+u.name)
 	if m.cfg.Socket != "" {
-		env = append(env, "SYSMASTER_SOCKET="+m.cfg.Socket)
+		env = append(env, proto.EnvSocket+"="+m.cfg.Socket)
 	}
 	s := u.svc()
 	if m.notify != nil && (s.Type == "notify" || s.NotifyAccess != "none" && s.NotifyAccess != "") {

@@ -1,10 +1,16 @@
 // Package core is the service manager: it loads units, turns requests into
 // jobs, runs the processes of services and keeps its state where a new
 // manager process can pick it up.
+//
+// The flow, drawn in docs/core.md: unit files → graph (deps.go) →
+// transaction (job.go) → jobs → kind (kind.go, one file per kind) →
+// processes (exec.go, behind the seams of seams.go) → events (the loop of
+// Manager.Run, poller.go) → state records (state.go).
 package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +26,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/cgroup"
 	"github.com/sysmaster-go/sysmaster/core/notify"
-	"github.com/sysmaster-go/sysmaster/core/reap"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -39,6 +45,12 @@ type Config struct {
 	Cgroups bool
 	// Fstab is read for mount units ("" = none).
 	Fstab string
+	// MaxConnsPerUID bounds the control connections a uid other than
+	// root has open at once (0: DefaultMaxConnsPerUID); RequestTimeout
+	// is how long a connection may wait before sending its request (0:
+	// DefaultRequestTimeout).
+	MaxConnsPerUID int
+	RequestTimeout time.Duration
 }
 
 // DefaultSystemConfig is the configuration of the system manager.
@@ -72,7 +84,7 @@ type Manager struct {
 	enabled      map[string]bool         // units linked from a .wants/.requires folder
 	reexec       bool                    // exec a new binary in place once the loop ends
 	afterSettle  []func()                // run once the state is saved
-	epfd         int                     // epoll of adopted processes' pidfds; 0 until needed
+	poller       *poller                 // sockets, pidfds and path watches; nil until needed
 	inh          *inherited              // descriptors from the previous manager process
 	fdstore      *os.File                // init's store of our listening sockets
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
@@ -80,6 +92,11 @@ type Manager struct {
 	prefetch     chan *prefetched        // the previous process's state, being read
 	verifyKey    *[32]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
+	lastJobID    int
+	orderGen     int              // bumped when the ordering between jobs may have changed
+	pids         map[int]*service // main and control processes, to whom they belong
+	clock        clock
+	procs        processes
 	shuttingDown bool
 	exitAction   string // after shutdown: "", "poweroff", "reboot", "halt"
 	finished     bool
@@ -106,6 +123,9 @@ func New(cfg Config) (*Manager, error) {
 		pending:  map[*job]struct{}{},
 		exited:   make(chan struct{}),
 		devLinks: map[string][]string{},
+		pids:     map[int]*service{},
+		clock:    systemClock{},
+		procs:    systemProcesses{},
 	}
 	// The previous process's records are read while the units load.
 	m.prefetchState()
@@ -136,27 +156,30 @@ func (m *Manager) load() error {
 	if m.units == nil {
 		m.units = map[string]*unit{}
 	}
+	for n := range maskedUnits(m.cfg.UnitDirs) {
+		delete(good, n)
+		bad[n] = errMasked
+	}
 	seen := map[string]bool{}
 	for _, n := range sortedKeys(good) {
 		seen[n] = true
 		if u := m.units[n]; u != nil {
 			// Runtime state survives a reload; only the configuration changes.
 			u.cfg, u.loadErr = good[n], nil
-			if u.sub == "bad" {
-				u.sub = "dead"
-			}
 			continue
 		}
-		m.units[n] = &unit{name: n, cfg: good[n], state: Inactive, sub: "dead"}
+		m.units[n] = newUnit(n, good[n], nil)
 	}
 	for _, n := range sortedKeys(bad) {
 		seen[n] = true
-		m.logf("bad unit: %v", bad[n])
+		if !errors.Is(bad[n], errMasked) {
+			m.logf("bad unit: %v", bad[n])
+		}
 		if u := m.units[n]; u != nil && u.state != Inactive {
 			u.loadErr = bad[n] // keep running with the old configuration
 			continue
 		}
-		m.units[n] = &unit{name: n, loadErr: bad[n], state: Inactive, sub: "bad"}
+		m.units[n] = newUnit(n, nil, bad[n])
 	}
 	for n, u := range m.units {
 		if !seen[n] && u.state == Inactive && u.job == nil {
@@ -213,7 +236,7 @@ func (m *Manager) instantiate(name string) bool {
 	if err != nil {
 		return false
 	}
-	m.units[name] = &unit{name: name, cfg: u, state: Inactive, sub: "dead"}
+	m.units[name] = newUnit(name, u, nil)
 	m.buildGraph()
 	return true
 }
@@ -252,8 +275,8 @@ func (m *Manager) logf(format string, args ...any) {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // after runs f on the manager goroutine once d has passed.
-func (m *Manager) after(d time.Duration, f func()) *time.Timer {
-	return time.AfterFunc(d, func() { m.post(f) })
+func (m *Manager) after(d time.Duration, f func()) timerHandle {
+	return m.clock.afterFunc(d, func() { m.post(f) })
 }
 
 // post queues f to run on the manager goroutine.
@@ -285,7 +308,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer signal.Stop(sigs)
 
-	m.started = time.Now()
+	m.started = m.now()
 	ready := takeReadyFD()
 	if m.host == nil {
 		m.host = units.SystemHost()
@@ -347,7 +370,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	// A target reached before a restart of the manager is not started
 	// again: that would retry units that failed on purpose.
 	if t := m.units[m.cfg.Target]; t == nil || t.state != Active {
-		if err := m.startTransaction(m.cfg.Target, nil); err != nil {
+		if err := m.startTransaction(m.cfg.Target); err != nil {
 			m.logf("cannot start %s: %v", m.cfg.Target, err)
 		}
 	}
@@ -416,13 +439,32 @@ loop:
 		m.reexec, m.finished = false, false
 		goto loop
 	}
+	m.drainLogs(time.Second)
 	return m.exitAction, nil
+}
+
+// drainLogs lets the output of the last commands (an ExecStopPost= at
+// shutdown) reach the console before the manager exits, waiting at most d.
+func (m *Manager) drainLogs(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		for _, u := range m.units {
+			if s, ok := u.k.(*service); ok && s.log != nil {
+				s.log.Wait()
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // flushState writes the state file now.
 func (m *Manager) flushState() {
 	m.stateDirty = false
-	m.lastSave = time.Now()
+	m.lastSave = m.now()
 	if err := m.saveState(); err != nil {
 		m.logf("saving state: %v", err)
 	}
@@ -448,7 +490,7 @@ func (m *Manager) settle() {
 	m.afterSettle = nil
 	if m.shuttingDown && !m.finished {
 		for _, u := range m.units {
-			if u.job != nil || u.mainPID > 0 || u.ctrlPID > 0 {
+			if u.job != nil || u.k.busy() {
 				return
 			}
 		}
@@ -460,7 +502,7 @@ func (m *Manager) settle() {
 // reap collects every exited child; the manager is a subreaper, so these
 // are service processes and orphans left by them.
 func (m *Manager) reap() {
-	reap.All(func(pid int, ws unix.WaitStatus) { m.processExited(pid, ws, true) })
+	m.procs.reap(func(pid int, ws unix.WaitStatus) { m.processExited(pid, ws, true) })
 }
 
 // shutdown stops every unit in reverse order; action says what follows.
@@ -475,21 +517,17 @@ func (m *Manager) shutdown(action string) {
 	}
 	m.shuttingDown = true
 	m.exitAction = action
-	m.stopTransaction(nil, nil)
+	m.stopTransaction(nil)
 }
-
-// readyFDEnv is set by init: the descriptor to write one byte to once the
-// manager is up, so init can tell a crash from a failure to start.
-const readyFDEnv = "SYSMASTER_READY_FD"
 
 // takeReadyFD picks up the descriptor init passed and keeps it from
 // leaking into services.
 func takeReadyFD() *os.File {
-	v, ok := os.LookupEnv(readyFDEnv)
+	v, ok := os.LookupEnv(proto.EnvReadyFD)
 	if !ok {
 		return nil
 	}
-	os.Unsetenv(readyFDEnv)
+	os.Unsetenv(proto.EnvReadyFD)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
 		return nil

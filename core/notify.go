@@ -8,27 +8,23 @@ import (
 	"github.com/sysmaster-go/sysmaster/core/notify"
 )
 
-// notifyOwner finds the unit a notification belongs to. The sender's pid
-// comes from SCM_CREDENTIALS, so a process can only speak for itself:
+// notifyOwner finds the service a notification belongs to. The sender's
+// pid comes from SCM_CREDENTIALS, so a process can only speak for itself:
 // NotifyAccess=main accepts the main process, "exec" also the control
 // process, "all" any process of the service.
-func (m *Manager) notifyOwner(pid int) *unit {
-	for _, u := range m.units {
-		if u.cfg == nil || u.kind() != "service" {
-			continue
-		}
-		access := u.svc().NotifyAccess
-		switch {
+func (m *Manager) notifyOwner(pid int) *service {
+	if u := m.pids[pid]; u != nil && pid > 0 {
+		switch access := u.svc().NotifyAccess; {
 		case access == "none" || access == "":
-			continue
-		case pid == u.mainPID && pid > 0:
+		case pid == u.mainPID:
 			return u
 		case access == "exec" || access == "all":
-			if pid == u.ctrlPID && pid > 0 {
-				return u
-			}
+			return u
 		}
-		if access == "all" && m.belongsTo(pid, u) {
+	}
+	for _, n := range sortedNames(m.units) {
+		u, ok := m.units[n].k.(*service)
+		if ok && u.cfg != nil && u.svc().NotifyAccess == "all" && m.belongsTo(pid, u) {
 			return u
 		}
 	}
@@ -37,7 +33,7 @@ func (m *Manager) notifyOwner(pid int) *unit {
 
 // belongsTo reports whether pid is one of u's processes: in its cgroup, or
 // in the session its main or control process leads.
-func (m *Manager) belongsTo(pid int, u *unit) bool {
+func (m *Manager) belongsTo(pid int, u *service) bool {
 	if m.cg != nil && u.cgroup != "" {
 		procs, _ := m.cg.Procs(u.cgroup)
 		for _, p := range procs {
@@ -45,6 +41,9 @@ func (m *Manager) belongsTo(pid int, u *unit) bool {
 				return true
 			}
 		}
+		return false
+	}
+	if u.mainPID <= 0 && u.ctrlPID <= 0 {
 		return false
 	}
 	sid, err := unix.Getsid(pid)
@@ -63,28 +62,26 @@ func (m *Manager) notified(msg *notify.Message) {
 		m.stateChanged = true
 	}
 	if msg.MainPID > 0 && msg.MainPID != u.mainPID {
-		u.mainPID = msg.MainPID
-		u.startTime, _ = procStartTime(msg.MainPID)
+		start, _ := m.procs.startTime(msg.MainPID)
+		m.setMain(u, msg.MainPID, start)
 		m.stateChanged = true
 	}
 	if msg.ExtendTimeout > 0 {
 		m.extendTimeout(u, msg.ExtendTimeout)
 	}
-	if msg.Reloading && u.state == Active {
-		u.sub = "reload"
-		m.stateChanged = true
+	if msg.Reloading && u.phase() == svcRunning {
+		m.setState(u.unit, svcReload)
 	}
 	if msg.Stopping && u.state == Active {
-		u.sub = "stop-sigterm"
-		m.stateChanged = true
+		m.setState(u.unit, svcStopSigterm)
 	}
 	if msg.Ready {
 		switch {
-		case u.phase == phaseWaitReady:
-			m.enterPhase(u, phaseStartPost, u.svc().ExecStartPost)
-		case u.state == Active && u.sub == "reload":
-			u.sub = "running"
-			m.stateChanged = true
+		case u.waitReady:
+			u.waitReady = false
+			m.enterPhase(u, svcStartPost, u.svc().ExecStartPost)
+		case u.phase() == svcReload && len(u.reloadWaiters) == 0:
+			m.setState(u.unit, svcRunning)
 		}
 	}
 	if msg.Watchdog {
@@ -97,7 +94,7 @@ func (m *Manager) notified(msg *notify.Message) {
 
 // armWatchdog (re)starts u's watchdog timer: WatchdogSec= without a
 // WATCHDOG=1 means the service hangs.
-func (m *Manager) armWatchdog(u *unit) {
+func (m *Manager) armWatchdog(u *service) {
 	d := u.svc().WatchdogSec.D()
 	if d <= 0 || u.state != Active {
 		return
@@ -113,16 +110,16 @@ func (m *Manager) armWatchdog(u *unit) {
 	})
 }
 
-func (m *Manager) watchdogFired(u *unit) {
+func (m *Manager) watchdogFired(u *service) {
 	if u.mainPID == 0 {
 		return
 	}
 	m.logf("%s: watchdog timeout (no WATCHDOG=1 within %s); aborting it", u.name, u.svc().WatchdogSec.D())
-	u.result = "watchdog"
+	u.result = resWatchdog
 	m.signalGroup(u.mainPID, unix.SIGABRT)
 }
 
-func (m *Manager) stopWatchdog(u *unit) {
+func (m *Manager) stopWatchdog(u *service) {
 	if u.watchdog != nil {
 		u.watchdog.Stop()
 		u.watchdog = nil
@@ -130,7 +127,7 @@ func (m *Manager) stopWatchdog(u *unit) {
 }
 
 // armStartTimeout fails a start that takes longer than TimeoutStartSec.
-func (m *Manager) armStartTimeout(u *unit, d time.Duration) {
+func (m *Manager) armStartTimeout(u *service, d time.Duration) {
 	if u.startTimer != nil {
 		u.startTimer.Stop()
 	}
@@ -138,22 +135,22 @@ func (m *Manager) armStartTimeout(u *unit, d time.Duration) {
 		return
 	}
 	u.startTimer = m.after(d, func() {
-		if u.state != Activating || u.phase == phaseAutoRestart {
+		if u.state != Activating || u.phase() == svcAutoRestart {
 			return
 		}
 		m.logf("%s: start timed out after %s; stopping it", u.name, d)
-		u.result = "timeout"
+		u.result = resTimeout
 		m.signalGroup(u.ctrlPID, unix.SIGTERM)
 		m.signalGroup(u.mainPID, unix.SIGTERM)
 		m.killLater(u)
 	})
 }
 
-func (m *Manager) extendTimeout(u *unit, d time.Duration) {
+func (m *Manager) extendTimeout(u *service, d time.Duration) {
 	switch {
 	case u.state == Activating:
 		m.armStartTimeout(u, d)
-	case u.state == Deactivating && u.phase == phaseStopSigterm:
+	case u.phase() == svcStopSigterm:
 		if u.timer != nil {
 			u.timer.Stop()
 		}
@@ -162,7 +159,7 @@ func (m *Manager) extendTimeout(u *unit, d time.Duration) {
 }
 
 // killLater sends SIGKILL to what is left of u after TimeoutStopSec.
-func (m *Manager) killLater(u *unit) {
+func (m *Manager) killLater(u *service) {
 	ctrl, main := u.ctrlPID, u.mainPID
 	m.after(u.svc().TimeoutStopSec.D(), func() {
 		if ctrl > 0 && u.ctrlPID == ctrl {

@@ -1,28 +1,31 @@
 package core
 
-// Request is one control request, sent as a single JSON line.
-type Request struct {
-	Cmd   string   `json:"cmd"`
-	Units []string `json:"units,omitempty"`
-	JSON  bool     `json:"json,omitempty"`
-	Lines int      `json:"lines,omitempty"` // for log: how many lines
-	Type  string   `json:"type,omitempty"`  // list-units filter
-	State string   `json:"state,omitempty"` // list-units filter
-	// NoBlock answers start/stop once the jobs are queued, not done.
-	NoBlock bool `json:"no_block,omitempty"`
-	// Devices are the reports of cmd "device", sent by the device manager,
-	// in the order they happened.
-	Devices []DeviceEvent `json:"devices,omitempty"`
-}
+import "github.com/sysmaster-go/sysmaster/core/proto"
 
-// Response answers a Request. Code follows systemctl's exit codes.
-type Response struct {
-	Code int    `json:"code"`
-	Out  string `json:"out,omitempty"`
-	Err  string `json:"err,omitempty"`
-}
+// The control protocol's types live in package proto, which clients
+// import; the manager speaks of them by these names.
+type (
+	Request     = proto.Request
+	Response    = proto.Response
+	JobResult   = proto.JobResult
+	UnitStatus  = proto.UnitStatus
+	JobInfo     = proto.JobInfo
+	TimerInfo   = proto.TimerInfo
+	DeviceEvent = proto.DeviceEvent
+	State       = proto.State
+)
 
-type response = Response
+// Unit active states.
+const (
+	Inactive     = proto.Inactive
+	Activating   = proto.Activating
+	Active       = proto.Active
+	Deactivating = proto.Deactivating
+	Failed       = proto.Failed
+)
 
 // MaxRequest bounds a request line; longer requests are refused.
-const MaxRequest = 64 << 10
+const MaxRequest = proto.MaxRequest
+
+// DecodeRequest parses and checks one request line.
+func DecodeRequest(line []byte) (Request, error) { return proto.DecodeRequest(line) }

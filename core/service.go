@@ -5,256 +5,280 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/logbuf"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// Start limits: a unit started more often than this is a crash loop.
-const (
-	startLimitBurst    = 5
-	startLimitInterval = 10 * time.Second
-)
+// service is a service unit: its processes and where it is in its start
+// or stop sequence (its state).
+type service struct {
+	*unit
 
-func (m *Manager) setState(u *unit, s State, sub string) {
-	if u.state == s && u.sub == sub {
-		return
-	}
-	old := u.state
-	u.state, u.sub = s, sub
-	u.since = time.Now()
-	detail := ""
-	if u.mainPID > 0 && s == Active {
-		detail = " (pid " + itoa(u.mainPID) + ")"
-	}
-	// Devices come and go by the hundred at boot: only a device some unit
-	// waited for is worth a line (see deviceChanged).
-	if old != s && u.kind() != "device" {
-		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
-	}
-	m.stateChanged = true
-	if (old == Active || old == Deactivating || old == Activating) && (s == Inactive || s == Failed) {
-		m.wentDown(u, s == Failed)
-		for _, sock := range m.socketsFor(u.name) {
-			m.watchSocket(sock)
-		}
-	}
-	m.rearmTimersFor(u.name)
+	cmds      units.Commands // of the sequence step being run
+	cmdIdx    int
+	waitReady bool // a notify service's main process runs; no READY=1 yet
+	mainPID   int
+	ctrlPID   int
+	ctrlStart uint64 // of ctrlPID
+	startTime uint64 // of mainPID, to recognise it after a core restart
+	adopted   bool   // mainPID is not our child: watched through a pidfd
+
+	lastExitCode   int // of the main process; -1 when it did not exit normally
+	lastExitSignal string
+
+	stopping    bool // a stop was asked for: do not restart
+	pendingStop bool // stop once the running control process ends
+
+	reloadWaiters []chan<- Response
+	log           *logbuf.Ring
+	cgroup        string // the service's cgroup, "" without cgroup support
+	statusText    string // STATUS= from sd_notify
+
+	timer      timerHandle // restart delay or stop timeout
+	startTimer timerHandle
+	watchdog   timerHandle
 }
 
-// startUnit runs the start job of u.
-func (m *Manager) startUnit(u *unit) {
-	if u.cfg == nil {
-		m.finishJob(u.job, true)
-		return
+// serviceState is systemd's service sub-state.
+type serviceState uint8
+
+const (
+	svcDead serviceState = iota
+	svcStartPre
+	svcStart // oneshot and forking ExecStart=, or a notify service before READY=1
+	svcStartPost
+	svcRunning
+	svcExited // a oneshot with RemainAfterExit
+	svcReload
+	svcStop
+	svcStopSigterm
+	svcStopPost
+	svcFailed
+	svcAutoRestart
+)
+
+var serviceStates = []stateInfo{
+	svcDead: {"dead", Inactive}, svcStartPre: {"start-pre", Activating}, svcStart: {"start", Activating},
+	svcStartPost: {"start-post", Activating}, svcRunning: {"running", Active}, svcExited: {"exited", Active},
+	svcReload: {"reload", Active}, svcStop: {"stop", Deactivating}, svcStopSigterm: {"stop-sigterm", Deactivating},
+	svcStopPost: {"stop-post", Deactivating}, svcFailed: {"failed", Failed}, svcAutoRestart: {"auto-restart", Activating},
+}
+
+func (s serviceState) String() string { return serviceStates[s].name }
+func (s serviceState) active() State  { return serviceStates[s].active }
+
+// directive names the commands a state runs, for messages.
+var directive = map[serviceState]string{
+	svcStartPre: "ExecStartPre", svcStart: "ExecStart", svcStartPost: "ExecStartPost",
+	svcStop: "ExecStop", svcStopPost: "ExecStopPost", svcReload: "ExecReload",
+}
+
+func (u *service) typeName() string  { return "service" }
+func (u *service) initial() subState { return svcDead }
+func (u *service) parseSub(n string) (subState, bool) {
+	return parseState[serviceState](serviceStates, n)
+}
+func (u *service) checked() bool          { return true }
+func (u *service) logged() bool           { return true }
+func (u *service) isolated() bool         { return true }
+func (u *service) edges(*Manager, *graph) {}
+func (u *service) busy() bool             { return u.mainPID > 0 || u.ctrlPID > 0 }
+func (u *service) svc() *units.ServiceSection {
+	return &u.cfg.Service
+}
+
+// phase is the service's state.
+func (u *service) phase() serviceState { return u.sub.(serviceState) }
+
+func (u *service) save(rec *savedUnit) {
+	rec.MainPID, rec.StartTime, rec.CtrlPID, rec.CtrlStart = u.mainPID, u.startTime, u.ctrlPID, u.ctrlStart
+}
+
+// restore picks up a service a previous manager process left: a main
+// process that is still the same process (pid and start time match) is
+// adopted, never restarted; one that is gone gets its restart policy
+// once the units are resumed.
+func (u *service) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
+	if rec.CtrlPID > 0 && pf.running(rec.CtrlPID, rec.CtrlStart) {
+		// The sequence it belonged to is started again from the top.
+		m.signalGroup(rec.CtrlPID, unix.SIGKILL)
 	}
-	if u.kind() == "device" {
-		m.startDevice(u)
-		return
-	}
-	if d, bad := m.failedDependency(u); bad {
-		m.logf("%s: dependency %s failed or is not active; not starting", u.name, d)
-		m.finishJob(u.job, true)
-		return
-	}
-	if failed, ok := u.cfg.CheckConditions(m.host); !ok {
-		m.logf("%s: condition %s not met; skipped", u.name, failed)
-		m.finishJob(u.job, false)
-		return
-	}
-	if failed, ok := u.cfg.CheckAsserts(m.host); !ok {
-		m.logf("%s: assertion %s failed", u.name, failed)
-		u.result = "assert"
-		m.finishJob(u.job, true)
-		return
-	}
-	if !m.withinStartLimit(u) {
-		return
-	}
-	u.lastStart = time.Now()
-	switch u.kind() {
-	case "service":
-	case "socket":
-		m.startSocket(u)
-		return
-	case "timer":
-		m.startTimer(u)
-		return
-	case "mount":
-		m.startMount(u)
-		return
+	switch {
+	case rec.MainPID > 0:
+		u.state, u.sub = Active, svcRunning
+		if !pf.running(rec.MainPID, rec.StartTime) {
+			m.logf("%s: main process %d is gone; applying its restart policy", u.name, rec.MainPID)
+			u.result = resExitCode
+			m.setMain(u, rec.MainPID, 0)
+			pf.gone = append(pf.gone, u)
+			return true
+		}
+		m.setMain(u, rec.MainPID, rec.StartTime)
+		u.adopted, u.result = true, resSuccess
+		m.watchAdopted(rec.MainPID, pf.pidfd(rec.MainPID))
+		pf.adopted++
+	case rec.State == Failed:
+		u.state, u.sub, u.result = Failed, svcFailed, parseResult(rec.Result)
+	case rec.State == Active && rec.Sub == svcExited.String():
+		u.state, u.sub, u.result = Active, svcExited, resSuccess
 	default:
-		m.setState(u, Active, "active")
-		m.finishJob(u.job, false)
-		return
+		return false
 	}
-	u.stopping, u.pendingStop, u.result, u.statusText = false, false, "success", ""
-	u.adopted = false
+	return true
+}
+
+func (u *service) resume(*Manager) {}
+
+func (u *service) describe(m *Manager, st *UnitStatus) {
+	st.MainPID, st.Status, st.Cgroup = u.mainPID, u.statusText, u.cgroup
+}
+
+// setMain records pid as u's main process, in the pid index too.
+func (m *Manager) setMain(u *service, pid int, start uint64) {
+	if u.mainPID > 0 && m.pids[u.mainPID] == u {
+		delete(m.pids, u.mainPID)
+	}
+	u.mainPID, u.startTime = pid, start
+	if pid > 0 {
+		m.pids[pid] = u
+	}
+}
+
+func (m *Manager) setCtrl(u *service, pid int, start uint64) {
+	if u.ctrlPID > 0 && m.pids[u.ctrlPID] == u {
+		delete(m.pids, u.ctrlPID)
+	}
+	u.ctrlPID, u.ctrlStart = pid, start
+	if pid > 0 {
+		m.pids[pid] = u
+	}
+}
+
+func (u *service) start(m *Manager) {
+	u.stopping, u.pendingStop, u.result, u.statusText = false, false, resSuccess, ""
+	u.adopted, u.waitReady = false, false
 	if err := m.createCgroup(u); err != nil {
 		m.logf("%s: %v", u.name, err)
 	}
-	m.setState(u, Activating, "start-pre")
 	m.armStartTimeout(u, u.svc().TimeoutStartSec.D())
-	m.enterPhase(u, phaseStartPre, u.svc().ExecStartPre)
+	m.enterPhase(u, svcStartPre, u.svc().ExecStartPre)
 }
 
-// withinStartLimit counts a start of u; a unit started more than
-// StartLimitBurst times within StartLimitIntervalSec is a crash loop and
-// fails instead (start-limit-hit).
-func (m *Manager) withinStartLimit(u *unit) bool {
-	burst, interval := startLimitBurst, startLimitInterval
-	if u.cfg.Unit.StartLimitBurst > 0 {
-		burst = u.cfg.Unit.StartLimitBurst
-	}
-	if u.cfg.Unit.StartLimitIntervalSec > 0 {
-		interval = u.cfg.Unit.StartLimitIntervalSec.D()
-	}
-	now := time.Now()
-	var recent []time.Time
-	for _, t := range u.starts {
-		if now.Sub(t) < interval {
-			recent = append(recent, t)
-		}
-	}
-	u.starts = append(recent, now)
-	if len(u.starts) <= burst {
-		return true
-	}
-	u.result = "start-limit-hit"
-	m.logf("%s: started %d times within %s; giving up (start-limit-hit)", u.name, burst, interval)
-	m.setState(u, Failed, "failed")
-	m.finishJob(u.job, true)
-	return false
-}
-
-func (m *Manager) enterPhase(u *unit, p phase, cmds units.Commands) {
-	u.phase, u.cmds, u.cmdIdx = p, cmds, 0
+func (m *Manager) enterPhase(u *service, p serviceState, cmds units.Commands) {
+	m.setState(u.unit, p)
+	u.cmds, u.cmdIdx = cmds, 0
 	m.step(u)
 }
 
-// step runs the next command of the current phase, or moves to the next
-// phase when there is none left.
-func (m *Manager) step(u *unit) {
-	switch u.phase {
-	case phaseStartPre, phaseStart, phaseStartPost, phaseStop, phaseStopPost, phaseReload:
-		if u.cmdIdx < len(u.cmds) {
-			pid, err := m.exec(u, u.cmds[u.cmdIdx], phaseDirective[u.phase], false)
-			if err == nil {
-				u.ctrlPID = pid
-				u.ctrlStart, _ = procStartTime(pid)
-				return
-			}
-			m.logf("%s: %v", u.name, err)
-			if !u.cmds[u.cmdIdx].IgnoreFailure {
-				m.commandFailed(u, "exec")
-				return
-			}
-			u.cmdIdx++
-			m.step(u)
+// step runs the next command of the current state, or moves on to the
+// next state when there is none left.
+func (m *Manager) step(u *service) {
+	if d, ok := directive[u.phase()]; ok && u.cmdIdx < len(u.cmds) {
+		pid, err := m.exec(u, u.cmds[u.cmdIdx], d, false)
+		if err == nil {
+			start, _ := m.procs.startTime(pid)
+			m.setCtrl(u, pid, start)
 			return
 		}
+		m.logf("%s: %v", u.name, err)
+		if !u.cmds[u.cmdIdx].IgnoreFailure {
+			m.commandFailed(u, resExec)
+			return
+		}
+		u.cmdIdx++
+		m.step(u)
+		return
 	}
 	m.advance(u)
 }
 
-var phaseDirective = map[phase]string{
-	phaseStartPre: "ExecStartPre", phaseStart: "ExecStart", phaseStartPost: "ExecStartPost",
-	phaseStop: "ExecStop", phaseStopPost: "ExecStopPost", phaseReload: "ExecReload",
-}
-
-// advance moves u to the phase after the current one.
-func (m *Manager) advance(u *unit) {
+// advance moves u to the state after the current one.
+func (m *Manager) advance(u *service) {
 	s := u.svc()
-	switch u.phase {
-	case phaseStartPre:
+	switch u.phase() {
+	case svcStartPre:
 		if s.Type == "oneshot" || s.Type == "forking" {
 			// The ExecStart commands run to completion; a forking service's
 			// daemon is found afterwards.
-			m.setState(u, Activating, "start")
-			m.enterPhase(u, phaseStart, s.ExecStart)
+			m.enterPhase(u, svcStart, s.ExecStart)
 			return
 		}
 		pid, err := m.exec(u, s.ExecStart[0], "ExecStart", true)
 		if err != nil {
 			m.logf("%s: %v", u.name, err)
-			m.commandFailed(u, "exec")
+			m.commandFailed(u, resExec)
 			return
 		}
-		u.mainPID = pid
-		u.startTime, _ = procStartTime(pid)
+		start, _ := m.procs.startTime(pid)
+		m.setMain(u, pid, start)
 		if s.Type == "notify" {
-			u.phase = phaseWaitReady
-			m.setState(u, Activating, "start")
+			u.waitReady, u.cmds = true, nil
+			m.setState(u.unit, svcStart)
 			return
 		}
-		m.setState(u, Activating, "start-post")
-		m.enterPhase(u, phaseStartPost, s.ExecStartPost)
-	case phaseStart:
+		m.enterPhase(u, svcStartPost, s.ExecStartPost)
+	case svcStart:
 		if s.Type == "forking" {
 			pid, err := m.forkedMainPID(u)
 			if err != nil {
 				m.logf("%s: %v", u.name, err)
-				u.result = "protocol"
-				m.enterPhase(u, phaseStopPost, s.ExecStopPost)
+				u.result = resProtocol
+				m.enterPhase(u, svcStopPost, s.ExecStopPost)
 				return
 			}
-			u.mainPID = pid
-			u.startTime, _ = procStartTime(pid)
+			start, _ := m.procs.startTime(pid)
+			m.setMain(u, pid, start)
 		}
-		m.setState(u, Activating, "start-post")
-		m.enterPhase(u, phaseStartPost, s.ExecStartPost)
-	case phaseStartPost:
-		u.phase = phaseRunning
+		m.enterPhase(u, svcStartPost, s.ExecStartPost)
+	case svcStartPost:
 		if u.startTimer != nil {
 			u.startTimer.Stop()
 		}
 		switch {
 		case s.Type != "oneshot":
-			m.setState(u, Active, "running")
+			m.setState(u.unit, svcRunning)
 			m.armWatchdog(u)
 		case s.RemainAfterExit:
-			m.setState(u, Active, "exited")
+			m.setState(u.unit, svcExited)
 		default:
-			u.lastStop = time.Now()
+			u.lastStop = m.now()
 			m.removeCgroup(u)
-			m.setState(u, Inactive, "dead")
+			m.setState(u.unit, svcDead)
 		}
-		if u.job != nil && u.job.kind == jobStart {
-			m.finishJob(u.job, false)
-		}
+		m.startEnded(u.unit, resultDone)
 		if u.pendingStop {
 			m.beginStop(u)
 		}
-	case phaseStop:
+	case svcStop:
 		m.stopWatchdog(u)
 		if u.mainPID > 0 && s.KillMode != "none" {
 			sig := unix.SignalNum(s.KillSignal)
 			switch s.KillMode {
 			case "process", "mixed":
-				_ = unix.Kill(u.mainPID, sig)
+				_ = m.procs.kill(u.mainPID, sig)
 			default:
 				m.killUnit(u, sig)
 			}
-			u.phase = phaseStopSigterm
-			m.setState(u, Deactivating, "stop-sigterm")
+			m.setState(u.unit, svcStopSigterm)
 			u.timer = m.after(s.TimeoutStopSec.D(), func() { m.stopTimeout(u) })
 			return
 		}
-		m.enterPhase(u, phaseStopPost, s.ExecStopPost)
-	case phaseStopSigterm:
-		m.enterPhase(u, phaseStopPost, s.ExecStopPost)
-	case phaseStopPost:
+		m.enterPhase(u, svcStopPost, s.ExecStopPost)
+	case svcStopSigterm:
+		m.enterPhase(u, svcStopPost, s.ExecStopPost)
+	case svcStopPost:
 		m.finishStop(u)
-	case phaseReload:
+	case svcReload:
 		m.reloadDone(u, "")
 	}
 }
 
 // forkedMainPID finds the daemon a forking service left behind: the pid in
 // PIDFile=, or the one process left in its cgroup.
-func (m *Manager) forkedMainPID(u *unit) (int, error) {
+func (m *Manager) forkedMainPID(u *service) (int, error) {
 	if f := u.svc().PIDFile; f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -279,26 +303,41 @@ func (m *Manager) forkedMainPID(u *unit) (int, error) {
 	return 0, fmt.Errorf("forking service without PIDFile: cannot tell its main process without cgroups")
 }
 
-// reloadUnits runs ExecReload= of each unit and answers once all are done.
+// reloader is a kind that can reload its configuration in place.
+type reloader interface {
+	reload(m *Manager, done chan<- Response) error
+}
+
+// reload runs ExecReload=; done hears once it has ended.
+func (u *service) reload(m *Manager, done chan<- Response) error {
+	switch p := u.phase(); {
+	case len(u.svc().ExecReload) == 0:
+		return fmt.Errorf("%s cannot be reloaded: no ExecReload", u.name)
+	case p != svcRunning && p != svcExited && p != svcReload:
+		return fmt.Errorf("%s is not active (%s)", u.name, u.state)
+	}
+	u.reloadWaiters = append(u.reloadWaiters, done)
+	if u.phase() != svcReload {
+		m.enterPhase(u, svcReload, u.svc().ExecReload)
+	}
+	return nil
+}
+
+// reloadUnits reloads each unit and answers once all are done.
 func (m *Manager) reloadUnits(names []string, ch chan<- Response) {
+	var rs []reloader
 	for _, n := range names {
-		u := m.units[n]
-		switch {
-		case u.cfg == nil || u.kind() != "service" || len(u.svc().ExecReload) == 0:
+		r, ok := m.units[n].k.(reloader)
+		if !ok || m.units[n].cfg == nil {
 			ch <- Response{Code: 1, Err: fmt.Sprintf("%s cannot be reloaded: no ExecReload", n)}
 			return
-		case u.state != Active || u.phase != phaseRunning:
-			ch <- Response{Code: 1, Err: fmt.Sprintf("%s is not active (%s)", n, u.state)}
-			return
 		}
+		rs = append(rs, r)
 	}
 	inner := make(chan Response, len(names))
-	for _, n := range names {
-		u := m.units[n]
-		u.reloadWaiters = append(u.reloadWaiters, inner)
-		if u.sub != "reload" {
-			m.setState(u, Active, "reload")
-			m.enterPhase(u, phaseReload, u.svc().ExecReload)
+	for _, r := range rs {
+		if err := r.reload(m, inner); err != nil {
+			inner <- Response{Code: 1, Err: err.Error()}
 		}
 	}
 	go func() {
@@ -312,14 +351,13 @@ func (m *Manager) reloadUnits(names []string, ch chan<- Response) {
 	}()
 }
 
-func (m *Manager) reloadDone(u *unit, failure string) {
-	u.phase = phaseRunning
+func (m *Manager) reloadDone(u *service, failure string) {
 	if u.state == Active {
-		u.sub = "running"
 		if u.svc().Type == "oneshot" {
-			u.sub = "exited"
+			m.setState(u.unit, svcExited)
+		} else {
+			m.setState(u.unit, svcRunning)
 		}
-		m.stateChanged = true
 	}
 	for _, w := range u.reloadWaiters {
 		if failure != "" {
@@ -335,19 +373,20 @@ func (m *Manager) reloadDone(u *unit, failure string) {
 }
 
 // commandFailed handles a failed start or stop command of u.
-func (m *Manager) commandFailed(u *unit, result string) {
-	switch u.phase {
-	case phaseStartPre, phaseStart, phaseStartPost:
+func (m *Manager) commandFailed(u *service, result unitResult) {
+	switch u.phase() {
+	case svcStartPre, svcStart, svcStartPost:
 		u.result = result
 		if u.mainPID > 0 {
-			u.phase = phaseStop
+			// Straight to the signals: ExecStop= is for a service that ran.
+			m.setState(u.unit, svcStop)
 			u.cmds, u.cmdIdx = nil, 0
 			m.advance(u)
 			return
 		}
-		m.enterPhase(u, phaseStopPost, u.svc().ExecStopPost)
-	case phaseReload:
-		m.reloadDone(u, result)
+		m.enterPhase(u, svcStopPost, u.svc().ExecStopPost)
+	case svcReload:
+		m.reloadDone(u, result.String())
 	default:
 		u.cmdIdx++
 		m.step(u)
@@ -355,48 +394,44 @@ func (m *Manager) commandFailed(u *unit, result string) {
 }
 
 // finishStop settles u after its stop sequence, then applies Restart=.
-func (m *Manager) finishStop(u *unit) {
-	u.phase = phaseNone
-	u.mainPID, u.startTime, u.adopted = 0, 0, false
-	u.lastStop = time.Now()
+func (m *Manager) finishStop(u *service) {
+	m.setMain(u, 0, 0)
+	u.adopted = false
+	u.lastStop = m.now()
 	m.stopWatchdog(u)
 	if u.startTimer != nil {
 		u.startTimer.Stop()
 	}
 	m.removeCgroup(u)
-	if u.job != nil {
-		// A start job that ends here has failed; a stop job has succeeded.
-		m.finishJob(u.job, u.job.kind == jobStart)
-	}
-	if !u.stopping && !m.shuttingDown && m.shouldRestart(u) {
-		if u.result != "success" {
+	restart := !u.stopping && !m.shuttingDown && m.shouldRestart(u)
+	switch {
+	case restart:
+		if u.result != resSuccess {
 			m.logf("%s: failed (%s); restarting in %s", u.name, u.result, u.svc().RestartSec.D())
 		}
-		u.phase = phaseAutoRestart
-		m.setState(u, Activating, "auto-restart")
+		m.setState(u.unit, svcAutoRestart)
 		u.timer = m.after(u.svc().RestartSec.D(), func() {
-			if u.phase != phaseAutoRestart {
+			if u.phase() != svcAutoRestart {
 				return
 			}
-			u.phase = phaseNone
 			u.restarts++
 			m.logf("%s: scheduled restart (%d)", u.name, u.restarts)
-			m.startUnit(u)
+			m.startUnit(u.unit)
 		})
-		return
+	case u.result != resSuccess && !u.stopping:
+		m.setState(u.unit, svcFailed)
+	default:
+		m.setState(u.unit, svcDead)
 	}
-	if u.result != "success" && !u.stopping {
-		m.setState(u, Failed, "failed")
-	} else {
-		m.setState(u, Inactive, "dead")
-	}
+	// A start job that ends here has failed; a stop job has succeeded.
+	m.stopEnded(u.unit)
 }
 
-func (m *Manager) shouldRestart(u *unit) bool {
+func (m *Manager) shouldRestart(u *service) bool {
 	if u.lastExitCode >= 0 && u.svc().RestartPreventExitStatus.Prevents(u.lastExitCode, u.lastExitSignal) {
 		return false
 	}
-	ok := u.result == "success"
+	ok := u.result == resSuccess
 	switch u.svc().Restart {
 	case "always":
 		return true
@@ -405,72 +440,45 @@ func (m *Manager) shouldRestart(u *unit) bool {
 	case "on-failure":
 		return !ok
 	case "on-abnormal":
-		return u.result == "signal" || u.result == "timeout" || u.result == "watchdog"
+		return u.result == resSignal || u.result == resTimeout || u.result == resWatchdog
 	}
 	return false
 }
 
-// stopUnit runs the stop job of u.
-func (m *Manager) stopUnit(u *unit) {
-	switch {
-	case u.cfg == nil:
-	case u.kind() == "device":
-		// Devices come and go with the hardware, not with jobs.
-		m.stopDeviceWait(u)
-		m.finishJob(u.job, false)
-		return
-	case u.kind() == "socket":
-		m.stopSocket(u)
-	case u.kind() == "timer":
-		m.stopTimer(u)
-	case u.kind() == "mount":
-		m.stopMount(u)
-		return
-	case u.kind() == "service":
-		m.stopService(u)
-		return
-	}
-	u.lastStop = time.Now()
-	m.setState(u, Inactive, "dead")
-	m.finishJob(u.job, false)
-}
-
-func (m *Manager) stopService(u *unit) {
+func (u *service) stop(m *Manager) {
 	u.stopping = true
-	if u.phase == phaseAutoRestart || u.phase == phaseNone || u.phase == phaseRunning && u.mainPID == 0 && u.state != Active {
+	switch p := u.phase(); {
+	case p == svcAutoRestart || p == svcDead || p == svcFailed:
 		if u.timer != nil {
 			u.timer.Stop()
 		}
-		u.phase = phaseNone
-		m.setState(u, Inactive, "dead")
-		m.finishJob(u.job, false)
-		return
-	}
-	if u.ctrlPID > 0 {
+		u.lastStop = m.now()
+		m.setState(u.unit, svcDead)
+		m.stopEnded(u.unit)
+	case u.ctrlPID > 0:
 		// Let the running command end first.
 		u.pendingStop = true
 		m.signalGroup(u.ctrlPID, unix.SIGTERM)
-		return
+	default:
+		m.beginStop(u)
 	}
-	m.beginStop(u)
 }
 
-func (m *Manager) beginStop(u *unit) {
+func (m *Manager) beginStop(u *service) {
 	u.pendingStop = false
 	// Without a main process (a oneshot with RemainAfterExit) only the stop
 	// commands run; advance skips the signalling.
-	m.setState(u, Deactivating, "stop")
-	m.enterPhase(u, phaseStop, u.svc().ExecStop)
+	m.enterPhase(u, svcStop, u.svc().ExecStop)
 }
 
-func (m *Manager) stopTimeout(u *unit) {
-	if u.phase != phaseStopSigterm || u.mainPID == 0 {
+func (m *Manager) stopTimeout(u *service) {
+	if u.phase() != svcStopSigterm || u.mainPID == 0 {
 		return
 	}
-	u.result = "timeout"
+	u.result = resTimeout
 	if s := u.svc(); s.SendSIGKILL != nil && !*s.SendSIGKILL {
 		m.logf("%s: stop timed out; SendSIGKILL=false: leaving its processes", u.name)
-		u.mainPID = 0
+		m.setMain(u, 0, 0)
 		m.advance(u)
 		return
 	}
@@ -479,21 +487,19 @@ func (m *Manager) stopTimeout(u *unit) {
 }
 
 // processExited is called by the reaper (or the pidfd watcher of an
-// adopted process) when pid ends.
+// adopted process) when pid ends; the pid index says whose it was.
 func (m *Manager) processExited(pid int, ws unix.WaitStatus, known bool) {
-	for _, u := range m.units {
-		switch pid {
-		case u.mainPID:
-			m.mainExited(u, ws, known)
-			return
-		case u.ctrlPID:
-			m.ctrlExited(u, ws)
-			return
-		}
+	u := m.pids[pid]
+	switch {
+	case u == nil:
+	case pid == u.mainPID:
+		m.mainExited(u, ws, known)
+	case pid == u.ctrlPID:
+		m.ctrlExited(u, ws)
 	}
 }
 
-func (m *Manager) mainExited(u *unit, ws unix.WaitStatus, known bool) {
+func (m *Manager) mainExited(u *service, ws unix.WaitStatus, known bool) {
 	desc, ok := "status unknown (exited while the manager was down)", false
 	u.lastExitCode, u.lastExitSignal = -1, ""
 	if known {
@@ -508,35 +514,35 @@ func (m *Manager) mainExited(u *unit, ws unix.WaitStatus, known bool) {
 	if km := u.svc().KillMode; km == "control-group" || km == "mixed" || km == "" {
 		m.killUnit(u, unix.SIGKILL)
 	}
-	u.mainPID, u.startTime = 0, 0
+	m.setMain(u, 0, 0)
 	if u.timer != nil {
 		u.timer.Stop()
 	}
-	if u.phase == phaseStopSigterm {
+	if u.phase() == svcStopSigterm {
 		m.advance(u)
 		return
 	}
 	m.logf("%s: main process exited, %s", u.name, desc)
-	if ok && u.phase == phaseWaitReady && u.result == "success" {
-		u.result = "protocol" // exited before READY=1
+	if ok && u.waitReady && u.result == resSuccess {
+		u.result = resProtocol // exited before READY=1
 	}
-	if !ok && u.result == "success" {
-		u.result = "exit-code"
+	u.waitReady = false
+	if !ok && u.result == resSuccess {
+		u.result = resExitCode
 		if known && ws.Signaled() {
-			u.result = "signal"
+			u.result = resSignal
 		}
 	}
 	if u.ctrlPID > 0 {
 		return // the control process ends the sequence
 	}
-	m.enterPhase(u, phaseStopPost, u.svc().ExecStopPost)
+	m.enterPhase(u, svcStopPost, u.svc().ExecStopPost)
 }
 
-func (m *Manager) ctrlExited(u *unit, ws unix.WaitStatus) {
-	u.ctrlPID = 0
+func (m *Manager) ctrlExited(u *service, ws unix.WaitStatus) {
+	m.setCtrl(u, 0, 0)
 	desc, ok := exitStatus(ws)
 	if u.pendingStop {
-		u.phase = phaseRunning
 		if u.mainPID == 0 && u.state != Active {
 			m.finishStop(u)
 			return
@@ -546,12 +552,12 @@ func (m *Manager) ctrlExited(u *unit, ws unix.WaitStatus) {
 	}
 	if !ok && u.cmdIdx < len(u.cmds) && !u.cmds[u.cmdIdx].IgnoreFailure {
 		m.logf("%s: %s exited, %s", u.name, u.cmds[u.cmdIdx].Argv[0], desc)
-		m.commandFailed(u, "exit-code")
+		m.commandFailed(u, resExitCode)
 		return
 	}
-	if u.phase == phaseStartPost && u.mainPID == 0 && u.svc().Type != "oneshot" {
+	if u.phase() == svcStartPost && u.mainPID == 0 && u.svc().Type != "oneshot" {
 		// The main process died while ExecStartPost ran.
-		m.enterPhase(u, phaseStopPost, u.svc().ExecStopPost)
+		m.enterPhase(u, svcStopPost, u.svc().ExecStopPost)
 		return
 	}
 	u.cmdIdx++
@@ -560,7 +566,7 @@ func (m *Manager) ctrlExited(u *unit, ws unix.WaitStatus) {
 
 // killUnit signals every process of u: its cgroup when it has one, else
 // the session its main process leads.
-func (m *Manager) killUnit(u *unit, sig unix.Signal) {
+func (m *Manager) killUnit(u *service, sig unix.Signal) {
 	if m.cg != nil && u.cgroup != "" {
 		if err := m.cg.Kill(u.cgroup, sig); err == nil {
 			return
@@ -574,7 +580,7 @@ func (m *Manager) signalGroup(pid int, sig unix.Signal) {
 		return
 	}
 	// Services run in a session of their own: the group id is the pid.
-	if err := unix.Kill(-pid, sig); err != nil {
-		_ = unix.Kill(pid, sig)
+	if err := m.procs.kill(-pid, sig); err != nil {
+		_ = m.procs.kill(pid, sig)
 	}
 }

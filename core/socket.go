@@ -4,21 +4,61 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
-
-	"golang.org/x/sys/unix"
+	"strings"
 
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// socketState is a socket unit's listening sockets. The manager keeps them
+// socket is a socket unit: listening sockets whose first client starts
+// a service.
+type socket struct {
+	*unit
+	noKindState
+	sock *listeners
+}
+
+type socketSub uint8
+
+const (
+	socketDead socketSub = iota
+	socketListening
+	socketFailed
+)
+
+var socketStates = []stateInfo{socketDead: {"dead", Inactive}, socketListening: {"listening", Active}, socketFailed: {"failed", Failed}}
+
+func (s socketSub) String() string { return socketStates[s].name }
+func (s socketSub) active() State  { return socketStates[s].active }
+
+func (u *socket) typeName() string  { return "socket" }
+func (u *socket) initial() subState { return socketDead }
+func (u *socket) parseSub(n string) (subState, bool) {
+	return parseState[socketSub](socketStates, n)
+}
+
+// edges: a socket listens before its service starts.
+func (u *socket) edges(m *Manager, g *graph) {
+	svc := serviceOf(u.unit)
+	g.add(g.socketsOf, svc, u.name)
+	g.add(g.after, svc, u.name)
+}
+
+func (u *socket) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
+	return restoreSimple(u.unit, rec)
+}
+
+// listeners are a socket unit's listening sockets. The manager keeps them
 // open while the service runs, so a restarted service gets the same ones
 // and clients never see "connection refused".
-type socketState struct {
+type listeners struct {
 	files []*os.File
 	names []string
 	paths []string // filesystem sockets to remove on stop
-	stop  chan struct{}
+	// The descriptors are watched in the manager's epoll while no service
+	// runs for them.
+	fds   []int
+	toks  []int32
+	armed bool
 }
 
 // serviceOf is the service a socket unit activates.
@@ -30,17 +70,19 @@ func serviceOf(u *unit) string {
 }
 
 // socketsFor lists the active socket units that activate service svc.
-func (m *Manager) socketsFor(svc string) []*unit {
-	var out []*unit
+func (m *Manager) socketsFor(svc string) []*socket {
+	var out []*socket
 	for _, n := range m.g.socketsOf[svc] {
-		if s := m.units[n]; s != nil && s.sock != nil {
-			out = append(out, s)
+		if u := m.units[n]; u != nil {
+			if s, ok := u.k.(*socket); ok && s.sock != nil {
+				out = append(out, s)
+			}
 		}
 	}
 	return out
 }
 
-func (m *Manager) socketFiles(u *unit) []*os.File {
+func (m *Manager) socketFiles(u *service) []*os.File {
 	var out []*os.File
 	for _, s := range m.socketsFor(u.name) {
 		out = append(out, s.sock.files...)
@@ -48,7 +90,7 @@ func (m *Manager) socketFiles(u *unit) []*os.File {
 	return out
 }
 
-func (m *Manager) socketNames(u *unit) []string {
+func (m *Manager) socketNames(u *service) []string {
 	var out []string
 	for _, s := range m.socketsFor(u.name) {
 		out = append(out, s.sock.names...)
@@ -56,52 +98,92 @@ func (m *Manager) socketNames(u *unit) []string {
 	return out
 }
 
-func (m *Manager) startSocket(u *unit) {
+func (u *socket) start(m *Manager) {
 	st, err := openSockets(u.cfg)
 	if err != nil {
 		m.logf("%s: %v", u.name, err)
-		u.result = "resources"
-		m.setState(u, Failed, "failed")
-		m.finishJob(u.job, true)
+		u.result = resResources
+		m.setState(u.unit, socketFailed)
+		m.startEnded(u.unit, resultFailed)
 		return
 	}
 	u.sock = st
 	m.storeFDs(u.name, st.files...)
-	u.result = "success"
-	m.setState(u, Active, "listening")
-	m.finishJob(u.job, false)
+	u.result = resSuccess
+	m.setState(u.unit, socketListening)
+	m.startEnded(u.unit, resultDone)
 	m.watchSocket(u)
 }
 
-func (m *Manager) stopSocket(u *unit) {
-	if u.sock == nil {
+func (u *socket) stop(m *Manager) {
+	if u.sock != nil {
+		if m.poller != nil {
+			for i, tok := range u.sock.toks {
+				m.poller.unwatch(u.sock.fds[i], tok)
+			}
+		}
+		for _, f := range u.sock.files {
+			f.Close()
+		}
+		m.storeFDs(u.name)
+		if u.cfg.Socket.RemoveOnStop {
+			for _, p := range u.sock.paths {
+				os.Remove(p)
+			}
+		}
+		u.sock = nil
+	}
+	u.lastStop = m.now()
+	m.setState(u.unit, socketDead)
+	m.stopEnded(u.unit)
+}
+
+// resume gives an active socket unit its listening sockets again:
+// inherited across daemon-reexec, else opened anew.
+func (u *socket) resume(m *Manager) {
+	if u.state != Active || u.cfg == nil {
 		return
 	}
-	close(u.sock.stop)
-	for _, f := range u.sock.files {
-		f.Close()
-	}
-	m.storeFDs(u.name)
-	if u.cfg.Socket.RemoveOnStop {
-		for _, p := range u.sock.paths {
-			os.Remove(p)
+	if files := m.inh.socketFiles(u.name); len(files) > 0 {
+		st := &listeners{files: files}
+		name := u.cfg.Socket.FileDescriptorName
+		if name == "" {
+			name = strings.TrimSuffix(u.name, ".socket")
 		}
+		for range files {
+			st.names = append(st.names, name)
+		}
+		if addrs, err := u.cfg.Socket.Listeners(); err == nil {
+			for _, a := range addrs {
+				if a.Addr[0] == '/' {
+					st.paths = append(st.paths, a.Addr)
+				}
+			}
+		}
+		u.sock = st
+	} else if st, err := openSockets(u.cfg); err == nil {
+		u.sock = st
+		m.storeFDs(u.name, st.files...)
+	} else {
+		m.logf("%s: %v", u.name, err)
+		u.state, u.sub, u.result = Failed, socketFailed, resResources
+		return
 	}
-	u.sock = nil
+	m.watchSocket(u)
 }
 
 // openSockets creates the listening sockets of a socket unit.
-func openSockets(c *units.Unit) (*socketState, error) {
+func openSockets(c *units.Unit) (*listeners, error) {
 	addrs, err := c.Socket.Listeners()
 	if err != nil {
 		return nil, err
 	}
-	st := &socketState{stop: make(chan struct{})}
+	st := &listeners{}
 	name := c.Socket.FileDescriptorName
 	if name == "" {
 		name = c.Name[:len(c.Name)-len(".socket")]
 	}
-	fail := func(err error) (*socketState, error) {
+	fail := func(err error) (*listeners, error) {
 		for _, f := range st.files {
 			f.Close()
 		}
@@ -173,56 +255,65 @@ func listenFile(a units.ListenAddr) (*os.File, error) {
 
 // watchSocket waits for the first client on any of u's sockets and then
 // starts its service. The watch is armed again when the service goes down.
-func (m *Manager) watchSocket(u *unit) {
+func (m *Manager) watchSocket(u *socket) {
 	st := u.sock
 	if st == nil {
 		return
 	}
-	svc := serviceOf(u)
+	svc := serviceOf(u.unit)
 	if d := m.units[svc]; d != nil && (d.state == Active || d.state == Activating || d.job != nil) {
 		return
 	}
-	fds := make([]unix.PollFd, len(st.files))
-	for i, f := range st.files {
-		fds[i] = unix.PollFd{Fd: int32(f.Fd()), Events: unix.POLLIN}
-	}
-	go func() {
-		for {
-			select {
-			case <-st.stop:
-				return
-			default:
-			}
-			// A timeout lets a stopped socket end the wait.
-			n, err := unix.Poll(fds, 200)
-			if err == syscall.EINTR || n == 0 {
-				continue
-			}
-			if err != nil {
-				return
-			}
-			m.post(func() { m.socketReady(u, st) })
-			return
-		}
-	}()
-}
-
-func (m *Manager) socketReady(u *unit, st *socketState) {
-	if u.sock != st || m.shuttingDown {
+	if st.armed {
 		return
 	}
-	svc := serviceOf(u)
+	p, err := m.poll()
+	if err != nil {
+		m.logf("%s: %v", u.name, err)
+		return
+	}
+	if st.fds == nil {
+		for _, f := range st.files {
+			// Not f.Fd(): that would make the socket blocking for the
+			// service too.
+			if sc, err := f.SyscallConn(); err == nil {
+				_ = sc.Control(func(fd uintptr) { st.fds = append(st.fds, int(fd)) })
+			}
+		}
+	}
+	ready := func() { m.socketReady(u, st) }
+	for i, fd := range st.fds {
+		if i < len(st.toks) {
+			err = p.rearm(fd, st.toks[i])
+		} else {
+			var tok int32
+			tok, err = p.watch(fd, ready)
+			st.toks = append(st.toks, tok)
+		}
+		if err != nil {
+			m.logf("%s: watching its socket: %v", u.name, err)
+		}
+	}
+	st.armed = true
+}
+
+func (m *Manager) socketReady(u *socket, st *listeners) {
+	if u.sock != st || !st.armed || m.shuttingDown {
+		return
+	}
+	st.armed = false
+	svc := serviceOf(u.unit)
 	d := m.units[svc]
 	if d == nil || d.cfg == nil {
 		m.logf("%s: service %s not found; closing the socket", u.name, svc)
-		m.stopTransaction([]string{u.name}, nil)
+		m.stopTransaction([]string{u.name})
 		return
 	}
 	if d.state == Active || d.state == Activating || d.job != nil {
 		return
 	}
 	m.logf("%s: incoming connection; starting %s", u.name, svc)
-	if err := m.startTransaction(svc, nil); err != nil {
+	if err := m.startTransaction(svc); err != nil {
 		m.logf("%s: %v", u.name, err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sysmaster-go/sysmaster/core/calendar"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
 // savedUnit is what the manager keeps of a unit outside its process.
@@ -53,16 +53,10 @@ func (m *Manager) saveState() error {
 	}
 	var firstErr error
 	for n, u := range m.units {
-		rec := savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, StartTime: u.startTime, Restarts: u.restarts, Result: u.result,
-			CtrlPID: u.ctrlPID, CtrlStart: u.ctrlStart, Starts: joinTimes(u.starts)}
-		if u.job != nil && !u.job.done {
-			rec.Job = u.job.kind.String()
-		}
-		if u.tmr != nil {
-			if !u.tmr.last.IsZero() {
-				rec.LastTrigger = u.tmr.last.UnixNano()
-			}
-			rec.Activated = u.tmr.activated.UnixNano()
+		rec := savedUnit{State: u.state, Sub: u.sub.String(), Restarts: u.restarts, Result: u.result.String(), Starts: joinTimes(u.starts)}
+		u.k.save(&rec)
+		if j := u.job; j != nil && !j.done() && j.typ != jobVerifyActive {
+			rec.Job = j.typ.String()
 		}
 		old, had := m.written[n]
 		if had && old == rec {
@@ -108,6 +102,9 @@ type prefetched struct {
 	corrupt map[string]error // units whose record is unreadable, and why
 	starts  map[int]uint64   // pid -> start time, for the pids still there
 	pidfds  map[int]int      // main pid -> its pidfd
+
+	adopted int        // running services re-attached
+	gone    []*service // services whose main process ended while no manager ran
 }
 
 // pidfd hands over the pidfd opened for pid, or -1.
@@ -242,7 +239,10 @@ func (pf *prefetched) running(pid int, start uint64) bool {
 // SYSMASTER_SOCKET).
 func (m *Manager) rebuild(name string) (savedUnit, bool) {
 	u := m.units[name]
-	if u == nil || u.cfg == nil || u.kind() != "service" {
+	if u == nil || u.cfg == nil {
+		return savedUnit{}, false
+	}
+	if _, ok := u.k.(*service); !ok {
 		return savedUnit{}, false
 	}
 	var candidates []int
@@ -262,8 +262,8 @@ func (m *Manager) rebuild(name string) (savedUnit, bool) {
 			env = append([]byte{0}, env...)
 			// Ours: this unit, and this manager's socket (not another
 			// manager's unit of the same name).
-			if err == nil && bytes.Contains(env, []byte("\x00SYSMASTER_UNIT="+name+"\x00")) &&
-				bytes.Contains(env, []byte("\x00SYSMASTER_SOCKET="+m.cfg.Socket+"\x00")) {
+			if err == nil && bytes.Contains(env, []byte("\x00"+proto.EnvUnit+"="+name+"\x00")) &&
+				bytes.Contains(env, []byte("\x00"+proto.EnvSocket+"="+m.cfg.Socket+"\x00")) {
 				candidates = append(candidates, pid)
 			}
 		}
@@ -313,10 +313,8 @@ func (m *Manager) restoreState() {
 		}
 		m.stateChanged = true // replace the bad files
 	}
-	adopted := 0
-	var gone []*unit
-	var replanStart, replanStop []string
-	for n, s := range saved {
+	var replanStart, replanStop, replanRestart []string
+	for n, rec := range saved {
 		if strings.HasSuffix(n, ".device") {
 			m.deviceUnit(n)
 		}
@@ -324,56 +322,23 @@ func (m *Manager) restoreState() {
 		if u == nil || u.cfg == nil {
 			continue
 		}
-		u.restarts = s.Restarts
-		u.starts = splitTimes(s.Starts)
-		if s.CtrlPID > 0 {
-			// The sequence it belonged to is started again from the top.
-			if pf.running(s.CtrlPID, s.CtrlStart) {
-				m.signalGroup(s.CtrlPID, unix.SIGKILL)
-			}
-		}
-		switch s.Job {
+		u.restarts = rec.Restarts
+		u.starts = splitTimes(rec.Starts)
+		switch rec.Job {
 		case "start":
 			replanStart = append(replanStart, n)
 		case "stop":
 			replanStop = append(replanStop, n)
+		case "restart":
+			replanRestart = append(replanRestart, n)
 		}
-		if s.LastTrigger != 0 || s.Activated != 0 {
-			u.tmr = &timerState{}
-			if s.LastTrigger != 0 {
-				u.tmr.last = time.Unix(0, s.LastTrigger)
-			}
-			if s.Activated != 0 {
-				u.tmr.activated = time.Unix(0, s.Activated)
-			}
-		}
-		switch {
-		case s.MainPID > 0 && u.kind() == "service":
-			if !pf.running(s.MainPID, s.StartTime) {
-				m.logf("%s: main process %d is gone; applying its restart policy", n, s.MainPID)
-				u.state, u.sub, u.phase, u.result = Active, "running", phaseRunning, "exit-code"
-				u.mainPID = s.MainPID
-				gone = append(gone, u)
-				continue
-			}
-			u.state, u.sub, u.phase = Active, "running", phaseRunning
-			u.mainPID, u.startTime, u.adopted, u.result = s.MainPID, s.StartTime, true, "success"
-			m.watchAdopted(s.MainPID, pf.pidfd(s.MainPID))
-			adopted++
-		case s.State == Failed:
-			u.state, u.sub, u.result = Failed, s.Sub, s.Result
-		case s.State == Active && (u.kind() != "service" || s.Sub == "exited"):
-			u.state, u.sub = Active, s.Sub
-			if u.kind() == "service" {
-				u.phase = phaseRunning
-				u.result = "success"
-			}
-		}
+		u.k.restore(m, rec, pf)
 	}
-	m.resumeUnits()
-	m.checkDevices()
-	m.logf("restored state: %d running services re-attached", adopted)
-	for _, u := range gone {
+	for _, n := range sortedNames(m.units) {
+		m.units[n].k.resume(m)
+	}
+	m.logf("restored state: %d running services re-attached", pf.adopted)
+	for _, u := range pf.gone {
 		ws, known := m.reapedByInit[u.mainPID]
 		m.mainExited(u, ws, known)
 	}
@@ -383,10 +348,7 @@ func (m *Manager) restoreState() {
 	for _, n := range replanStart {
 		if u := m.units[n]; u != nil && u.state != Active && u.job == nil {
 			m.logf("%s: re-planning the start that was in flight", n)
-			if u.state == Activating {
-				u.state, u.sub = Inactive, "dead"
-			}
-			if err := m.startTransaction(n, nil); err != nil {
+			if err := m.startTransaction(n); err != nil {
 				m.logf("%s: %v", n, err)
 			}
 		}
@@ -394,7 +356,14 @@ func (m *Manager) restoreState() {
 	if len(replanStop) > 0 {
 		sort.Strings(replanStop)
 		m.logf("re-planning the stop of %v that was in flight", replanStop)
-		m.stopTransaction(replanStop, nil)
+		m.stopTransaction(replanStop)
+	}
+	if len(replanRestart) > 0 {
+		sort.Strings(replanRestart)
+		m.logf("re-planning the restart of %v that was in flight", replanRestart)
+		if _, err := m.enqueue(jobRestart, replanRestart, modeReplace, nil); err != nil {
+			m.logf("restart %v: %v", replanRestart, err)
+		}
 	}
 }
 
@@ -420,9 +389,11 @@ func splitTimes(s string) []time.Time {
 }
 
 // watchAdopted reports the end of a process that is not our child (it was
-// reparented when the previous manager died) through a pidfd. One epoll
-// instance watches them all: a blocked thread per process would cost a
-// thousand threads at a thousand services.
+// reparented when the previous manager died) through a pidfd in the
+// manager's epoll: a blocked thread per process would cost a thousand
+// threads at a thousand services. Init reaps such a process and reports
+// its status; that report gets a moment to arrive before the exit is
+// handled with the status unknown.
 func (m *Manager) watchAdopted(pid int, fd int) {
 	if fd < 0 {
 		var err error
@@ -431,106 +402,25 @@ func (m *Manager) watchAdopted(pid int, fd int) {
 			return
 		}
 	}
-	if m.epfd == 0 {
-		var err error
-		if m.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-			m.epfd = 0
-			unix.Close(fd)
-			m.logf("epoll: %v", err)
-			return
-		}
-		go m.watchPidfds(m.epfd)
+	p, err := m.poll()
+	if err != nil {
+		unix.Close(fd)
+		m.logf("%v", err)
+		return
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(pid)}
-	if err := unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	var tok int32
+	tok, err = p.watch(fd, func() {
+		p.unwatch(fd, tok)
+		unix.Close(fd)
+		m.after(200*time.Millisecond, func() {
+			if u := m.pids[pid]; u != nil && u.mainPID == pid && u.adopted {
+				m.mainExited(u, 0, false)
+			}
+		})
+	})
+	if err != nil {
 		unix.Close(fd)
 		m.logf("watching %d: %v", pid, err)
-	}
-}
-
-// watchPidfds waits for adopted processes to end. Init reaps them and
-// reports the status; that report gets a moment to arrive before the exit
-// is handled with the status unknown.
-func (m *Manager) watchPidfds(epfd int) {
-	events := make([]unix.EpollEvent, 64)
-	for {
-		n, err := unix.EpollWait(epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		for _, ev := range events[:n] {
-			fd, pid := int(ev.Fd), int(ev.Pad)
-			_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, nil)
-			unix.Close(fd)
-			time.AfterFunc(200*time.Millisecond, func() {
-				m.post(func() {
-					for _, u := range m.units {
-						if u.mainPID == pid && u.adopted {
-							m.mainExited(u, 0, false)
-						}
-					}
-				})
-			})
-		}
-	}
-}
-
-// resumeUnits gives restored units what lived in the previous process:
-// socket units their listening sockets (inherited across daemon-reexec,
-// else opened again), timers their schedule.
-func (m *Manager) resumeUnits() {
-	for _, n := range sortedNames(m.units) {
-		u := m.units[n]
-		if u.state != Active || u.cfg == nil {
-			continue
-		}
-		switch u.kind() {
-		case "socket":
-			if files := m.inh.socketFiles(n); len(files) > 0 {
-				st := &socketState{files: files, stop: make(chan struct{})}
-				name := u.cfg.Socket.FileDescriptorName
-				if name == "" {
-					name = strings.TrimSuffix(n, ".socket")
-				}
-				for range files {
-					st.names = append(st.names, name)
-				}
-				if addrs, err := u.cfg.Socket.Listeners(); err == nil {
-					for _, a := range addrs {
-						if a.Addr[0] == '/' {
-							st.paths = append(st.paths, a.Addr)
-						}
-					}
-				}
-				u.sock = st
-			} else if st, err := openSockets(u.cfg); err == nil {
-				u.sock = st
-				m.storeFDs(n, st.files...)
-			} else {
-				m.logf("%s: %v", n, err)
-				u.state, u.sub, u.result = Failed, "failed", "resources"
-				continue
-			}
-			m.watchSocket(u)
-		case "timer":
-			ts := &timerState{activated: time.Now()}
-			if u.tmr != nil {
-				ts.last = u.tmr.last
-				if !u.tmr.activated.IsZero() {
-					ts.activated = u.tmr.activated
-				}
-			}
-			u.tmr = ts
-			for _, c := range u.cfg.Timer.OnCalendar {
-				if spec, err := calendar.Parse(c); err == nil {
-					u.tmr.cal = append(u.tmr.cal, spec)
-				}
-			}
-			m.armTimer(u)
-		}
 	}
 }
 

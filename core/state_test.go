@@ -33,7 +33,8 @@ func BenchmarkStateWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, u := range m.units {
-		u.state, u.sub, u.mainPID = Active, "running", 1
+		u.state, u.sub = Active, svcRunning
+		u.k.(*service).mainPID = 1
 	}
 	if err := m.saveState(); err != nil {
 		b.Fatal(err)
@@ -51,7 +52,7 @@ func BenchmarkStateWrite(b *testing.B) {
 		all := map[string]savedUnit{}
 		for i := 0; i < b.N; i++ {
 			for n, u := range m.units {
-				all[n] = savedUnit{State: u.state, Sub: u.sub, MainPID: u.mainPID, Restarts: u.restarts}
+				all[n] = savedUnit{State: u.state, Sub: u.sub.String(), MainPID: u.k.(*service).mainPID, Restarts: u.restarts}
 			}
 			data, _ := json.Marshal(all)
 			tmp := filepath.Join(state, "all.json.new")

@@ -9,10 +9,87 @@ import (
 	"github.com/sysmaster-go/sysmaster/core/calendar"
 )
 
-// timerState is an active timer unit: when it fires next and what it
-// fired last.
-type timerState struct {
-	t         *time.Timer
+// timer is a timer unit: it starts another unit on a schedule.
+type timer struct {
+	*unit
+	noKindState
+	tmr *schedule
+}
+
+type timerState uint8
+
+const (
+	timerDead timerState = iota
+	timerWaiting
+	timerRunning
+	timerElapsed
+	timerFailed
+)
+
+var timerStates = []stateInfo{timerDead: {"dead", Inactive}, timerWaiting: {"waiting", Active}, timerRunning: {"running", Active},
+	timerElapsed: {"elapsed", Active}, timerFailed: {"failed", Failed}}
+
+func (s timerState) String() string { return timerStates[s].name }
+func (s timerState) active() State  { return timerStates[s].active }
+
+func (u *timer) typeName() string  { return "timer" }
+func (u *timer) initial() subState { return timerDead }
+func (u *timer) parseSub(n string) (subState, bool) {
+	return parseState[timerState](timerStates, n)
+}
+
+func (u *timer) edges(m *Manager, g *graph) {
+	g.add(g.timersOf, timerTarget(u.unit), u.name)
+}
+
+func (u *timer) save(rec *savedUnit) {
+	if u.tmr == nil {
+		return
+	}
+	if !u.tmr.last.IsZero() {
+		rec.LastTrigger = u.tmr.last.UnixNano()
+	}
+	rec.Activated = u.tmr.activated.UnixNano()
+}
+
+func (u *timer) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
+	if rec.LastTrigger != 0 || rec.Activated != 0 {
+		u.tmr = &schedule{}
+		if rec.LastTrigger != 0 {
+			u.tmr.last = time.Unix(0, rec.LastTrigger)
+		}
+		if rec.Activated != 0 {
+			u.tmr.activated = time.Unix(0, rec.Activated)
+		}
+	}
+	return restoreSimple(u.unit, rec)
+}
+
+// resume arms an active timer again, from the schedule it had.
+func (u *timer) resume(m *Manager) {
+	if u.state != Active || u.cfg == nil {
+		return
+	}
+	ts := &schedule{activated: m.now()}
+	if u.tmr != nil {
+		ts.last = u.tmr.last
+		if !u.tmr.activated.IsZero() {
+			ts.activated = u.tmr.activated
+		}
+	}
+	u.tmr = ts
+	for _, c := range u.cfg.Timer.OnCalendar {
+		if spec, err := calendar.Parse(c); err == nil {
+			u.tmr.cal = append(u.tmr.cal, spec)
+		}
+	}
+	m.armTimer(u)
+}
+
+// schedule is an active timer's: when it fires next and what it fired
+// last.
+type schedule struct {
+	t         timerHandle
 	next      time.Time
 	activated time.Time
 	last      time.Time
@@ -27,8 +104,8 @@ func timerTarget(u *unit) string {
 	return strings.TrimSuffix(u.name, ".timer") + ".service"
 }
 
-func (m *Manager) startTimer(u *unit) {
-	ts := &timerState{activated: time.Now()}
+func (u *timer) start(m *Manager) {
+	ts := &schedule{activated: m.now()}
 	if u.tmr != nil {
 		ts.last = u.tmr.last
 	}
@@ -36,27 +113,30 @@ func (m *Manager) startTimer(u *unit) {
 		spec, err := calendar.Parse(c)
 		if err != nil {
 			m.logf("%s: OnCalendar=%s: %v", u.name, c, err)
-			u.result = "resources"
-			m.setState(u, Failed, "failed")
-			m.finishJob(u.job, true)
+			u.result = resResources
+			m.setState(u.unit, timerFailed)
+			m.startEnded(u.unit, resultFailed)
 			return
 		}
 		ts.cal = append(ts.cal, spec)
 	}
 	u.tmr = ts
-	u.result = "success"
-	m.setState(u, Active, "waiting")
-	m.finishJob(u.job, false)
+	u.result = resSuccess
+	m.setState(u.unit, timerWaiting)
+	m.startEnded(u.unit, resultDone)
 	m.armTimer(u)
 }
 
-func (m *Manager) stopTimer(u *unit) {
+func (u *timer) stop(m *Manager) {
 	if u.tmr != nil && u.tmr.t != nil {
 		u.tmr.t.Stop()
 	}
 	if u.tmr != nil {
 		u.tmr.next = time.Time{}
 	}
+	u.lastStop = m.now()
+	m.setState(u.unit, timerDead)
+	m.stopEnded(u.unit)
 }
 
 // bootTime is when the kernel started, from /proc/uptime.
@@ -73,7 +153,7 @@ func bootTime() time.Time {
 }
 
 // nextElapse computes when the timer fires next, or zero for never.
-func (m *Manager) nextElapse(u *unit, now time.Time) time.Time {
+func (m *Manager) nextElapse(u *timer, now time.Time) time.Time {
 	c := u.cfg.Timer
 	ts := u.tmr
 	var next time.Time
@@ -94,7 +174,7 @@ func (m *Manager) nextElapse(u *unit, now time.Time) time.Time {
 	if c.OnActiveSec > 0 {
 		consider(ts.activated.Add(c.OnActiveSec.D()))
 	}
-	if d := m.units[timerTarget(u)]; d != nil {
+	if d := m.units[timerTarget(u.unit)]; d != nil {
 		if c.OnUnitActiveSec > 0 && !d.lastStart.IsZero() {
 			consider(d.lastStart.Add(c.OnUnitActiveSec.D()))
 		}
@@ -116,7 +196,7 @@ func (m *Manager) nextElapse(u *unit, now time.Time) time.Time {
 
 // armTimer schedules u's next elapse; timers whose bases all lie in the
 // past fire at once, as systemd's do after boot.
-func (m *Manager) armTimer(u *unit) {
+func (m *Manager) armTimer(u *timer) {
 	ts := u.tmr
 	if ts == nil || u.state != Active {
 		return
@@ -124,7 +204,7 @@ func (m *Manager) armTimer(u *unit) {
 	if ts.t != nil {
 		ts.t.Stop()
 	}
-	now := time.Now()
+	now := m.now()
 	ts.next = m.nextElapse(u, now)
 	if ts.next.IsZero() {
 		return
@@ -138,19 +218,21 @@ func (m *Manager) armTimer(u *unit) {
 	})
 }
 
-func (m *Manager) fireTimer(u *unit) {
+func (m *Manager) fireTimer(u *timer) {
 	ts := u.tmr
-	ts.last = time.Now()
-	target := timerTarget(u)
-	m.stateChanged = true
+	target := timerTarget(u.unit)
 	if d := m.units[target]; d != nil && (d.state == Active || d.state == Activating || d.job != nil) {
-		// Still running from the last trigger: systemd does not queue a
-		// second start.
-		m.armTimer(u)
+		// Still running from the last trigger: as systemd, no second
+		// start, and the timer waits for the unit to change state
+		// (rearmTimersFor) before it is armed again. Counting this as a
+		// trigger would put an OnUnitActiveSec= base behind it for good.
+		ts.next = time.Time{}
 		return
 	}
+	ts.last = m.now()
+	m.stateChanged = true
 	m.logf("%s: elapsed; starting %s", u.name, target)
-	if err := m.startTransaction(target, nil); err != nil {
+	if err := m.startTransaction(target); err != nil {
 		m.logf("%s: %v", u.name, err)
 	}
 	m.armTimer(u)
@@ -160,8 +242,10 @@ func (m *Manager) fireTimer(u *unit) {
 // OnUnitActiveSec/OnUnitInactiveSec bases just moved.
 func (m *Manager) rearmTimersFor(svc string) {
 	for _, n := range m.g.timersOf[svc] {
-		if t := m.units[n]; t != nil {
-			m.armTimer(t)
+		if t, ok := m.units[n]; ok {
+			if tu, ok := t.k.(*timer); ok {
+				m.armTimer(tu)
+			}
 		}
 	}
 }

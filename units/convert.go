@@ -266,7 +266,7 @@ func (c *converter) drop(perr *Error) bool {
 // encode writes the sections as TOML, [Unit] first and [Install] last.
 func (c *converter) encode() []byte {
 	var b strings.Builder
-	order := []string{"Unit", "Service", "Socket", "Mount", "Timer", "Install"}
+	order := []string{"Unit", "Service", "Socket", "Mount", "Timer", "Path", "Install"}
 	for _, name := range order {
 		for _, s := range c.sections {
 			if s.name != name || len(s.entries) == 0 {

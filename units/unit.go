@@ -19,7 +19,7 @@ import (
 )
 
 // Kinds of unit this format describes.
-var Kinds = []string{"service", "target", "socket", "mount", "timer", "device"}
+var Kinds = []string{"service", "target", "socket", "mount", "timer", "device", "path"}
 
 // Unit is one decoded unit file, with its drop-ins applied.
 type Unit struct {
@@ -32,7 +32,9 @@ type Unit struct {
 	Socket  SocketSection  `toml:"Socket"`
 	Mount   MountSection   `toml:"Mount"`
 	Timer   TimerSection   `toml:"Timer"`
-	Install InstallSection `toml:"Install"`
+	// PathUnit is [Path] (Path is the file).
+	PathUnit PathSection    `toml:"Path"`
+	Install  InstallSection `toml:"Install"`
 }
 
 // Kind is the unit's kind: the suffix of its name.
@@ -216,6 +218,18 @@ type TimerSection struct {
 	RandomizedDelaySec Duration
 }
 
+// PathSection is [Path]: a unit started when a path changes.
+type PathSection struct {
+	PathExists        List
+	PathExistsGlob    List
+	PathChanged       List // written and closed, or moved, created or removed
+	PathModified      List // PathChanged, and every write
+	DirectoryNotEmpty List
+	Unit              string // NAME.service by default
+	MakeDirectory     bool
+	DirectoryMode     *FileMode
+}
+
 // InstallSection is [Install].
 type InstallSection struct {
 	WantedBy   List
@@ -269,7 +283,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|mount|timer|device)$`)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|mount|timer|device|path)$`)
 
 // ValidName reports whether name is a valid unit name with a known kind.
 func ValidName(name string) error {
@@ -380,6 +394,7 @@ var sectionsOf = map[string][]string{
 	"socket":  {"Unit", "Socket", "Install"},
 	"mount":   {"Unit", "Mount", "Install"},
 	"timer":   {"Unit", "Timer", "Install"},
+	"path":    {"Unit", "Path", "Install"},
 	"target":  {"Unit", "Install"},
 	// A device unit exists because devmaster saw the device; a file for it
 	// may only add a description and dependencies.
@@ -446,6 +461,7 @@ var sections = map[string]reflect.Type{
 	"Socket":  reflect.TypeOf(SocketSection{}),
 	"Mount":   reflect.TypeOf(MountSection{}),
 	"Timer":   reflect.TypeOf(TimerSection{}),
+	"Path":    reflect.TypeOf(PathSection{}),
 	"Install": reflect.TypeOf(InstallSection{}),
 }
 

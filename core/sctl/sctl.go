@@ -2,22 +2,19 @@
 package sctl
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -25,26 +22,10 @@ import (
 const DefaultSocket = "/run/sysmaster/control.sock"
 
 // Call sends one request to the manager at socket and returns its answer.
-func Call(socket string, req core.Request) (core.Response, error) {
-	c, err := net.DialTimeout("unix", socket, 5*time.Second)
-	if err != nil {
-		return core.Response{}, fmt.Errorf("cannot reach the manager at %s: %w", socket, err)
-	}
-	defer c.Close()
-	b, err := json.Marshal(req)
-	if err != nil {
-		return core.Response{}, err
-	}
-	if _, err := c.Write(append(b, '\n')); err != nil {
-		return core.Response{}, fmt.Errorf("send to %s: %w", socket, err)
-	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
-	if err != nil {
-		return core.Response{}, fmt.Errorf("read from %s: %w", socket, err)
-	}
-	var resp core.Response
-	if err := json.Unmarshal(line, &resp); err != nil {
-		return core.Response{}, fmt.Errorf("bad answer from %s: %w", socket, err)
+func Call(socket string, req proto.Request) (proto.Response, error) {
+	var resp proto.Response
+	if err := proto.Call(socket, req, &resp, 0); err != nil {
+		return proto.Response{}, err
 	}
 	return resp, nil
 }
@@ -57,6 +38,14 @@ var commands = map[string]struct {
 	"stop":              {true, "stop units"},
 	"restart":           {true, "stop, then start units"},
 	"try-restart":       {true, "restart units that are running"},
+	"isolate":           {true, "start a unit and stop every unit it does not pull in"},
+	"reset-failed":      {false, "forget that units failed (all failed units without names)"},
+	"kill":              {true, "signal the processes of units (--signal SIG, --kill-whom main|control|all)"},
+	"list-jobs":         {false, "list the jobs queued and running"},
+	"cancel":            {false, "cancel jobs by id (all without ids)"},
+	"list-timers":       {false, "list active timers, the soonest first"},
+	"mask":              {true, "make units impossible to start (a link to /dev/null)"},
+	"unmask":            {true, "undo mask"},
 	"reload":            {true, "run ExecReload= of units"},
 	"status":            {true, "show the state of units, their processes and last output"},
 	"show":              {true, "print unit properties as KEY=VALUE"},
@@ -92,6 +81,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	typ := fs.String("type", "", "list-units: only units of this kind")
 	state := fs.String("state", "", "list-units: only units in this state")
 	lines := fs.Int("n", 0, "log: number of lines")
+	noBlock := fs.Bool("no-block", false, "start, stop, restart: return once the jobs are queued")
+	jobMode := fs.String("job-mode", "", "start, stop, restart: replace (default), fail or isolate")
+	signal := fs.String("signal", "", "kill: the signal to send (default TERM)")
+	whom := fs.String("kill-whom", "", "kill: main, control or all (default) processes")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sctl [--socket PATH] [--json] COMMAND [UNIT...]\ncommands:")
 		for _, n := range sortedCommands() {
@@ -129,6 +122,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "convert" {
 		return convert(names, stdout, stderr)
 	}
+	var jobIDs []int
+	if cmd == "cancel" {
+		for _, n := range names {
+			id, err := strconv.Atoi(n)
+			if err != nil || id <= 0 {
+				fmt.Fprintf(stderr, "sctl cancel: %q is not a job id\n", n)
+				return 2
+			}
+			jobIDs = append(jobIDs, id)
+		}
+		names = nil
+	}
 	for i, n := range names {
 		if !strings.Contains(n, ".") {
 			names[i] = n + ".service"
@@ -141,12 +146,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		path = DefaultSocket
 	}
-	resp, err := Call(path, core.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines})
+	req := proto.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines,
+		NoBlock: *noBlock, JobMode: *jobMode, Signal: *signal, Whom: *whom, JobIDs: jobIDs}
+	resp, err := Call(path, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "sctl: %v\n", err)
 		return 1
 	}
 	fmt.Fprint(stdout, resp.Out)
+	render(stdout, cmd, resp, *asJSON)
 	if resp.Err != "" {
 		fmt.Fprintf(stderr, "sctl: %s\n", resp.Err)
 	}
@@ -168,7 +176,7 @@ func Power(action string) func(args []string) int {
 	return func(args []string) int {
 		force := len(args) > 1 && (args[1] == "-f" || args[1] == "--force")
 		if !force {
-			resp, err := Call(DefaultSocket, core.Request{Cmd: action})
+			resp, err := Call(DefaultSocket, proto.Request{Cmd: action})
 			if err == nil && resp.Code == 0 {
 				return 0
 			}
@@ -178,7 +186,7 @@ func Power(action string) func(args []string) int {
 				fmt.Fprintf(os.Stderr, "%s: %v; asking init directly\n", action, err)
 			}
 		}
-		if err := unix.Kill(1, core.InitSignals[action]); err != nil {
+		if err := unix.Kill(1, proto.InitSignals[action]); err != nil {
 			if errors.Is(err, unix.EPERM) {
 				fmt.Fprintf(os.Stderr, "%s: not permitted (are you root?)\n", action)
 			} else {
