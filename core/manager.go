@@ -439,7 +439,7 @@ loop:
 		m.reexec, m.finished = false, false
 		goto loop
 	}
-	m.drainLogs(time.Second)
+	m.drainLogs(5 * time.Second)
 	return m.exitAction, nil
 }
 
