@@ -36,7 +36,13 @@ type Board struct {
 	Kernel      Kernel  `toml:"kernel"`
 	QEMU        QEMU    `toml:"qemu"`
 	Modules     Modules `toml:"modules"`
+	// Network = false leaves netmaster and the default network file out
+	// of the board's images.
+	Network *bool `toml:"network"`
 }
+
+// NetworkEnabled reports whether the board's images configure the network.
+func (b *Board) NetworkEnabled() bool { return b.Network == nil || *b.Network }
 
 // Kernel names the Debian package that carries the board's kernel and the
 // file of it under /boot.

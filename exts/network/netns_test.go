@@ -1,0 +1,637 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/exts/network/dhcp4"
+	"github.com/sysmaster-go/sysmaster/exts/network/rtnl"
+)
+
+// The tests below run in network namespaces they create: the test binary
+// runs itself again in a new namespace (so every socket netmaster opens
+// is in it), and the fake DHCP server lives in a second one, at the other
+// end of a veth pair. Nothing leaves them.
+
+const netnsEnv = "SYSMASTER_NETNS_TEST"
+
+// inNetns reports whether the test is running in its namespace; when it
+// is not, it runs the test there and reports its result.
+func inNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(netnsEnv) == t.Name() {
+		return true
+	}
+	if testing.Short() {
+		t.Skip("creates network namespaces")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces and veth pairs")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), netnsEnv+"="+t.Name())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+		t.Skipf("cannot create a network namespace: %v", err)
+	}
+	t.Logf("in its own network namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("test in its namespace: %v", err)
+	}
+	if strings.Contains(string(out), "--- SKIP") {
+		t.Skip("skipped in its namespace")
+	}
+	return false
+}
+
+// fakeServer is a DHCP server for one subnet, 192.0.2.0/24, at
+// 192.0.2.1 on the far end of the veth pair.
+type fakeServer struct {
+	t    *testing.T
+	conn *net.UDPConn
+	nl   *rtnl.Conn // in the server's namespace
+	link int
+
+	mu       sync.Mutex
+	lease    uint32 // seconds
+	silent   bool
+	garbage  bool // send a malformed reply before each real one
+	nakRenew bool
+	seen     []*dhcp4.Message
+}
+
+var (
+	serverAddr = netip.MustParseAddr("192.0.2.1")
+	clientAddr = netip.MustParseAddr("192.0.2.100")
+)
+
+// newVeth creates veth0 here and its peer in a new namespace, where the
+// server runs. It returns veth0's index.
+func newVeth(t *testing.T) (int, *fakeServer) {
+	t.Helper()
+	nl, err := rtnl.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nl.Close() })
+	if err := nl.AddVeth("veth0", "veth1"); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		s   *fakeServer
+		err error
+	}
+	nsFD := make(chan int)
+	moved := make(chan error)
+	res := make(chan result)
+	go func() {
+		// This thread moves to the server's namespace and stays there
+		// until it ends with the goroutine: what it opens is there.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			close(nsFD)
+			res <- result{err: err}
+			return
+		}
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			close(nsFD)
+			res <- result{err: err}
+			return
+		}
+		nsFD <- fd
+		if err := <-moved; err != nil {
+			res <- result{err: err}
+			return
+		}
+		s, err := startServer(t)
+		res <- result{s, err}
+	}()
+	fd, ok := <-nsFD
+	if ok {
+		peer, err := nl.LinkByName("veth1")
+		if err == nil {
+			err = nl.SetNetns(peer.Index, fd)
+		}
+		unix.Close(fd)
+		moved <- err
+	}
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	l, err := nl.LinkByName("veth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Index, r.s
+}
+
+// startServer runs on a thread in the server's namespace.
+func startServer(t *testing.T) (*fakeServer, error) {
+	nl, err := rtnl.Dial()
+	if err != nil {
+		return nil, err
+	}
+	l, err := nl.LinkByName("veth1")
+	if err != nil {
+		return nil, err
+	}
+	if err := nl.AddAddr(rtnl.Addr{Index: l.Index, Prefix: netip.PrefixFrom(serverAddr, 24)}); err != nil {
+		return nil, err
+	}
+	if err := nl.SetUp(l.Index, true); err != nil {
+		return nil, err
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
+				unix.BindToDevice(int(fd), "veth1"))
+		})
+		return errors.Join(err, serr)
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", "0.0.0.0:67")
+	if err != nil {
+		return nil, err
+	}
+	s := &fakeServer{t: t, conn: pc.(*net.UDPConn), nl: nl, link: l.Index, lease: 3600}
+	t.Cleanup(func() { s.conn.Close(); nl.Close() })
+	go s.serve()
+	return s, nil
+}
+
+func (s *fakeServer) set(f func(s *fakeServer)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+// count returns how many messages of type typ came, and of them how many
+// carried ciaddr (renewals and rebinds).
+func (s *fakeServer) count(typ dhcp4.MessageType) (all, withCIAddr int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.seen {
+		if m.Type() == typ {
+			all++
+			if m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified() {
+				withCIAddr++
+			}
+		}
+	}
+	return all, withCIAddr
+}
+
+func (s *fakeServer) serve() {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := s.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		m, err := dhcp4.Decode(buf[:n])
+		if err != nil {
+			s.t.Logf("fake server: %v", err)
+			continue
+		}
+		s.mu.Lock()
+		s.seen = append(s.seen, m)
+		silent, garbage, lease, nakRenew := s.silent, s.garbage, s.lease, s.nakRenew
+		s.mu.Unlock()
+		if silent {
+			continue
+		}
+		var typ dhcp4.MessageType
+		switch m.Type() {
+		case dhcp4.Discover:
+			typ = dhcp4.Offer
+		case dhcp4.Request:
+			typ = dhcp4.Ack
+			renewing := m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified()
+			if renewing && nakRenew {
+				typ = dhcp4.Nak
+			}
+		default:
+			continue
+		}
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), 68)
+		if m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified() {
+			dst = netip.AddrPortFrom(m.CIAddr, 68)
+		}
+		if garbage {
+			// Same transaction, but option 51 runs past the end.
+			b := reply(m, typ, lease).Encode()
+			b = append(b[:240], 53, 1, byte(typ), 51, 200, 0, 0)
+			_, _ = s.conn.WriteToUDPAddrPort(b, dst)
+		}
+		_, _ = s.conn.WriteToUDPAddrPort(reply(m, typ, lease).Encode(), dst)
+	}
+}
+
+func reply(req *dhcp4.Message, typ dhcp4.MessageType, lease uint32) *dhcp4.Message {
+	r := &dhcp4.Message{Op: 2, XID: req.XID, CHAddr: req.CHAddr, YIAddr: clientAddr}
+	if typ == dhcp4.Nak {
+		r.YIAddr = netip.IPv4Unspecified()
+	}
+	r.Set(53, []byte{byte(typ)})
+	r.Set(54, serverAddr.AsSlice())
+	if typ != dhcp4.Nak {
+		r.Set(51, []byte{byte(lease >> 24), byte(lease >> 16), byte(lease >> 8), byte(lease)})
+		r.Set(1, []byte{255, 255, 255, 0})
+		r.Set(3, serverAddr.AsSlice())
+		r.Set(6, []byte{192, 0, 2, 53})
+		r.Set(15, []byte("lab.example"))
+	}
+	return r
+}
+
+// netmaster is a running Manager under test.
+type netmaster struct {
+	m      *Manager
+	cancel context.CancelFunc
+	done   chan error
+	log    *logLines
+	ready  chan struct{}
+	once   sync.Once
+}
+
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(format string, args ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *logLines) has(sub string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// testConfig is a Config in t's temporary directory with fast DHCP
+// retries; files are written to its ConfigDir.
+func testConfig(t *testing.T, files map[string]string) Config {
+	dir := t.TempDir()
+	cfg := Config{
+		ConfigDir:     filepath.Join(dir, "network"),
+		RunDir:        filepath.Join(dir, "run"),
+		ResolvConf:    filepath.Join(dir, "resolv.conf"),
+		Retry:         200 * time.Millisecond,
+		MaxRetry:      time.Second,
+		MinRenewRetry: 200 * time.Millisecond,
+	}
+	if err := os.MkdirAll(cfg.ConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(cfg.ConfigDir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg
+}
+
+func startNetmaster(t *testing.T, cfg Config) *netmaster {
+	t.Helper()
+	log := &logLines{}
+	cfg.Logf = func(format string, args ...any) {
+		log.add(format, args...)
+		t.Logf("netmaster: "+format, args...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &netmaster{m: New(cfg), cancel: cancel, done: make(chan error, 1), log: log, ready: make(chan struct{})}
+	go func() { n.done <- n.m.Run(ctx, func() { close(n.ready) }) }()
+	select {
+	case <-n.ready:
+	case err := <-n.done:
+		t.Fatalf("netmaster ended before it was ready: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("netmaster not ready after 10s")
+	}
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *netmaster) stop() {
+	n.once.Do(func() {
+		n.cancel()
+		select {
+		case err := <-n.done:
+			if err != nil {
+				n.log.add("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			n.log.add("Run did not return 10s after its context ended")
+		}
+	})
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func hasAddr(t *testing.T, index int, p netip.Prefix) bool {
+	nl, err := rtnl.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	as, err := nl.Addrs(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		if a.Prefix == p {
+			return true
+		}
+	}
+	return false
+}
+
+const dhcpVeth0 = "dhcp = \"ipv4\"\nrequired = true\n[match]\nname = \"veth0\"\n"
+
+var leased = netip.PrefixFrom(clientAddr, 24)
+
+// TestLease: a lease from the fake server, its route, resolv.conf, a
+// renewal at T1 and one asked for with netctl, status over the control
+// socket, and a malformed reply ignored with a clear line.
+func TestLease(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	index, srv := newVeth(t)
+	srv.set(func(s *fakeServer) { s.lease, s.garbage = 4, true })
+	cfg := testConfig(t, map[string]string{"10-veth.toml": "dns = [\"192.0.2.54\"]\n" + dhcpVeth0})
+	nm := startNetmaster(t, cfg)
+	waitFor(t, "online", 15*time.Second, func() bool { ok, _ := nm.m.online(); return ok })
+	if !hasAddr(t, index, leased) {
+		t.Fatal("online without the leased address")
+	}
+	if !nm.log.has("ignoring a reply from 192.0.2.1: malformed DHCP message: options: option 51 is 200 bytes long") {
+		t.Error("the malformed reply was not reported")
+	}
+	routes, err := nm.m.nl.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range routes {
+		if r.Dst.Bits() == 0 && r.Gw == serverAddr && r.Index == index {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no default route via %s in %+v", serverAddr, routes)
+	}
+	data, err := os.ReadFile(cfg.ResolvConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "search lab.example\nnameserver 192.0.2.54\nnameserver 192.0.2.53\n"; !strings.HasSuffix(string(data), want) {
+		t.Errorf("resolv.conf:\n%s\nwant it to end in\n%s", data, want)
+	}
+
+	// T1 is 2 s: the client renews, unicast, with ciaddr.
+	waitFor(t, "a renewal", 10*time.Second, func() bool { _, n := srv.count(dhcp4.Request); return n >= 1 })
+	if !hasAddr(t, index, leased) {
+		t.Error("address lost across a renewal")
+	}
+
+	// netctl status and renew, through the control socket.
+	socket := filepath.Join(cfg.RunDir, SocketName)
+	var out, errb strings.Builder
+	if code := ctl([]string{"netctl", "--socket", socket, "status", "veth0"}, &out, &errb); code != 0 {
+		t.Fatalf("netctl status: %d %s", code, errb.String())
+	}
+	for _, want := range []string{"veth0: configured (carrier)", "address:  192.0.2.100/24 (valid", "gateway:  192.0.2.1", "dns:      192.0.2.54 192.0.2.53", "lease:    192.0.2.100/24 from 192.0.2.1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("netctl status lacks %q:\n%s", want, out.String())
+		}
+	}
+	_, before := srv.count(dhcp4.Request)
+	if code := ctl([]string{"netctl", "--socket", socket, "renew", "veth0"}, &out, &errb); code != 0 {
+		t.Fatalf("netctl renew: %d %s", code, errb.String())
+	}
+	waitFor(t, "the renewal asked for", 5*time.Second, func() bool { _, n := srv.count(dhcp4.Request); return n > before })
+	out.Reset()
+	if code := ctl([]string{"netctl", "--socket", socket, "--json", "status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"online": true`) {
+		t.Errorf("netctl --json status: %d\n%s", code, out.String())
+	}
+	errb.Reset()
+	if code := ctl([]string{"netctl", "--socket", socket, "renew", "veth9"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), `no configured interface "veth9"`) {
+		t.Errorf("renew of an unknown interface: %d %q", code, errb.String())
+	}
+}
+
+// TestExpiry: a server that stops answering lets the lease run out, and
+// the address goes; when it answers again, a new lease comes. A NAK to a
+// renewal removes the address at once.
+func TestExpiry(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	index, srv := newVeth(t)
+	srv.set(func(s *fakeServer) { s.lease = 3 })
+	nm := startNetmaster(t, testConfig(t, map[string]string{"10-veth.toml": dhcpVeth0}))
+	waitFor(t, "the lease", 10*time.Second, func() bool { return hasAddr(t, index, leased) })
+	srv.set(func(s *fakeServer) { s.silent = true })
+	waitFor(t, "the address removed at expiry", 10*time.Second, func() bool { return !hasAddr(t, index, leased) })
+	if !nm.log.has("lease of 192.0.2.100/24 expired") {
+		t.Error("expiry not reported")
+	}
+	if _, rebinds := srv.count(dhcp4.Request); rebinds < 2 {
+		t.Errorf("%d renewals and rebinds before expiry, want at least 2", rebinds)
+	}
+	srv.set(func(s *fakeServer) { s.silent, s.lease, s.nakRenew = false, 60, true })
+	waitFor(t, "a new lease", 10*time.Second, func() bool { return hasAddr(t, index, leased) })
+	nm.m.mu.Lock()
+	i := nm.m.ifaces["veth0"]
+	nm.m.mu.Unlock()
+	if err := i.renew(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the address removed after a NAK", 10*time.Second, func() bool { return !hasAddr(t, index, leased) || nm.log.has("refused to extend") })
+	if !nm.log.has("refused to extend 192.0.2.100/24") {
+		t.Error("the NAK was not reported")
+	}
+}
+
+// TestNoServer: nobody answers. The client retries with growing waits and
+// says so; network-online names the reason; the link-local fallback
+// gives an address meanwhile; a required interface that never appears is
+// named too, and the rest goes on.
+func TestNoServer(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	index, srv := newVeth(t)
+	srv.set(func(s *fakeServer) { s.silent = true })
+	nm := startNetmaster(t, testConfig(t, map[string]string{
+		"10-veth.toml":   "link_local = true\n" + dhcpVeth0,
+		"20-absent.toml": "dhcp = \"ipv4\"\nrequired = true\n[match]\nname = \"wwan0\"\n",
+		"30-typo.toml":   "dhcp = \"ipv4\"\n[match]\nnmae = \"veth*\"\n",
+	}))
+	waitFor(t, "three unanswered DISCOVERs", 10*time.Second, func() bool { n, _ := srv.count(dhcp4.Discover); return n >= 3 })
+	ok, waiting := nm.m.online()
+	if ok {
+		t.Fatal("online without a lease")
+	}
+	joined := strings.Join(waiting, "\n")
+	for _, want := range []string{"veth0: no DHCP lease: no DHCP server answered", "no interface matching " + filepath.Join(nm.m.cfg.ConfigDir, "20-absent.toml") + " (name=wwan0) is present"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("waiting for %q, want %q in it", joined, want)
+		}
+	}
+	if !nm.log.has("30-typo.toml:3: match.nmae: unknown key (did you mean name?)") {
+		t.Error("the typo was not reported")
+	}
+	// Backoff: the gaps between DISCOVERs grow (200 ms, 400 ms, 800 ms…).
+	srv.mu.Lock()
+	n := len(srv.seen)
+	srv.mu.Unlock()
+	if n > 8 {
+		t.Errorf("%d DISCOVERs in a few seconds: no backoff", n)
+	}
+	ll := false
+	waitFor(t, "a link-local address", 10*time.Second, func() bool {
+		nl, _ := rtnl.Dial()
+		defer nl.Close()
+		as, _ := nl.Addrs(index)
+		for _, a := range as {
+			if a.Prefix.Addr().Is4() && a.Prefix.Addr().IsLinkLocalUnicast() {
+				ll = true
+			}
+		}
+		return ll
+	})
+	// The link-local address does not make the interface online, and
+	// goes when a lease comes.
+	if ok, _ := nm.m.online(); ok {
+		t.Error("online with only a link-local address")
+	}
+	srv.set(func(s *fakeServer) { s.silent = false })
+	waitFor(t, "the lease", 10*time.Second, func() bool { return hasAddr(t, index, leased) })
+	var out, errb strings.Builder
+	ctl([]string{"netctl", "--socket", filepath.Join(nm.m.cfg.RunDir, SocketName), "wait-online", "--timeout", "1s"}, &out, &errb)
+	if !strings.Contains(errb.String(), "not online after 1s: no interface matching") {
+		t.Errorf("wait-online: %q", errb.String())
+	}
+}
+
+// TestCarrierAndRestart: the link going down and up makes the client ask
+// to keep its lease (INIT-REBOOT); a netmaster that stops leaves the
+// address, and the next one adopts the lease without asking anew.
+func TestCarrierAndRestart(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	index, srv := newVeth(t)
+	cfg := testConfig(t, map[string]string{"10-veth.toml": dhcpVeth0})
+	nm := startNetmaster(t, cfg)
+	waitFor(t, "the lease", 10*time.Second, func() bool { return hasAddr(t, index, leased) })
+	if err := srv.nl.SetUp(srv.link, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "no carrier", 5*time.Second, func() bool { return nm.log.has("carrier lost") })
+	requests, _ := srv.count(dhcp4.Request)
+	if err := srv.nl.SetUp(srv.link, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "INIT-REBOOT", 10*time.Second, func() bool { n, _ := srv.count(dhcp4.Request); return n > requests })
+	srv.mu.Lock()
+	last := srv.seen[len(srv.seen)-1]
+	srv.mu.Unlock()
+	if ip := last.Options[50]; netip.AddrFrom4([4]byte(ip)) != clientAddr || last.CIAddr != netip.IPv4Unspecified() {
+		t.Errorf("after the carrier came back: requested %v ciaddr %v, want an INIT-REBOOT for %s", ip, last.CIAddr, clientAddr)
+	}
+	discovers, _ := srv.count(dhcp4.Discover)
+
+	nm.stop()
+	if !hasAddr(t, index, leased) {
+		t.Fatal("a stopped netmaster removed the address")
+	}
+	nm2 := startNetmaster(t, cfg)
+	waitFor(t, "online again", 5*time.Second, func() bool { ok, _ := nm2.m.online(); return ok })
+	if !nm2.log.has("adopting the lease of 192.0.2.100/24") {
+		t.Error("the lease was not adopted")
+	}
+	if n, _ := srv.count(dhcp4.Discover); n != discovers {
+		t.Errorf("the new netmaster sent %d DISCOVERs", n-discovers)
+	}
+}
+
+// TestHotplug: a link that appears after start is configured when a file
+// matches it, with its static address, MTU and route.
+func TestHotplug(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	nm := startNetmaster(t, testConfig(t, map[string]string{
+		"10-hot.toml": "address = [\"198.51.100.7/24\"]\nmtu = 1280\nroutes = [{ to = \"203.0.113.0/24\", via = \"198.51.100.1\" }]\n[match]\nname = \"hot0\"\n",
+	}))
+	nl, err := rtnl.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	if err := nl.AddVeth("hot0", "hot1"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := nl.LinkByName("hot0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the static address", 5*time.Second, func() bool { return hasAddr(t, l.Index, netip.MustParsePrefix("198.51.100.7/24")) })
+	waitFor(t, "the route", 5*time.Second, func() bool {
+		rs, _ := nl.Routes()
+		for _, r := range rs {
+			if r.Dst == netip.MustParsePrefix("203.0.113.0/24") && r.Gw == netip.MustParseAddr("198.51.100.1") {
+				return true
+			}
+		}
+		return false
+	})
+	if l, _ = nl.LinkByName("hot0"); l.MTU != 1280 || !l.Up() {
+		t.Errorf("hot0: mtu %d up %v", l.MTU, l.Up())
+	}
+	lo, err := nl.LinkByName("lo")
+	if err != nil || !lo.Up() {
+		t.Errorf("lo not up: %+v %v", lo, err)
+	}
+	if ok, w := nm.m.online(); !ok {
+		t.Errorf("not online with nothing required: %v", w)
+	}
+}
