@@ -128,3 +128,24 @@ func TestNetwork(t *testing.T) {
 		})
 	}
 }
+
+// TestNetworkOnlineTimeout: a required interface that never appears
+// fails network-online.target after the timeout, saying why; eth0 is
+// configured all the same.
+func TestNetworkOnlineTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	g := boot(t, "qemu-x86_64", image.Gzip, bootConfig{files: map[string]string{
+		"/etc/sysmaster/network/60-modem.toml":                              "dhcp = \"ipv4\"\nrequired = true\n[match]\nname = \"wwan0\"\n",
+		"/etc/sysmaster/units/netmaster-wait-online.service.d/timeout.toml": "[Service]\nExecStart = \"/bin/netctl wait-online --timeout 3s\"\n",
+	}})
+	g.booted()
+	g.run("until sctl is-failed netmaster-wait-online.service >/dev/null; do sleep 0.2; done; sctl is-active network-online.target || echo TARGET-DOWN-$((6+6))")
+	g.expect("TARGET-DOWN-12", time.Minute)
+	g.run("sctl log netmaster-wait-online.service")
+	g.expect("netctl: not online after 3s: no interface matching /etc/sysmaster/network/60-modem.toml (name=wwan0) is present", time.Minute)
+	g.run("until netctl status eth0 | grep -q 'lease:    10.0.2.15/24'; do sleep 0.2; done; echo ETH0-LEASED-$((7+7))")
+	g.expect("ETH0-LEASED-14", time.Minute)
+	g.poweroff("poweroff")
+}

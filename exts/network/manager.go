@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -50,7 +51,9 @@ type Manager struct {
 	ifaces  map[string]*iface
 	others  map[string]bool // links seen that no file matches
 	applied bool
-	resolv  string // what was last written to resolv.conf
+
+	resolvMu sync.Mutex // one writer of resolv.conf at a time
+	resolv   string     // what was last written there
 }
 
 // New loads the configuration. Files that do not parse are reported
@@ -180,7 +183,7 @@ func (m *Manager) stopAll() {
 
 // link handles a link that appeared, changed or went away.
 func (m *Manager) link(ctx context.Context, l rtnl.Link) {
-	if l.Flags&(1<<2) != 0 || l.Name == "lo" { // net.FlagLoopback
+	if l.Flags&net.FlagLoopback != 0 {
 		if !l.Up() && !l.Deleted {
 			if err := m.nl.SetUp(l.Index, true); err != nil {
 				m.logf("%s: %v", l.Name, err)
@@ -310,6 +313,8 @@ func (m *Manager) writeResolv() {
 	if m.cfg.ResolvConf == "" {
 		return
 	}
+	m.resolvMu.Lock()
+	defer m.resolvMu.Unlock()
 	m.mu.Lock()
 	names := make([]string, 0, len(m.ifaces))
 	for n := range m.ifaces {
@@ -331,8 +336,8 @@ func (m *Manager) writeResolv() {
 			}
 		}
 	}
-	last := m.resolv
 	m.mu.Unlock()
+	last := m.resolv
 	var b strings.Builder
 	b.WriteString("# Written by netmaster from /etc/sysmaster/network and DHCP.\n")
 	if len(domains) > 0 {
@@ -349,9 +354,7 @@ func (m *Manager) writeResolv() {
 		m.logf("resolv.conf: %v", err)
 		return
 	}
-	m.mu.Lock()
 	m.resolv = text
-	m.mu.Unlock()
 }
 
 // writeAtomic replaces path with data: readers see the old file or the

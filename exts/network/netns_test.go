@@ -499,11 +499,13 @@ func TestNoServer(t *testing.T) {
 	}
 	index, srv := newVeth(t)
 	srv.set(func(s *fakeServer) { s.silent = true })
-	nm := startNetmaster(t, testConfig(t, map[string]string{
+	cfg := testConfig(t, map[string]string{
 		"10-veth.toml":   "link_local = true\n" + dhcpVeth0,
 		"20-absent.toml": "dhcp = \"ipv4\"\nrequired = true\n[match]\nname = \"wwan0\"\n",
 		"30-typo.toml":   "dhcp = \"ipv4\"\n[match]\nnmae = \"veth*\"\n",
-	}))
+	})
+	cfg.MaxRetry = 30 * time.Second
+	nm := startNetmaster(t, cfg)
 	waitFor(t, "three unanswered DISCOVERs", 10*time.Second, func() bool { n, _ := srv.count(dhcp4.Discover); return n >= 3 })
 	ok, waiting := nm.m.online()
 	if ok {
@@ -525,6 +527,16 @@ func TestNoServer(t *testing.T) {
 	if n > 8 {
 		t.Errorf("%d DISCOVERs in a few seconds: no backoff", n)
 	}
+	// Waits are 200 ms, 400 ms, 800 ms, 1.6 s, 3.2 s…: after the fourth
+	// DISCOVER, netctl renew sends the next at once.
+	waitFor(t, "four unanswered DISCOVERs", 10*time.Second, func() bool { n, _ := srv.count(dhcp4.Discover); return n >= 4 })
+	before, _ := srv.count(dhcp4.Discover)
+	var out, errb strings.Builder
+	socket := filepath.Join(nm.m.cfg.RunDir, SocketName)
+	if code := ctl([]string{"netctl", "--socket", socket, "renew", "veth0"}, &out, &errb); code != 0 {
+		t.Fatalf("netctl renew: %d %s", code, errb.String())
+	}
+	waitFor(t, "a DISCOVER at once after netctl renew", 1500*time.Millisecond, func() bool { n, _ := srv.count(dhcp4.Discover); return n > before })
 	ll := false
 	waitFor(t, "a link-local address", 10*time.Second, func() bool {
 		nl, _ := rtnl.Dial()
@@ -544,8 +556,8 @@ func TestNoServer(t *testing.T) {
 	}
 	srv.set(func(s *fakeServer) { s.silent = false })
 	waitFor(t, "the lease", 10*time.Second, func() bool { return hasAddr(t, index, leased) })
-	var out, errb strings.Builder
-	ctl([]string{"netctl", "--socket", filepath.Join(nm.m.cfg.RunDir, SocketName), "wait-online", "--timeout", "1s"}, &out, &errb)
+	errb.Reset()
+	ctl([]string{"netctl", "--socket", socket, "wait-online", "--timeout", "1s"}, &out, &errb)
 	if !strings.Contains(errb.String(), "not online after 1s: no interface matching") {
 		t.Errorf("wait-online: %q", errb.String())
 	}

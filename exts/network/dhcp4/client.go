@@ -241,6 +241,14 @@ func jitter(d time.Duration) time.Duration {
 // comes, retransmitting with doubling timeouts, at most tries times;
 // what is malformed or not for us is logged and ignored.
 func (c *Client) exchange(ctx context.Context, t transport, m *Message, dst netip.Addr, tries int, maxWait time.Duration, want ...MessageType) (*Message, time.Time, error) {
+	return c.exchangeOr(ctx, nil, t, m, dst, tries, maxWait, want...)
+}
+
+// errRenew is a wait cut short by Renew.
+var errRenew = errors.New("renewal asked for")
+
+// exchangeOr is exchange that also gives up when interrupt fires.
+func (c *Client) exchangeOr(ctx context.Context, interrupt <-chan struct{}, t transport, m *Message, dst netip.Addr, tries int, maxWait time.Duration, want ...MessageType) (*Message, time.Time, error) {
 	wait := c.Retry
 	for try := 0; try < tries; try++ {
 		sent := time.Now()
@@ -255,6 +263,11 @@ func (c *Client) exchange(ctx context.Context, t transport, m *Message, dst neti
 		for {
 			if ctx.Err() != nil {
 				return nil, sent, ctx.Err()
+			}
+			select {
+			case <-interrupt:
+				return nil, sent, errRenew
+			default:
 			}
 			// Wake up now and then to notice ctx ending.
 			b, from, err := t.receive(minTime(deadline, time.Now().Add(250*time.Millisecond)))
@@ -313,7 +326,13 @@ func (c *Client) acquire(ctx context.Context) (*Lease, error) {
 		c.set(StateInit, c.status.Note)
 		xid := newXID()
 		disc := c.message(Discover, xid, start)
-		r, _, err := c.exchange(ctx, t, disc, broadcastAddr, 1, wait, Offer)
+		r, _, err := c.exchangeOr(ctx, c.renew, t, disc, broadcastAddr, 1, wait, Offer)
+		if errors.Is(err, errRenew) {
+			// Asked to try now: start again from the shortest wait.
+			c.Logf("looking for a server again, as asked")
+			wait = c.Retry
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
