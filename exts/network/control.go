@@ -84,6 +84,11 @@ func (m *Manager) listen(ctx context.Context) (*controlServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	// Anyone may ask how things stand; renew checks who asks.
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
 	s := &controlServer{ln: ln}
 	go func() {
 		for {

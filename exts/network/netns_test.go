@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,6 +74,10 @@ type fakeServer struct {
 	garbage  bool // send a malformed reply before each real one
 	nakRenew bool
 	seen     []*dhcp4.Message
+	at       []time.Time // when each DISCOVER came
+	// extends counts REQUESTs with ciaddr: unicast (renewals, T1) and
+	// broadcast (rebinding, T2).
+	renewals, rebinds int
 }
 
 var (
@@ -162,6 +167,7 @@ func startServer(t *testing.T) (*fakeServer, error) {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
 			serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
+				unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1),
 				unix.BindToDevice(int(fd), "veth1"))
 		})
 		return errors.Join(err, serr)
@@ -199,11 +205,21 @@ func (s *fakeServer) count(typ dhcp4.MessageType) (all, withCIAddr int) {
 }
 
 func (s *fakeServer) serve() {
-	buf := make([]byte, 1500)
+	buf, oob := make([]byte, 1500), make([]byte, 256)
 	for {
-		n, _, err := s.conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, _, err := s.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			return
+		}
+		broadcast := false
+		if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, cm := range cms {
+				// struct in_pktinfo: ifindex, spec_dst, then the header's
+				// destination address.
+				if cm.Header.Level == unix.IPPROTO_IP && cm.Header.Type == unix.IP_PKTINFO && len(cm.Data) >= 12 {
+					broadcast = [4]byte(cm.Data[8:12]) == [4]byte{255, 255, 255, 255}
+				}
+			}
 		}
 		m, err := dhcp4.Decode(buf[:n])
 		if err != nil {
@@ -212,6 +228,16 @@ func (s *fakeServer) serve() {
 		}
 		s.mu.Lock()
 		s.seen = append(s.seen, m)
+		if m.Type() == dhcp4.Discover {
+			s.at = append(s.at, time.Now())
+		}
+		if m.Type() == dhcp4.Request && !m.CIAddr.IsUnspecified() {
+			if broadcast {
+				s.rebinds++
+			} else {
+				s.renewals++
+			}
+		}
 		silent, garbage, lease, nakRenew := s.silent, s.garbage, s.lease, s.nakRenew
 		s.mu.Unlock()
 		if silent {
@@ -472,8 +498,13 @@ func TestExpiry(t *testing.T) {
 	if !nm.log.has("lease of 192.0.2.100/24 expired") {
 		t.Error("expiry not reported")
 	}
-	if _, rebinds := srv.count(dhcp4.Request); rebinds < 2 {
-		t.Errorf("%d renewals and rebinds before expiry, want at least 2", rebinds)
+	// Renewals went to the server, rebinding requests to everyone.
+	srv.mu.Lock()
+	renewals, rebinds := srv.renewals, srv.rebinds
+	srv.mu.Unlock()
+	t.Logf("before expiry: %d renewals, %d rebinds", renewals, rebinds)
+	if renewals < 1 || rebinds < 1 {
+		t.Errorf("%d renewals (unicast) and %d rebinds (broadcast) before expiry, want both", renewals, rebinds)
 	}
 	srv.set(func(s *fakeServer) { s.silent, s.lease, s.nakRenew = false, 60, true })
 	waitFor(t, "a new lease", 10*time.Second, func() bool { return hasAddr(t, index, leased) })
@@ -520,23 +551,30 @@ func TestNoServer(t *testing.T) {
 	if !nm.log.has("30-typo.toml:3: match.nmae: unknown key (did you mean name?)") {
 		t.Error("the typo was not reported")
 	}
-	// Backoff: the gaps between DISCOVERs grow (200 ms, 400 ms, 800 ms…).
+	// Waits are 200 ms, 400 ms, 800 ms, 1.6 s, 3.2 s…: after the fifth
+	// DISCOVER (the next is 2.4 s away at the earliest), netctl renew sends
+	// one at once.
+	waitFor(t, "five unanswered DISCOVERs", 10*time.Second, func() bool { n, _ := srv.count(dhcp4.Discover); return n >= 5 })
+	// Backoff: the gaps between DISCOVERs double (200 ms, 400 ms, 800 ms,
+	// each ±25 %).
 	srv.mu.Lock()
-	n := len(srv.seen)
+	at := slices.Clone(srv.at)
 	srv.mu.Unlock()
-	if n > 8 {
-		t.Errorf("%d DISCOVERs in a few seconds: no backoff", n)
+	if len(at) < 4 {
+		t.Fatalf("%d DISCOVERs", len(at))
 	}
-	// Waits are 200 ms, 400 ms, 800 ms, 1.6 s, 3.2 s…: after the fourth
-	// DISCOVER, netctl renew sends the next at once.
-	waitFor(t, "four unanswered DISCOVERs", 10*time.Second, func() bool { n, _ := srv.count(dhcp4.Discover); return n >= 4 })
+	for i := 1; i+2 < len(at) && i < 3; i++ {
+		if g1, g2 := at[i].Sub(at[i-1]), at[i+2].Sub(at[i+1]); g2 < 2*g1 {
+			t.Errorf("gaps between DISCOVERs %v then %v: no backoff", g1, g2)
+		}
+	}
 	before, _ := srv.count(dhcp4.Discover)
 	var out, errb strings.Builder
 	socket := filepath.Join(nm.m.cfg.RunDir, SocketName)
 	if code := ctl([]string{"netctl", "--socket", socket, "renew", "veth0"}, &out, &errb); code != 0 {
 		t.Fatalf("netctl renew: %d %s", code, errb.String())
 	}
-	waitFor(t, "a DISCOVER at once after netctl renew", 1500*time.Millisecond, func() bool { n, _ := srv.count(dhcp4.Discover); return n > before })
+	waitFor(t, "a DISCOVER at once after netctl renew", time.Second, func() bool { n, _ := srv.count(dhcp4.Discover); return n > before })
 	ll := false
 	waitFor(t, "a link-local address", 10*time.Second, func() bool {
 		nl, _ := rtnl.Dial()

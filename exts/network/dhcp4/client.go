@@ -238,28 +238,28 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // exchange sends m through t until a reply of a wanted type with m's xid
-// comes, retransmitting with doubling timeouts, at most tries times;
-// what is malformed or not for us is logged and ignored.
-func (c *Client) exchange(ctx context.Context, t transport, m *Message, dst netip.Addr, tries int, maxWait time.Duration, want ...MessageType) (*Message, time.Time, error) {
-	return c.exchangeOr(ctx, nil, t, m, dst, tries, maxWait, want...)
+// comes, at most tries times: it waits first (randomized), doubling up to
+// MaxRetry after each try. What is malformed or not for us is logged and
+// ignored.
+func (c *Client) exchange(ctx context.Context, t transport, m *Message, dst netip.Addr, tries int, first time.Duration, want ...MessageType) (*Message, time.Time, error) {
+	return c.exchangeOr(ctx, nil, t, m, dst, tries, first, want...)
 }
 
 // errRenew is a wait cut short by Renew.
 var errRenew = errors.New("renewal asked for")
 
 // exchangeOr is exchange that also gives up when interrupt fires.
-func (c *Client) exchangeOr(ctx context.Context, interrupt <-chan struct{}, t transport, m *Message, dst netip.Addr, tries int, maxWait time.Duration, want ...MessageType) (*Message, time.Time, error) {
-	wait := c.Retry
+func (c *Client) exchangeOr(ctx context.Context, interrupt <-chan struct{}, t transport, m *Message, dst netip.Addr, tries int, first time.Duration, want ...MessageType) (*Message, time.Time, error) {
+	wait := first
 	for try := 0; try < tries; try++ {
 		sent := time.Now()
 		if err := t.send(m.Encode(), dst); err != nil {
 			return nil, sent, fmt.Errorf("sending %s: %w", m.Type(), err)
 		}
-		d := jitter(wait)
-		if maxWait > 0 {
-			d = min(d, maxWait)
+		deadline := sent.Add(jitter(wait))
+		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+			deadline = dl
 		}
-		deadline := sent.Add(d)
 		for {
 			if ctx.Err() != nil {
 				return nil, sent, ctx.Err()
@@ -354,7 +354,7 @@ func (c *Client) acquire(ctx context.Context) (*Lease, error) {
 		req := c.message(Request, xid, start)
 		req.Set(optRequestedIP, offer.Addr.Addr().AsSlice())
 		req.Set(optServerID, offer.Server.AsSlice())
-		r, sent, err := c.exchange(ctx, t, req, broadcastAddr, 4, 0, Ack, Nak)
+		r, sent, err := c.exchange(ctx, t, req, broadcastAddr, 4, c.Retry, Ack, Nak)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -389,7 +389,7 @@ func (c *Client) reboot(ctx context.Context, l *Lease) (*Lease, error) {
 	defer t.close()
 	req := c.message(Request, newXID(), time.Now())
 	req.Set(optRequestedIP, l.Addr.Addr().AsSlice())
-	r, sent, err := c.exchange(ctx, t, req, broadcastAddr, 3, 0, Ack, Nak)
+	r, sent, err := c.exchange(ctx, t, req, broadcastAddr, 3, c.Retry, Ack, Nak)
 	if err != nil {
 		return nil, err
 	}
@@ -431,12 +431,12 @@ func (c *Client) extend(ctx context.Context, l *Lease, state State) (*Lease, Sta
 		wait := min(max(left/2, c.MinRenewRetry), left)
 		req := c.message(Request, newXID(), time.Now())
 		req.CIAddr = l.Addr.Addr()
-		saved := c.Retry
-		c.Retry = wait
-		r, sent, err := c.exchange(ctx, t, req, dst, 1, wait, Ack, Nak)
-		c.Retry = saved
+		// No wait goes past the end of the phase.
+		ectx, cancel := context.WithDeadline(ctx, end)
+		r, sent, err := c.exchange(ectx, t, req, dst, 1, wait, Ack, Nak)
+		cancel()
 		switch {
-		case errors.Is(err, errTimeout):
+		case errors.Is(err, errTimeout), ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 			continue
 		case err != nil:
 			return nil, state, err
