@@ -25,6 +25,8 @@ ExecStart = "/bin/sh -c 'echo ANSWER-UP-$(ip -4 addr show eth0 | grep -c \"inet 
 WantedBy = ["default.target"]
 `,
 	"/etc/answer.sh": "read line; echo \"guest answers: $line\"\n",
+	// For the NIC the test hotplugs.
+	"/etc/sysmaster/network/60-hotplug.toml": "dhcp = \"ipv4\"\n[match]\nname = \"eth1\"\n",
 }
 
 // freePort finds a TCP port on 127.0.0.1 that nothing listens on.
@@ -124,6 +126,20 @@ func TestNetwork(t *testing.T) {
 			if got := ask(t, port, time.Minute); !strings.HasPrefix(got, "guest answers:") {
 				t.Errorf("after the core restart: answer %q", got)
 			}
+
+			// A NIC plugged in now (a second user-mode network, on another
+			// subnet) gets its driver from devmaster and its lease from
+			// netmaster.
+			for _, cmd := range []string{
+				"netdev_add user,id=net1,restrict=on,net=10.0.3.0/24",
+				"device_add virtio-net-pci,netdev=net1,id=nic1,bus=hotplug0",
+			} {
+				if out, err := g.vm.Monitor(cmd); err != nil || strings.TrimSpace(out) != "" {
+					t.Fatalf("%s: %q %v", cmd, out, err)
+				}
+			}
+			g.run("until netctl status eth1 2>/dev/null | grep -q 'lease:    10.0.3.15/24 from 10.0.3.2'; do sleep 0.2; done; ip -4 addr show eth1 | grep -q 'inet 10.0.3.15/24' && echo HOTPLUGGED-$((8+9))")
+			g.expect("HOTPLUGGED-17", 2*time.Minute)
 			g.poweroff("poweroff")
 		})
 	}
