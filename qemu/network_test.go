@@ -99,6 +99,8 @@ func TestNetwork(t *testing.T) {
 			// alone (the namespace tests cover both).
 			g.run("netctl --json status eth0 | grep -c '\"state\": \"configured\"' | sed 's/^/JSON-/'")
 			g.expect("JSON-1", time.Minute)
+			g.run("until sctl status netmaster.service | grep -q 'Status: \"online\"'; do sleep 0.2; done; echo NM-STATUS-$((9+9))")
+			g.expect("NM-STATUS-18", time.Minute)
 
 			// From the host, through hostfwd on 127.0.0.1 only.
 			port := freePort(t)

@@ -42,21 +42,40 @@ func Main(args []string) int {
 	defer stop()
 	m := New(cfg)
 	err := m.Run(ctx, func() {
-		ok, waiting := m.online()
-		status := "configured"
-		if !ok {
-			status = "configured; waiting for " + strings.Join(waiting, "; ")
-		}
-		if _, err := notify.Notify("READY=1\nSTATUS=" + status); err != nil {
+		last := onlineStatus(m)
+		if _, err := notify.Notify("READY=1\nSTATUS=" + last); err != nil {
 			logger.Print(err)
 		}
 		logger.Print("configuration applied")
+		// Keep the manager's status line (sctl status) current.
+		go func() {
+			tick := time.NewTicker(2 * time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				if s := onlineStatus(m); s != last {
+					last = s
+					_, _ = notify.Notify("STATUS=" + s)
+				}
+			}
+		}()
 	})
 	if err != nil {
 		logger.Print(err)
 		return 1
 	}
 	return 0
+}
+
+func onlineStatus(m *Manager) string {
+	if ok, waiting := m.online(); !ok {
+		return "configured; waiting for " + strings.Join(waiting, "; ")
+	}
+	return "online"
 }
 
 // CtlMain is the netctl applet.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -138,4 +139,25 @@ func TestLoad(t *testing.T) {
 	if nets, errs := Load(filepath.Join(dir, "missing")); len(nets) != 0 || len(errs) != 0 {
 		t.Errorf("missing dir: %v %v", nets, errs)
 	}
+}
+
+// FuzzParse: no input may panic, every failure is an *Error naming the
+// file, and what parses has its values decoded.
+func FuzzParse(f *testing.F) {
+	f.Add(Default())
+	f.Add([]byte("dhcp = \"both\"\naddress = [\"192.0.2.10/24\"]\nroutes = [{ to = \"10.0.0.0/8\" }]\n[match]\nmac = \"52:54:00:12:34:56\"\n"))
+	f.Add([]byte("dchp = 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := Parse("f.toml", data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.File != "f.toml" {
+				t.Fatalf("error %v is not an *Error for f.toml", err)
+			}
+			return
+		}
+		if len(n.Addrs) != len(n.Address) || len(n.DNSAddr) != len(n.DNS) || (n.Gateway != "") != n.Gw.IsValid() {
+			t.Fatalf("values not decoded: %+v", n)
+		}
+	})
 }
