@@ -163,7 +163,21 @@ func (m *Manager) rescan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	present := make(map[int]bool, len(links))
 	for _, l := range links {
+		present[l.Index] = true
+		m.link(ctx, l)
+	}
+	// Links that went while events were lost.
+	m.mu.Lock()
+	var gone []rtnl.Link
+	for _, i := range m.ifaces {
+		if !present[i.index] {
+			gone = append(gone, rtnl.Link{Index: i.index, Name: i.name(), Deleted: true})
+		}
+	}
+	m.mu.Unlock()
+	for _, l := range gone {
 		m.link(ctx, l)
 	}
 	return nil
@@ -194,15 +208,23 @@ func (m *Manager) link(ctx context.Context, l rtnl.Link) {
 		return
 	}
 	m.mu.Lock()
-	i := m.ifaces[l.Name]
-	if i != nil && i.index != l.Index {
-		// The name was given to another link meanwhile.
-		m.mu.Unlock()
-		i.stop()
-		m.mu.Lock()
-		delete(m.ifaces, l.Name)
-		i = nil
+	// A link renamed, or a name given to another link meanwhile: what was
+	// known under the old name or index is stale.
+	var stale []*iface
+	for name, o := range m.ifaces {
+		if (o.index == l.Index) != (name == l.Name) {
+			stale = append(stale, o)
+			delete(m.ifaces, name)
+		}
 	}
+	i := m.ifaces[l.Name]
+	m.mu.Unlock()
+	for _, o := range stale {
+		m.logf("%s: renamed or replaced", o.name())
+		o.stop()
+		o.forget()
+	}
+	m.mu.Lock()
 	if l.Deleted {
 		delete(m.others, l.Name)
 		if i != nil {

@@ -684,4 +684,12 @@ func TestHotplug(t *testing.T) {
 	if ok, w := nm.m.online(); !ok {
 		t.Errorf("not online with nothing required: %v", w)
 	}
+	// Unplugged: forgotten.
+	if err := nl.DelLink(l.Index); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "hot0 forgotten", 5*time.Second, func() bool { return len(nm.m.status("hot0")) == 0 })
+	if !nm.log.has("hot0: gone") {
+		t.Error("the unplugged link was not reported")
+	}
 }

@@ -332,6 +332,14 @@ func (c *Conn) AddVeth(name, peer string) error {
 	return nil
 }
 
+// DelLink removes a link (a virtual one: hardware links stay).
+func (c *Conn) DelLink(index int) error {
+	if err := c.request(unix.RTM_DELLINK, 0, ifinfomsg(index, 0, 0), nil); err != nil {
+		return fmt.Errorf("rtnetlink: remove link %d: %w", index, err)
+	}
+	return nil
+}
+
 func family(a netip.Addr) uint8 {
 	if a.Is4() {
 		return unix.AF_INET
