@@ -72,6 +72,7 @@ type fakeServer struct {
 	lease    uint32 // seconds
 	silent   bool
 	garbage  bool // send a malformed reply before each real one
+	badOffer bool // offer without a server identifier, and nothing else
 	nakRenew bool
 	seen     []*dhcp4.Message
 	at       []time.Time // when each DISCOVER came
@@ -238,7 +239,7 @@ func (s *fakeServer) serve() {
 				s.renewals++
 			}
 		}
-		silent, garbage, lease, nakRenew := s.silent, s.garbage, s.lease, s.nakRenew
+		silent, garbage, lease, nakRenew, badOffer := s.silent, s.garbage, s.lease, s.nakRenew, s.badOffer
 		s.mu.Unlock()
 		if silent {
 			continue
@@ -259,6 +260,12 @@ func (s *fakeServer) serve() {
 		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), 68)
 		if m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified() {
 			dst = netip.AddrPortFrom(m.CIAddr, 68)
+		}
+		if badOffer {
+			r := reply(m, typ, lease)
+			delete(r.Options, 54)
+			_, _ = s.conn.WriteToUDPAddrPort(r.Encode(), dst)
+			continue
 		}
 		if garbage {
 			// Same transaction, but option 51 runs past the end.
@@ -598,6 +605,29 @@ func TestNoServer(t *testing.T) {
 	ctl([]string{"netctl", "--socket", socket, "wait-online", "--timeout", "1s"}, &out, &errb)
 	if !strings.Contains(errb.String(), "not online after 1s: no interface matching") {
 		t.Errorf("wait-online: %q", errb.String())
+	}
+}
+
+// TestBrokenServer: a server whose every OFFER is unusable (no server
+// identifier) is waited for as if it had not answered: no flood of
+// DISCOVERs, a clear line each time.
+func TestBrokenServer(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	_, srv := newVeth(t)
+	srv.set(func(s *fakeServer) { s.badOffer = true })
+	nm := startNetmaster(t, testConfig(t, map[string]string{"10-veth.toml": dhcpVeth0}))
+	time.Sleep(2500 * time.Millisecond)
+	// 200 ms, 400 ms, 800 ms, 1.6 s: five at most, with the jitter.
+	if n, _ := srv.count(dhcp4.Discover); n < 2 || n > 6 {
+		t.Errorf("%d DISCOVERs in 2.5 s, want 2 to 6", n)
+	}
+	if !nm.log.has("ignoring an OFFER: malformed DHCP message: option 54 (server identifier) missing") {
+		t.Error("the unusable OFFER was not reported")
+	}
+	if ok, _ := nm.m.online(); ok {
+		t.Error("online without a lease")
 	}
 }
 

@@ -171,10 +171,24 @@ func (c *Client) Run(ctx context.Context, prev *Lease, adopted bool) error {
 			}
 		}
 		if err != nil && ctx.Err() == nil {
+			// A socket that cannot be opened or a send that fails (the
+			// link went down): try again later, not in a tight loop.
 			c.Logf("%v", err)
+			c.status.Note = err.Error()
+			pause(ctx, c.Retry)
 		}
 	}
 	return ctx.Err()
+}
+
+// pause sleeps for d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // replaced removes the old lease's address when the new one differs.
@@ -347,7 +361,11 @@ func (c *Client) acquire(ctx context.Context) (*Lease, error) {
 		}
 		offer, err := parseLease(r, time.Now())
 		if err != nil {
+			// Waited for like no answer: a broken server must not make
+			// the client flood the link.
 			c.Logf("ignoring an OFFER: %v", err)
+			pause(ctx, jitter(wait))
+			wait = min(2*wait, c.MaxRetry)
 			continue
 		}
 		c.set(StateRequest, "")
@@ -366,11 +384,14 @@ func (c *Client) acquire(ctx context.Context) (*Lease, error) {
 		if r.Type() == Nak {
 			c.status.Note = fmt.Sprintf("%s refused its own offer: %s", offer.Server, r.Options[optMessage])
 			c.Logf("%s", c.status.Note)
+			pause(ctx, jitter(c.Retry))
 			continue
 		}
 		l, err := parseLease(r, sent)
 		if err != nil {
 			c.Logf("ignoring an ACK: %v", err)
+			pause(ctx, jitter(wait))
+			wait = min(2*wait, c.MaxRetry)
 			continue
 		}
 		c.status.Note = ""
@@ -448,6 +469,7 @@ func (c *Client) extend(ctx context.Context, l *Lease, state State) (*Lease, Sta
 		nl, err := parseLease(r, sent)
 		if err != nil {
 			c.Logf("ignoring an ACK: %v", err)
+			pause(ctx, min(c.MinRenewRetry, time.Until(end)))
 			continue
 		}
 		return nl, StateBound, nil
