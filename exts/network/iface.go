@@ -218,10 +218,7 @@ func (i *iface) bound(l *dhcp4.Lease) error {
 	// while netmaster is not running.
 	errs = append(errs, nl.AddAddr(rtnl.Addr{Index: i.index, Prefix: l.Addr, Valid: valid, Preferred: valid}))
 	if len(l.Routers) > 0 {
-		errs = append(errs, nl.AddRoute(rtnl.Route{
-			Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gw: l.Routers[0],
-			Index: i.index, Metric: dhcpMetric + uint32(i.index), Proto: unix.RTPROT_DHCP,
-		}))
+		errs = append(errs, nl.AddRoute(i.dhcpRoute(l)))
 	}
 	i.mu.Lock()
 	i.lease = l
@@ -241,7 +238,20 @@ func (i *iface) bound(l *dhcp4.Lease) error {
 	return errors.Join(errs...)
 }
 
+// dhcpRoute is the default route a lease gives.
+func (i *iface) dhcpRoute(l *dhcp4.Lease) rtnl.Route {
+	return rtnl.Route{
+		Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gw: l.Routers[0],
+		Index: i.index, Metric: dhcpMetric + uint32(i.index), Proto: unix.RTPROT_DHCP,
+	}
+}
+
 func (i *iface) lost(l *dhcp4.Lease) {
+	// The default route first: it would outlive the address when a
+	// static one keeps the link's routes.
+	if len(l.Routers) > 0 {
+		_ = i.m.nl.DelRoute(i.dhcpRoute(l))
+	}
 	err := i.m.nl.DelAddr(rtnl.Addr{Index: i.index, Prefix: l.Addr})
 	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
 		i.logf("%v", err)
@@ -302,18 +312,26 @@ func (i *iface) online() (bool, string) {
 	if state == "no-carrier" {
 		return false, "no carrier"
 	}
-	want6 := i.net.DHCP == "ipv6"
+	// With DHCPv4 the interface waits for IPv4 (a kernel's SLAAC address
+	// must not count), with "ipv6" for IPv6; static ones take either.
+	want4, want6 := true, true
+	switch i.net.DHCP {
+	case "ipv4", "both":
+		want6 = false
+	case "ipv6":
+		want4 = false
+	}
 	for _, a := range i.m.addrsOf(i.index) {
 		ip := a.Prefix.Addr()
 		if ip.IsLinkLocalUnicast() || ip.IsLoopback() {
 			continue
 		}
-		if ip.Is4() != want6 {
+		if ip.Is4() && want4 || ip.Is6() && want6 {
 			return true, ""
 		}
 	}
 	switch {
-	case want6:
+	case !want4:
 		return false, "no global IPv6 address from router advertisements yet"
 	case i.dhcp4() && note != "":
 		return false, "no DHCP lease: " + note

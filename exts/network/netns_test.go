@@ -498,10 +498,33 @@ func TestExpiry(t *testing.T) {
 	}
 	index, srv := newVeth(t)
 	srv.set(func(s *fakeServer) { s.lease = 3 })
-	nm := startNetmaster(t, testConfig(t, map[string]string{"10-veth.toml": dhcpVeth0}))
+	// A static address too, which keeps the link's routes when the
+	// lease goes: its default route must go with it all the same.
+	nm := startNetmaster(t, testConfig(t, map[string]string{"10-veth.toml": "address = [\"198.51.100.9/24\"]\n" + dhcpVeth0}))
 	waitFor(t, "the lease", 10*time.Second, func() bool { return hasAddr(t, index, leased) })
+	defaultVia := func() bool {
+		rs, err := nm.m.nl.Routes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Dst.Bits() == 0 && r.Gw == serverAddr {
+				return true
+			}
+		}
+		return false
+	}
+	if !defaultVia() {
+		t.Fatal("no default route from the lease")
+	}
 	srv.set(func(s *fakeServer) { s.silent = true })
 	waitFor(t, "the address removed at expiry", 10*time.Second, func() bool { return !hasAddr(t, index, leased) })
+	if defaultVia() {
+		t.Error("the lease's default route outlived it")
+	}
+	if !hasAddr(t, index, netip.MustParsePrefix("198.51.100.9/24")) {
+		t.Error("the static address went with the lease")
+	}
 	if !nm.log.has("lease of 192.0.2.100/24 expired") {
 		t.Error("expiry not reported")
 	}
