@@ -97,7 +97,7 @@ func (i *iface) start(ctx context.Context) {
 	i.m.writeResolv()
 	if i.dhcp4() {
 		if i.link.Lower {
-			i.startDHCP(ctx, true)
+			i.startDHCP(ctx)
 		} else {
 			i.setState("no-carrier")
 		}
@@ -132,14 +132,15 @@ func (i *iface) update(ctx context.Context, l rtnl.Link) {
 	case !was.Lower && l.Lower:
 		i.logf("carrier")
 		if i.dhcp4() {
-			i.startDHCP(ctx, false)
+			i.startDHCP(ctx)
 		}
 	}
 }
 
-// startDHCP starts the client, from the lease a previous netmaster kept
-// when restarting is set.
-func (i *iface) startDHCP(ctx context.Context, restarting bool) {
+// startDHCP starts the client from the lease it had, or else from the one
+// a previous netmaster recorded: adopted when its address is still on the
+// link, asked for again (INIT-REBOOT) otherwise.
+func (i *iface) startDHCP(ctx context.Context) {
 	i.mu.Lock()
 	if i.cancel != nil {
 		i.mu.Unlock()
@@ -148,7 +149,7 @@ func (i *iface) startDHCP(ctx context.Context, restarting bool) {
 	prev := i.lease
 	i.mu.Unlock()
 	adopted := false
-	if restarting && prev == nil {
+	if prev == nil {
 		prev = i.loadLease()
 		if prev != nil {
 			for _, a := range i.m.addrsOf(i.index) {
