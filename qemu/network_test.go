@@ -143,7 +143,7 @@ func TestNetwork(t *testing.T) {
 			}
 			g.run("until netctl status eth1 2>/dev/null | grep -q 'lease:    10.0.3.15/24 from 10.0.3.2'; do sleep 0.2; done; ip -4 addr show eth1 | grep -q 'inet 10.0.3.15/24' && echo HOTPLUGGED-$((8+9))")
 			g.expect("HOTPLUGGED-17", 2*time.Minute)
-			g.poweroff("poweroff")
+			g.powerDown()
 		})
 	}
 	t.Run("online-timeout", func(t *testing.T) {
@@ -167,5 +167,18 @@ func onlineTimeout(t *testing.T) {
 	g.expect("netctl: not online after 3s: no interface matching /etc/sysmaster/network/60-modem.toml (name=wwan0) is present", time.Minute)
 	g.run("until netctl status eth0 | grep -q 'lease:    10.0.2.15/24'; do sleep 0.2; done; echo ETH0-LEASED-$((7+7))")
 	g.expect("ETH0-LEASED-14", time.Minute)
-	g.poweroff("poweroff")
+	g.powerDown()
+}
+
+// powerDown is an orderly poweroff that checks netmaster stops with the
+// rest, without the test units' own markers.
+func (g *guest) powerDown() {
+	g.t.Helper()
+	g.run("poweroff")
+	g.expect("sysmaster: netmaster.service: deactivating -> inactive", time.Minute)
+	g.expect("sysmaster: all units stopped", time.Minute)
+	g.expect("reboot: Power down", time.Minute)
+	if err := g.vm.Wait(time.Minute); err != nil {
+		g.t.Fatalf("QEMU did not exit cleanly after poweroff: %v", err)
+	}
 }
