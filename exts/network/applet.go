@@ -29,6 +29,7 @@ func Main(args []string) int {
 	fs.StringVar(&cfg.RunDir, "run", DefaultRunDir, "directory for the control socket and lease records")
 	fs.StringVar(&cfg.ResolvConf, "resolv-conf", "/etc/resolv.conf", "resolv.conf to write (\"\" leaves it alone)")
 	fs.StringVar(&cfg.SysDir, "sys", "/sys", "sysfs")
+	fs.StringVar(&cfg.MachineID, "machine-id", "/etc/machine-id", "machine id, for the DHCPv6 DUID (\"\" takes it from the MAC)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -219,6 +220,17 @@ func printStatus(w io.Writer, resp *Response, all bool) {
 		}
 		if l := s.Lease; l != nil {
 			line("lease", fmt.Sprintf("%s from %s, renew in %s, expires in %s", l.Address, l.Server,
+				time.Until(l.Renew).Round(time.Second), time.Until(l.Expires).Round(time.Second)))
+		}
+		if s.DHCP6 != "" {
+			d := s.DHCP6
+			if s.DHCP6Note != "" {
+				d += ": " + s.DHCP6Note
+			}
+			line("dhcp6", d)
+		}
+		if l := s.Lease6; l != nil {
+			line("lease6", fmt.Sprintf("%s from %s (DUID %s), renew in %s, expires in %s", l.Address, l.Server, l.ServerID,
 				time.Until(l.Renew).Round(time.Second), time.Until(l.Expires).Round(time.Second)))
 		}
 	}

@@ -57,12 +57,18 @@ type IfaceStatus struct {
 	DHCP      string   `json:"dhcp,omitempty"` // the client's state
 	DHCPNote  string   `json:"dhcp_note,omitempty"`
 	Lease     *Lease   `json:"lease,omitempty"`
+	// The DHCPv6 client's state and lease.
+	DHCP6     string `json:"dhcp6,omitempty"`
+	DHCP6Note string `json:"dhcp6_note,omitempty"`
+	Lease6    *Lease `json:"lease6,omitempty"`
 }
 
 // Lease is a DHCP lease as netctl shows it.
 type Lease struct {
-	Address  string    `json:"address"`
-	Server   string    `json:"server"`
+	Address string `json:"address"`
+	Server  string `json:"server"`
+	// ServerID is a DHCPv6 server's DUID.
+	ServerID string    `json:"server_id,omitempty"`
 	Acquired time.Time `json:"acquired"`
 	Renew    time.Time `json:"renew"`
 	Rebind   time.Time `json:"rebind"`
@@ -237,6 +243,18 @@ func (i *iface) status(routes []rtnl.Route) IfaceStatus {
 	if l := i.lease; l != nil {
 		st.Lease = &Lease{
 			Address: l.Addr.String(), Server: l.Server.String(), Acquired: l.Acquired,
+			Renew: l.Acquired.Add(l.T1), Rebind: l.Acquired.Add(l.T2), Expires: l.Expiry(),
+		}
+	}
+	if i.dhcp6() {
+		st.DHCP6, st.DHCP6Note = string(i.d6status.State), i.d6status.Note
+		if st.DHCP6 == "" {
+			st.DHCP6 = "stopped"
+		}
+	}
+	if l := i.lease6; l != nil {
+		st.Lease6 = &Lease{
+			Address: l.Addr.String(), Server: l.Server.String(), ServerID: l.ServerID.String(), Acquired: l.Acquired,
 			Renew: l.Acquired.Add(l.T1), Rebind: l.Acquired.Add(l.T2), Expires: l.Expiry(),
 		}
 	}

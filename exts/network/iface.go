@@ -16,6 +16,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/exts/network/config"
 	"github.com/sysmaster-go/sysmaster/exts/network/dhcp4"
+	"github.com/sysmaster-go/sysmaster/exts/network/dhcp6"
 	"github.com/sysmaster-go/sysmaster/exts/network/rtnl"
 )
 
@@ -40,6 +41,13 @@ type iface struct {
 	lease   *dhcp4.Lease
 	dstatus dhcp4.Status
 	ll      netip.Prefix // the IPv4 link-local address given, if any
+
+	// The DHCPv6 client, as the DHCPv4 one above.
+	client6  *dhcp6.Client
+	cancel6  context.CancelFunc
+	done6    chan struct{}
+	lease6   *dhcp6.Lease
+	d6status dhcp6.Status
 }
 
 func (i *iface) name() string { return i.info.Name }
@@ -49,6 +57,11 @@ func (i *iface) logf(format string, args ...any) {
 }
 
 func (i *iface) dhcp4() bool { return i.net.DHCP == "ipv4" || i.net.DHCP == "both" }
+
+func (i *iface) dhcp6() bool { return i.net.DHCP == "ipv6" || i.net.DHCP == "both" }
+
+// dhcp says whether any DHCP client runs here.
+func (i *iface) dhcp() bool { return i.dhcp4() || i.dhcp6() }
 
 // start applies the static part of the configuration and, with a
 // carrier, starts DHCP.
@@ -95,13 +108,14 @@ func (i *iface) start(ctx context.Context) {
 		i.logf("%v", err)
 	}
 	i.m.writeResolv()
-	if i.dhcp4() {
+	if i.dhcp() {
 		if i.link.Lower {
 			i.startDHCP(ctx)
 		} else {
 			i.setState("no-carrier")
 		}
-	} else {
+	}
+	if !i.dhcp4() {
 		i.linkLocal()
 	}
 }
@@ -114,9 +128,9 @@ func (i *iface) setState(s string) {
 	i.mu.Unlock()
 }
 
-// update follows a change of the link: carrier lost, the DHCP client
-// stops (the lease and its address stay); carrier back, it asks to keep
-// the lease (INIT-REBOOT).
+// update follows a change of the link: carrier lost, the DHCP clients
+// stop (the leases and their addresses stay); carrier back, they ask to
+// keep the leases (INIT-REBOOT, CONFIRM).
 func (i *iface) update(ctx context.Context, l rtnl.Link) {
 	i.mu.Lock()
 	was := i.link
@@ -125,22 +139,32 @@ func (i *iface) update(ctx context.Context, l rtnl.Link) {
 	switch {
 	case was.Lower && !l.Lower:
 		i.logf("carrier lost")
-		if i.dhcp4() {
+		if i.dhcp() {
 			i.stop()
 			i.setState("no-carrier")
 		}
 	case !was.Lower && l.Lower:
 		i.logf("carrier")
-		if i.dhcp4() {
+		if i.dhcp() {
 			i.startDHCP(ctx)
 		}
 	}
 }
 
-// startDHCP starts the client from the lease it had, or else from the one
-// a previous netmaster recorded: adopted when its address is still on the
-// link, asked for again (INIT-REBOOT) otherwise.
+// startDHCP starts the DHCP clients the file asks for.
 func (i *iface) startDHCP(ctx context.Context) {
+	if i.dhcp4() {
+		i.startDHCP4(ctx)
+	}
+	if i.dhcp6() {
+		i.startDHCP6(ctx)
+	}
+}
+
+// startDHCP4 starts the client from the lease it had, or else from the
+// one a previous netmaster recorded: adopted when its address is still on
+// the link, asked for again (INIT-REBOOT) otherwise.
+func (i *iface) startDHCP4(ctx context.Context) {
 	i.mu.Lock()
 	if i.cancel != nil {
 		i.mu.Unlock()
@@ -190,21 +214,28 @@ func (i *iface) startDHCP(ctx context.Context) {
 	}()
 }
 
-// stop ends the DHCP client and waits for it, leaving the address.
+// stop ends the DHCP clients and waits for them, leaving the addresses.
 func (i *iface) stop() {
 	i.mu.Lock()
 	cancel, done := i.cancel, i.done
 	i.cancel, i.done, i.client = nil, nil, nil
+	cancel6, done6 := i.cancel6, i.done6
+	i.cancel6, i.done6, i.client6 = nil, nil, nil
 	i.mu.Unlock()
 	if cancel != nil {
 		cancel()
 		<-done
 	}
+	if cancel6 != nil {
+		cancel6()
+		<-done6
+	}
 }
 
-// forget drops the record of a link that went away.
+// forget drops the records of a link that went away.
 func (i *iface) forget() {
 	_ = os.Remove(i.leasePath())
+	_ = os.Remove(i.lease6Path())
 }
 
 func (i *iface) bound(l *dhcp4.Lease) error {
@@ -262,7 +293,7 @@ func (i *iface) lost(l *dhcp4.Lease) {
 	if i.lease == l || (i.lease != nil && i.lease.Addr == l.Addr) {
 		i.lease = nil
 	}
-	if i.state != "failed" {
+	if i.state != "failed" && i.lease6 == nil {
 		i.state = "configuring"
 	}
 	i.mu.Unlock()
@@ -305,7 +336,7 @@ func (i *iface) linkLocal() {
 // online says whether the interface has the address it is waiting for.
 func (i *iface) online() (bool, string) {
 	i.mu.Lock()
-	state, errMsg, note := i.state, i.errMsg, i.dstatus.Note
+	state, errMsg, note, note6 := i.state, i.errMsg, i.dstatus.Note, i.d6status.Note
 	i.mu.Unlock()
 	if state == "failed" {
 		return false, "configuration failed: " + errMsg
@@ -332,8 +363,10 @@ func (i *iface) online() (bool, string) {
 		}
 	}
 	switch {
+	case !want4 && note6 != "":
+		return false, "no global IPv6 address (from DHCPv6: " + note6 + "; or router advertisements) yet"
 	case !want4:
-		return false, "no global IPv6 address from router advertisements yet"
+		return false, "no global IPv6 address (from DHCPv6 or router advertisements) yet"
 	case i.dhcp4() && note != "":
 		return false, "no DHCP lease: " + note
 	case i.dhcp4():
@@ -354,20 +387,29 @@ func (i *iface) dns() ([]netip.Addr, []string) {
 			domains = append(domains, i.lease.Domain)
 		}
 	}
+	if i.lease6 != nil {
+		servers = append(servers, i.lease6.DNS...)
+		domains = append(domains, i.lease6.Domains...)
+	}
 	return servers, domains
 }
 
 func (i *iface) renew() error {
 	i.mu.Lock()
-	c := i.client
+	c, c6 := i.client, i.client6
 	i.mu.Unlock()
-	if c == nil {
-		if !i.dhcp4() {
+	if c == nil && c6 == nil {
+		if !i.dhcp() {
 			return fmt.Errorf("%s: not configured by DHCP", i.name())
 		}
 		return fmt.Errorf("%s: DHCP is not running (no carrier)", i.name())
 	}
-	c.Renew()
+	if c != nil {
+		c.Renew()
+	}
+	if c6 != nil {
+		c6.Renew()
+	}
 	return nil
 }
 

@@ -32,7 +32,10 @@ type Config struct {
 	ResolvConf string // "" leaves resolv.conf alone
 	SysDir     string // sysfs, for drivers and device paths
 	Hostname   string // sent to DHCP servers; "" sends none
-	// DHCP timing; zero values are the RFC's.
+	// MachineID is a file holding the machine id (/etc/machine-id), from
+	// which the DHCPv6 DUID comes; without it, from each interface's MAC.
+	MachineID string
+	// DHCP timing, for both clients; zero values are the RFCs'.
 	Retry, MaxRetry, MinRenewRetry time.Duration
 	// LinkLocalAfter is how many unanswered DISCOVERs give way to an
 	// IPv4 link-local address where link_local is set.

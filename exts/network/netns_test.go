@@ -90,6 +90,13 @@ var (
 // server runs. It returns veth0's index.
 func newVeth(t *testing.T) (int, *fakeServer) {
 	t.Helper()
+	return newVethWith(t, startServer)
+}
+
+// newVethWith is newVeth with the servers that start runs, on a thread in
+// the server's namespace.
+func newVethWith[S any](t *testing.T, start func(*testing.T) (S, error)) (int, S) {
+	t.Helper()
 	nl, err := rtnl.Dial()
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +106,7 @@ func newVeth(t *testing.T) (int, *fakeServer) {
 		t.Fatal(err)
 	}
 	type result struct {
-		s   *fakeServer
+		s   S
 		err error
 	}
 	nsFD := make(chan int)
@@ -125,7 +132,7 @@ func newVeth(t *testing.T) (int, *fakeServer) {
 			res <- result{err: err}
 			return
 		}
-		s, err := startServer(t)
+		s, err := start(t)
 		res <- result{s, err}
 	}()
 	fd, ok := <-nsFD
