@@ -39,6 +39,9 @@ func Main(args []string) int {
 	if h, err := os.Hostname(); err == nil && h != "" && h != "(none)" && h != "localhost" {
 		cfg.Hostname = h
 	}
+	// A log pipe whose reader is gone (core crashed and is coming back)
+	// costs log lines, not the network manager.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	m := New(cfg)

@@ -37,6 +37,9 @@ type Config struct {
 	MachineID string
 	// DHCP timing, for both clients; zero values are the RFCs'.
 	Retry, MaxRetry, MinRenewRetry time.Duration
+	// ProbeInterval paces the ARP check of a DHCPv4 address (RFC 5227);
+	// zero is the RFC's 1 s, negative turns it off.
+	ProbeInterval time.Duration
 	// LinkLocalAfter is how many unanswered DISCOVERs give way to an
 	// IPv4 link-local address where link_local is set.
 	LinkLocalAfter int
@@ -414,6 +417,7 @@ func (m *Manager) newClient(i *iface) *dhcp4.Client {
 		Retry:         m.cfg.Retry,
 		MaxRetry:      m.cfg.MaxRetry,
 		MinRenewRetry: m.cfg.MinRenewRetry,
+		ProbeInterval: m.cfg.ProbeInterval,
 		Logf: func(format string, args ...any) {
 			m.logf("%s: dhcp: %s", i.name(), fmt.Sprintf(format, args...))
 		},

@@ -74,6 +74,7 @@ type fakeServer struct {
 	garbage  bool // send a malformed reply before each real one
 	badOffer bool // offer without a server identifier, and nothing else
 	nakRenew bool
+	offer    netip.Addr // what it gives; clientAddr, then the next one after a DECLINE
 	seen     []*dhcp4.Message
 	at       []time.Time // when each DISCOVER came
 	// extends counts REQUESTs with ciaddr: unicast (renewals, T1) and
@@ -184,7 +185,7 @@ func startServer(t *testing.T) (*fakeServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &fakeServer{t: t, conn: pc.(*net.UDPConn), nl: nl, link: l.Index, lease: 3600}
+	s := &fakeServer{t: t, conn: pc.(*net.UDPConn), nl: nl, link: l.Index, lease: 3600, offer: clientAddr}
 	t.Cleanup(func() { s.conn.Close(); nl.Close() })
 	go s.serve()
 	return s, nil
@@ -239,6 +240,9 @@ func (s *fakeServer) serve() {
 		if m.Type() == dhcp4.Discover {
 			s.at = append(s.at, time.Now())
 		}
+		if m.Type() == dhcp4.Decline {
+			s.offer = s.offer.Next()
+		}
 		if m.Type() == dhcp4.Request && !m.CIAddr.IsUnspecified() {
 			if broadcast {
 				s.rebinds++
@@ -246,7 +250,7 @@ func (s *fakeServer) serve() {
 				s.renewals++
 			}
 		}
-		silent, garbage, lease, nakRenew, badOffer := s.silent, s.garbage, s.lease, s.nakRenew, s.badOffer
+		silent, garbage, lease, nakRenew, badOffer, offer := s.silent, s.garbage, s.lease, s.nakRenew, s.badOffer, s.offer
 		s.mu.Unlock()
 		if silent {
 			continue
@@ -269,23 +273,23 @@ func (s *fakeServer) serve() {
 			dst = netip.AddrPortFrom(m.CIAddr, 68)
 		}
 		if badOffer {
-			r := reply(m, typ, lease)
+			r := reply(m, typ, lease, offer)
 			delete(r.Options, 54)
 			_, _ = s.conn.WriteToUDPAddrPort(r.Encode(), dst)
 			continue
 		}
 		if garbage {
 			// Same transaction, but option 51 runs past the end.
-			b := reply(m, typ, lease).Encode()
+			b := reply(m, typ, lease, offer).Encode()
 			b = append(b[:240], 53, 1, byte(typ), 51, 200, 0, 0)
 			_, _ = s.conn.WriteToUDPAddrPort(b, dst)
 		}
-		_, _ = s.conn.WriteToUDPAddrPort(reply(m, typ, lease).Encode(), dst)
+		_, _ = s.conn.WriteToUDPAddrPort(reply(m, typ, lease, offer).Encode(), dst)
 	}
 }
 
-func reply(req *dhcp4.Message, typ dhcp4.MessageType, lease uint32) *dhcp4.Message {
-	r := &dhcp4.Message{Op: 2, XID: req.XID, CHAddr: req.CHAddr, YIAddr: clientAddr}
+func reply(req *dhcp4.Message, typ dhcp4.MessageType, lease uint32, offer netip.Addr) *dhcp4.Message {
+	r := &dhcp4.Message{Op: 2, XID: req.XID, CHAddr: req.CHAddr, YIAddr: offer}
 	if typ == dhcp4.Nak {
 		r.YIAddr = netip.IPv4Unspecified()
 	}
@@ -344,6 +348,7 @@ func testConfig(t *testing.T, files map[string]string) Config {
 		Retry:         200 * time.Millisecond,
 		MaxRetry:      time.Second,
 		MinRenewRetry: 200 * time.Millisecond,
+		ProbeInterval: 50 * time.Millisecond,
 	}
 	if err := os.MkdirAll(cfg.ConfigDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -753,4 +758,45 @@ func TestHotplug(t *testing.T) {
 	if !nm.log.has("hot0: gone") {
 		t.Error("the unplugged link was not reported")
 	}
+}
+
+// TestConflict: an address that another host on the link already has
+// answers the client's ARP probes (RFC 5227); the client declines it,
+// never puts it on the link, and takes the next one offered.
+func TestConflict(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	index, srv := newVeth(t)
+	// The server's own host has the address it is about to offer: its
+	// kernel answers probes for it.
+	if err := srv.nl.AddAddr(rtnl.Addr{Index: srv.link, Prefix: netip.PrefixFrom(clientAddr, 24)}); err != nil {
+		t.Fatal(err)
+	}
+	peer, err := srv.nl.LinkByName("veth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nm := startNetmaster(t, testConfig(t, map[string]string{"10-veth.toml": dhcpVeth0}))
+	next := netip.PrefixFrom(clientAddr.Next(), 24)
+	waitFor(t, "the next address", 20*time.Second, func() bool { return hasAddr(t, index, next) })
+	if hasAddr(t, index, leased) {
+		t.Error("the address in use was put on the link")
+	}
+	if n, _ := srv.count(dhcp4.Decline); n != 1 {
+		t.Errorf("%d DECLINEs, want 1", n)
+	}
+	srv.mu.Lock()
+	for _, m := range srv.seen {
+		if m.Type() == dhcp4.Decline {
+			if ip := m.Options[50]; len(ip) != 4 || netip.AddrFrom4([4]byte(ip)) != clientAddr || netip.AddrFrom4([4]byte(m.Options[54])) != serverAddr {
+				t.Errorf("DECLINE for %v to server %v, want %s to %s", ip, m.Options[54], clientAddr, serverAddr)
+			}
+		}
+	}
+	srv.mu.Unlock()
+	if want := "192.0.2.1 gave 192.0.2.100/24, but 192.0.2.100 is in use by " + peer.MAC.String() + "; declined"; !nm.log.has(want) {
+		t.Errorf("no line %q", want)
+	}
+	waitFor(t, "online", 5*time.Second, func() bool { ok, _ := nm.m.online(); return ok })
 }

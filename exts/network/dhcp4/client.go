@@ -20,6 +20,7 @@ type State string
 const (
 	StateInit      State = "init" // looking for a server
 	StateRequest   State = "requesting"
+	StateProbe     State = "probing"     // checking that nobody uses the address
 	StateReboot    State = "init-reboot" // asking to keep a known lease
 	StateBound     State = "bound"
 	StateRenewing  State = "renewing"  // T1 passed: asking the server that gave it
@@ -51,6 +52,10 @@ type Client struct {
 	// MinRenewRetry is the shortest wait between renewal requests (60 s
 	// by the RFC).
 	MinRenewRetry time.Duration
+	// ProbeInterval paces the check that nobody else uses a new lease's
+	// address (RFC 5227's PROBE_MIN, 1 s); a conflict is declined, and
+	// the search starts again ten intervals later. Negative: no check.
+	ProbeInterval time.Duration
 
 	// Bound applies a new or renewed lease; an error ends nothing but is
 	// reported.
@@ -84,6 +89,9 @@ func (c *Client) defaults() {
 	}
 	if c.MinRenewRetry == 0 {
 		c.MinRenewRetry = 60 * time.Second
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = time.Second
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
@@ -336,6 +344,7 @@ func (c *Client) acquire(ctx context.Context) (*Lease, error) {
 	defer t.close()
 	start := time.Now()
 	wait := c.Retry
+	conflicts := 0
 	for ctx.Err() == nil {
 		c.set(StateInit, c.status.Note)
 		xid := newXID()
@@ -394,10 +403,47 @@ func (c *Client) acquire(ctx context.Context) (*Lease, error) {
 			wait = min(2*wait, c.MaxRetry)
 			continue
 		}
+		if c.ProbeInterval > 0 {
+			c.set(StateProbe, "")
+			err := probe(ctx, c.Index, c.MAC, l.Addr.Addr(), c.ProbeInterval)
+			var conflict *errConflict
+			switch {
+			case errors.As(err, &conflict):
+				conflicts++
+				c.status.Note = fmt.Sprintf("%s gave %s, but %v; declined", l.Server, l.Addr, err)
+				c.Logf("%s", c.status.Note)
+				c.decline(t, xid, l, err)
+				// RFC 2131 section 3.1.5 waits ten seconds; after ten
+				// conflicts, RFC 5227 section 2.1.1 waits a minute.
+				d := 10 * c.ProbeInterval
+				if conflicts >= 10 {
+					d = 60 * c.ProbeInterval
+				}
+				pause(ctx, jitter(d))
+				continue
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case err != nil:
+				c.Logf("%s not checked for conflicts: %v", l.Addr, err)
+			}
+		}
 		c.status.Note = ""
 		return l, nil
 	}
 	return nil, ctx.Err()
+}
+
+// decline tells l's server that l's address is in use (DHCPDECLINE).
+func (c *Client) decline(t transport, xid uint32, l *Lease, why error) {
+	m := &Message{Op: opRequest, XID: xid, CHAddr: c.MAC}
+	m.Set(optMessageType, []byte{byte(Decline)})
+	m.Set(optClientID, append([]byte{1}, c.MAC...))
+	m.Set(optRequestedIP, l.Addr.Addr().AsSlice())
+	m.Set(optServerID, l.Server.AsSlice())
+	m.Set(optMessage, []byte(why.Error()))
+	if err := t.send(m.Encode(), broadcastAddr); err != nil {
+		c.Logf("sending DECLINE: %v", err)
+	}
 }
 
 // reboot asks to keep a known lease (INIT-REBOOT, RFC 2131 section 3.2).
