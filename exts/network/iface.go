@@ -208,6 +208,11 @@ func (i *iface) startDHCP4(ctx context.Context) {
 		i.state = "configured"
 	}
 	i.mu.Unlock()
+	if adopted {
+		// Its DNS servers too, which resolv.conf as the configuration
+		// was applied lacked.
+		i.m.writeResolv()
+	}
 	go func() {
 		defer close(done)
 		_ = c.Run(cctx, prev, adopted)

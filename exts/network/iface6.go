@@ -68,6 +68,9 @@ func (i *iface) startDHCP6(ctx context.Context) {
 		i.state = "configuring"
 	}
 	i.mu.Unlock()
+	if adopted {
+		i.m.writeResolv()
+	}
 	go func() {
 		defer close(done)
 		_ = c.Run(cctx, prev, adopted)

@@ -357,7 +357,7 @@ func TestRestart6(t *testing.T) {
 	}
 	index, srv := newVethWith(t, startServer6)
 	srv.set(func(s *fakeServer6) { s.rapid = true })
-	cfg := testConfig(t, map[string]string{"10-veth.toml": "dhcp = \"ipv6\"\n" + dhcp6Veth0})
+	cfg := testConfig(t, map[string]string{"10-veth.toml": "dhcp = \"ipv6\"\ndns = [\"2001:db8::54\"]\n" + dhcp6Veth0})
 	nm := startNetmaster(t, cfg)
 	waitFor(t, "the lease", 20*time.Second, func() bool { return hasAddr(t, index, leased6) })
 	if n := srv.count(dhcp6.Request); n != 0 {
@@ -385,6 +385,11 @@ func TestRestart6(t *testing.T) {
 	waitFor(t, "online again", 10*time.Second, func() bool { ok, _ := nm2.m.online(); return ok })
 	if !nm2.log.has("adopting the DHCPv6 lease of 2001:db8::100") {
 		t.Error("the lease was not adopted")
+	}
+	// resolv.conf, rewritten as the configuration was applied, has the
+	// adopted lease's DNS server again.
+	if data, err := os.ReadFile(cfg.ResolvConf); err != nil || !strings.HasSuffix(string(data), "nameserver 2001:db8::54\nnameserver 2001:db8::53\n") {
+		t.Errorf("resolv.conf after adoption: %q %v", data, err)
 	}
 	nm2.stop()
 	if n := srv.count(dhcp6.Solicit); n != solicits {
