@@ -47,6 +47,7 @@ type iface struct {
 	cancel6  context.CancelFunc
 	done6    chan struct{}
 	lease6   *dhcp6.Lease
+	info6    *dhcp6.Info // stateless: DNS without an address
 	d6status dhcp6.Status
 }
 
@@ -395,6 +396,10 @@ func (i *iface) dns() ([]netip.Addr, []string) {
 	if i.lease6 != nil {
 		servers = append(servers, i.lease6.DNS...)
 		domains = append(domains, i.lease6.Domains...)
+	}
+	if i.info6 != nil {
+		servers = append(servers, i.info6.DNS...)
+		domains = append(domains, i.info6.Domains...)
 	}
 	return servers, domains
 }

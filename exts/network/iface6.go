@@ -50,6 +50,19 @@ func (i *iface) startDHCP6(ctx context.Context) {
 	c := i.m.newClient6(i)
 	c.Bound = i.bound6
 	c.Lost = i.lost6
+	c.Stateless = func() bool {
+		seen, managed, other, err := i.m.nl.RAFlags(i.index)
+		return err == nil && seen && other && !managed
+	}
+	c.Informed = func(in *dhcp6.Info) {
+		i.mu.Lock()
+		i.info6 = in
+		if in != nil && i.state != "failed" {
+			i.state = "configured"
+		}
+		i.mu.Unlock()
+		i.m.writeResolv()
+	}
 	c.Changed = func(s dhcp6.Status) {
 		i.mu.Lock()
 		i.d6status = s

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,7 @@ type fakeServer6 struct {
 	conn *net.UDPConn
 	nl   *rtnl.Conn
 	link int
+	ra   int // a raw ICMPv6 socket, for router advertisements
 
 	mu sync.Mutex
 	behaviour6
@@ -40,6 +42,7 @@ type behaviour6 struct {
 	silent, garbage, rapid   bool
 	badAdvertise             bool // T1 after T2 in every ADVERTISE
 	noBinding, notOnLink     bool // refuse renewals, confirmations
+	stateless                bool // no addresses: SOLICITs go unanswered
 }
 
 var (
@@ -94,8 +97,16 @@ func startServer6(t *testing.T) (*fakeServer6, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &fakeServer6{t: t, conn: pc.(*net.UDPConn), nl: nl, link: l.Index, behaviour6: behaviour6{preferred: 3600, valid: 7200, t1: 1800, t2: 2880}}
-	t.Cleanup(func() { s.conn.Close(); nl.Close() })
+	ra, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMPV6)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(unix.BindToDevice(ra, "veth1"), unix.SetsockoptInt(ra, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, 255)); err != nil {
+		unix.Close(ra)
+		return nil, err
+	}
+	s := &fakeServer6{t: t, conn: pc.(*net.UDPConn), nl: nl, link: l.Index, ra: ra, behaviour6: behaviour6{preferred: 3600, valid: 7200, t1: 1800, t2: 2880}}
+	t.Cleanup(func() { s.conn.Close(); nl.Close(); unix.Close(ra) })
 	go s.serve()
 	return s, nil
 }
@@ -104,6 +115,18 @@ func (s *fakeServer6) set(f func(s *fakeServer6)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(s)
+}
+
+// advertise sends a router advertisement to every node on the link with
+// the M and O flags given (0x80, 0x40), and a router lifetime of 0: it
+// is no default router.
+func (s *fakeServer6) advertise(flags byte) error {
+	// Type 134, code 0, checksum (the kernel's), hop limit, flags, router
+	// lifetime, reachable time, retransmission timer.
+	ra := []byte{134, 0, 0, 0, 64, flags, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	to := &unix.SockaddrInet6{ZoneId: uint32(s.link)}
+	copy(to.Addr[:], netip.MustParseAddr("ff02::1").AsSlice())
+	return unix.Sendto(s.ra, ra, 0, to)
 }
 
 func (s *fakeServer6) count(typ dhcp6.MessageType) int {
@@ -160,6 +183,9 @@ func (s *fakeServer6) serve() {
 		_, rapid := m.Get(dhcp6.OptRapidCommit)
 		switch m.Type {
 		case dhcp6.Solicit:
+			if c.stateless {
+				continue
+			}
 			r.Type = dhcp6.Advertise
 			if rapid && c.rapid {
 				r.Type = dhcp6.Reply
@@ -176,6 +202,10 @@ func (s *fakeServer6) serve() {
 			} else {
 				lease()
 			}
+		case dhcp6.InfoRequest:
+			r.Type = dhcp6.Reply
+			r.Add(dhcp6.OptDNS, dns6.AsSlice())
+			r.Add(dhcp6.OptDomainList, dhcp6.EncodeDomains("lab6.example"))
 		case dhcp6.Confirm:
 			r.Type = dhcp6.Reply
 			code := byte(dhcp6.StatusSuccess)
@@ -246,10 +276,14 @@ func TestLease6(t *testing.T) {
 	if code := ctl([]string{"netctl", "--socket", socket, "status", "veth0"}, &out, &errb); code != 0 {
 		t.Fatalf("netctl status: %d %s", code, errb.String())
 	}
-	for _, want := range []string{"address:  2001:db8::100/128 (valid", "dhcp6:    bound", "lease6:   2001:db8::100 from fe80::", "(DUID 00:01:00:01:2a:00:00:01:02:00:00:00:00:01)", "dns:      192.0.2.53 2001:db8::53"} {
+	for _, want := range []string{"address:  2001:db8::100/128 (valid", "lease6:   2001:db8::100 from fe80::", "(DUID 00:01:00:01:2a:00:00:01:02:00:00:00:00:01)", "dns:      192.0.2.53 2001:db8::53"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("netctl status lacks %q:\n%s", want, out.String())
 		}
+	}
+	// Renewals come every 2 s: it may be renewing just now.
+	if !regexp.MustCompile(`dhcp6:    (bound|renewing)\n`).MatchString(out.String()) {
+		t.Errorf("netctl status lacks the DHCPv6 client's state:\n%s", out.String())
 	}
 	renews := srv.v6.count(dhcp6.Renew)
 	if code := ctl([]string{"netctl", "--socket", socket, "renew", "veth0"}, &out, &errb); code != 0 {
@@ -434,5 +468,49 @@ func TestRestart6(t *testing.T) {
 		if cid, _ := m.Get(dhcp6.OptClientID); string(cid) != string(first) {
 			t.Errorf("%s with client id %s, want %s throughout", m.Type, dhcp6.DUID(cid), dhcp6.DUID(first))
 		}
+	}
+}
+
+// TestStateless6: routers that advertise other configuration but no
+// addresses (O without M) make the client ask for DNS servers with an
+// INFORMATION-REQUEST instead of soliciting an address.
+func TestStateless6(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	index, srv := newVethWith(t, startServer6)
+	srv.set(func(s *fakeServer6) { s.stateless = true })
+	cfg := testConfig(t, map[string]string{"10-veth.toml": "dhcp = \"ipv6\"\n[match]\nname = \"veth0\"\n"})
+	nm := startNetmaster(t, cfg)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if err := srv.advertise(0x40); err != nil {
+				t.Errorf("router advertisement: %v", err)
+				return
+			}
+		}
+	}()
+	waitFor(t, "an INFORMATION-REQUEST", 20*time.Second, func() bool { return srv.count(dhcp6.InfoRequest) >= 1 })
+	waitFor(t, "resolv.conf from it", 10*time.Second, func() bool {
+		data, _ := os.ReadFile(cfg.ResolvConf)
+		return strings.Contains(string(data), "search lab6.example\n") && strings.Contains(string(data), "nameserver 2001:db8::53\n")
+	})
+	if !nm.log.has("dhcp6: configuration from fe80::") {
+		t.Error("the configuration was not reported")
+	}
+	if st := nm.m.status("veth0"); len(st) != 1 || st[0].DHCP6 != "informed" {
+		t.Errorf("status %+v, want dhcp6 informed", st)
+	}
+	if n := srv.count(dhcp6.Request); n != 0 || hasAddr(t, index, leased6) {
+		t.Errorf("%d REQUESTs: an address was asked for", n)
 	}
 }

@@ -28,6 +28,7 @@ const (
 	StateBound     State = "bound"
 	StateRenewing  State = "renewing"  // T1 passed: asking the server that gave it
 	StateRebinding State = "rebinding" // T2 passed: asking any server
+	StateInform    State = "informed"  // stateless: other configuration only
 	StateStopped   State = "stopped"
 )
 
@@ -74,6 +75,14 @@ type Client struct {
 	Bound func(*Lease) error
 	// Lost removes a lease that expired or that a server refused.
 	Lost func(*Lease)
+	// Stateless, when set, says whether the link's routers advertise
+	// other configuration by DHCPv6 but not addresses (O without M):
+	// while it holds and the client has no lease, it asks for that with
+	// INFORMATION-REQUEST instead of soliciting. It is asked before each
+	// SOLICIT and every MaxRetry while informed.
+	Stateless func() bool
+	// Informed applies what an INFORMATION-REQUEST got; nil takes it back.
+	Informed func(*Info)
 	// Changed reports each change of state.
 	Changed func(Status)
 	// Logf reports what happens, malformed replies included.
@@ -116,6 +125,12 @@ func (c *Client) defaults() {
 	}
 	if c.Changed == nil {
 		c.Changed = func(Status) {}
+	}
+	if c.Stateless == nil {
+		c.Stateless = func() bool { return false }
+	}
+	if c.Informed == nil {
+		c.Informed = func(*Info) {}
 	}
 	if c.renew == nil {
 		c.renew = make(chan struct{}, 1)
@@ -164,9 +179,15 @@ func (c *Client) Run(ctx context.Context, prev *Lease, adopted bool) error {
 		switch state {
 		case StateSolicit:
 			var nl *Lease
-			if nl, err = c.acquire(ctx, conn); err == nil {
+			nl, err = c.acquire(ctx, conn)
+			switch {
+			case errors.Is(err, errStateless):
+				state, err = StateInform, nil
+			case err == nil:
 				lease, state = nl, c.bind(nl)
 			}
+		case StateInform:
+			state, err = c.informed(ctx, conn)
 		case StateConfirm:
 			var ok bool
 			ok, err = c.confirm(ctx, conn, lease)
@@ -385,10 +406,15 @@ func (c *Client) iana(l *Lease) []byte {
 	return IANA(c.IAID, 0, 0, Option{OptIAAddr, IAAddr(l.Addr, 0, 0)})
 }
 
+var errStateless = errors.New("stateless configuration advertised")
+
 // acquire runs Solicit, Advertise, Request, Reply (or Solicit and a
 // rapid-commit Reply) until it has a lease.
 func (c *Client) acquire(ctx context.Context, conn *net.UDPConn) (*Lease, error) {
 	for ctx.Err() == nil {
+		if c.Stateless() {
+			return nil, errStateless
+		}
 		c.set(StateSolicit, c.status.Note)
 		var (
 			best     *Lease
@@ -415,7 +441,9 @@ func (c *Client) acquire(ctx context.Context, conn *net.UDPConn) (*Lease, error)
 			return m
 		}, c.Retry, c.MaxRetry, 0, func(r *Message, from netip.Addr) bool {
 			if r == nil {
-				return best != nil // the first wait over: the best offer
+				// The first wait over: the best offer; or a router has
+				// said meanwhile that there are no addresses to ask for.
+				return best != nil || c.Stateless()
 			}
 			switch r.Type {
 			case Advertise:
@@ -457,6 +485,9 @@ func (c *Client) acquire(ctx context.Context, conn *net.UDPConn) (*Lease, error)
 		}
 		if got != nil {
 			return got, nil
+		}
+		if best == nil {
+			return nil, errStateless
 		}
 		l, err := c.request(ctx, conn, best)
 		if err == nil || ctx.Err() != nil {
@@ -610,4 +641,109 @@ func (c *Client) phaseOver(l *Lease, next State) State {
 		c.status.Note = "lease expired"
 	}
 	return next
+}
+
+// Info is what an INFORMATION-REQUEST gets: configuration without an
+// address (RFC 8415 section 18.2.6).
+type Info struct {
+	Server   netip.Addr
+	DNS      []netip.Addr
+	Domains  []string
+	Refresh  time.Duration // when to ask again (option 32)
+	Acquired time.Time
+}
+
+// OptInfoRefresh is the information refresh time option.
+const OptInfoRefresh = 32
+
+// ParseInfo reads the Reply to an INFORMATION-REQUEST.
+func ParseInfo(m *Message, clientID DUID, acquired time.Time) (*Info, error) {
+	if err := checkIDs(m, clientID); err != nil {
+		return nil, err
+	}
+	st, err := status(m.Options)
+	if err != nil {
+		return nil, err
+	}
+	if st.Code != StatusSuccess {
+		return nil, &StatusError{st}
+	}
+	in := &Info{Refresh: 24 * time.Hour, Acquired: acquired}
+	if v, ok := m.Get(OptInfoRefresh); ok {
+		if len(v) != 4 {
+			return nil, malformed("option 32 (information refresh time) is %d bytes, not 4", len(v))
+		}
+		// No less than IRT_MINIMUM, 600 s.
+		in.Refresh = max(seconds(binary.BigEndian.Uint32(v)), 600*time.Second)
+	}
+	if in.DNS, err = dnsServers(m); err != nil {
+		return nil, err
+	}
+	if in.Domains, err = domainList(m); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// informed asks for the link's configuration and keeps it fresh while
+// the routers advertise no addresses.
+func (c *Client) informed(ctx context.Context, conn *net.UDPConn) (State, error) {
+	c.set(StateInform, "")
+	start := time.Now()
+	var got *Info
+	err := c.exchange(ctx, conn, c.renew, func(elapsed uint16) *Message {
+		m := c.message(InfoRequest, elapsed)
+		for i := range m.Options {
+			if m.Options[i].Code == OptORO {
+				m.Options[i].Data = append(m.Options[i].Data, 0, OptInfoRefresh)
+			}
+		}
+		return m
+	}, c.Retry, c.MaxRetry, 0, func(r *Message, from netip.Addr) bool {
+		if r == nil {
+			return !c.Stateless()
+		}
+		if r.Type != Reply {
+			return false
+		}
+		in, err := ParseInfo(r, c.DUID, start)
+		if err != nil {
+			c.Logf("ignoring a REPLY to an INFORMATION-REQUEST from %s: %v", from, err)
+			return false
+		}
+		in.Server, got = from, in
+		return true
+	})
+	switch {
+	case errors.Is(err, errRenew):
+		return StateInform, nil
+	case err != nil:
+		return StateInform, err
+	case got == nil:
+		return StateSolicit, nil // addresses advertised now
+	}
+	c.Logf("configuration from %s: DNS %v, domains %v (refresh in %s)", got.Server, got.DNS, got.Domains, got.Refresh)
+	c.Informed(got)
+	c.set(StateInform, "")
+	refresh := got.Acquired.Add(got.Refresh)
+	for {
+		timer := time.NewTimer(time.Until(minTime(refresh, time.Now().Add(c.MaxRetry))))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return StateInform, ctx.Err()
+		case <-c.renew:
+			timer.Stop()
+			c.Logf("renewal asked for")
+			return StateInform, nil
+		case <-timer.C:
+		}
+		if !time.Now().Before(refresh) {
+			return StateInform, nil
+		}
+		if !c.Stateless() {
+			c.Informed(nil)
+			return StateSolicit, nil
+		}
+	}
 }

@@ -170,6 +170,22 @@ func TestRefusal(t *testing.T) {
 	}
 }
 
+func TestParseInfo(t *testing.T) {
+	b := reply(func(m *Message) {
+		m.Options = append(m.Options[:2], m.Options[3:]...)
+		m.Add(OptInfoRefresh, []byte{0, 0, 0, 10})
+	})
+	m, _ := Decode(b)
+	in, err := ParseInfo(m, testDUID, time.Now())
+	if err != nil || len(in.DNS) != 1 || len(in.Domains) != 2 || in.Refresh != 600*time.Second {
+		t.Errorf("info %+v %v (a refresh of 10 s is raised to 600 s)", in, err)
+	}
+	m, _ = Decode(reply(func(m *Message) { m.Add(OptInfoRefresh, []byte{1}) }))
+	if _, err := ParseInfo(m, testDUID, time.Now()); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "option 32 (information refresh time) is 1 bytes") {
+		t.Errorf("bad refresh time: %v", err)
+	}
+}
+
 func TestDUID(t *testing.T) {
 	if got := DUIDLL([]byte{0x52, 0x54, 0, 1, 2, 3}).String(); got != "00:03:00:01:52:54:00:01:02:03" {
 		t.Errorf("DUID-LL %s", got)
@@ -195,6 +211,9 @@ func FuzzDecode6(f *testing.F) {
 		}
 		if _, err := ReplyStatus(m, testDUID); err != nil && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("ReplyStatus error %v is not ErrMalformed", err)
+		}
+		if in, err := ParseInfo(m, testDUID, time.Now()); err == nil && in.Refresh < 600*time.Second {
+			t.Fatalf("refresh time %s under the minimum", in.Refresh)
 		}
 		l, err := ParseLease(m, testDUID, testIAID, time.Now())
 		if err != nil {

@@ -576,3 +576,39 @@ func (w *Watcher) Read() ([]Link, error) {
 
 // Close ends the subscription; a blocked Read returns an error.
 func (w *Watcher) Close() error { return w.f.Close() }
+
+// The flags of the last router advertisement on a link (IFLA_INET6_FLAGS).
+const (
+	raManaged   = 0x40 // IF_RA_MANAGED: addresses by DHCPv6
+	raOtherConf = 0x80 // IF_RA_OTHERCONF: other configuration by DHCPv6
+	raReceived  = 0x20 // IF_RA_RCVD
+)
+
+// RAFlags says what the routers on link index last advertised: managed
+// (M, addresses by DHCPv6) and other (O, other configuration by DHCPv6).
+// seen is false when no advertisement has come.
+func (c *Conn) RAFlags(index int) (seen, managed, other bool, err error) {
+	req := ifinfomsg(0, 0, 0)
+	req[0] = unix.AF_INET6
+	err = c.request(unix.RTM_GETLINK, unix.NLM_F_DUMP, req, func(_ uint16, data []byte) error {
+		if len(data) < unix.SizeofIfInfomsg || int(int32(binary.NativeEndian.Uint32(data[4:]))) != index {
+			return nil
+		}
+		attrs(data[unix.SizeofIfInfomsg:], func(t uint16, v []byte) {
+			if t != unix.IFLA_PROTINFO {
+				return
+			}
+			attrs(v, func(t uint16, v []byte) {
+				if t == unix.IFLA_INET6_FLAGS && len(v) >= 4 {
+					f := binary.NativeEndian.Uint32(v)
+					seen, managed, other = f&raReceived != 0, f&raManaged != 0, f&raOtherConf != 0
+				}
+			})
+		})
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("rtnetlink: IPv6 flags of link %d: %w", index, err)
+	}
+	return seen, managed, other, err
+}
