@@ -16,6 +16,7 @@ import (
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 	"github.com/sysmaster-go/sysmaster/exts/devmaster"
 	"github.com/sysmaster-go/sysmaster/exts/kmod"
+	"github.com/sysmaster-go/sysmaster/exts/network"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 )
 
@@ -34,6 +35,8 @@ func applets() map[string]applet {
 		"modprobe":  kmod.Main,
 		"devmaster": devmaster.Main,
 		"devctl":    devmaster.CtlMain,
+		"netmaster": network.Main,
+		"netctl":    network.CtlMain,
 		// The service manager runs this first when a service needs settings
 		// that must be applied between fork and exec.
 		execute.HelperName: execute.Main,

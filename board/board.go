@@ -48,6 +48,9 @@ type Board struct {
 	Package  map[string]PackageFiles `toml:"package"`
 	// MaxSize bounds the size of the file smimage writes; 0 is no bound.
 	MaxSize Size `toml:"max_size"`
+	// Network = false leaves netmaster and the default network file out
+	// of the board's images.
+	Network *bool `toml:"network"`
 }
 
 // PackageFiles is the [package.NAME] table of a board: which files of a
@@ -58,6 +61,9 @@ type PackageFiles struct {
 	// the whole package.
 	Files []string `toml:"files"`
 }
+
+// NetworkEnabled reports whether the board's images configure the network.
+func (b *Board) NetworkEnabled() bool { return b.Network == nil || *b.Network }
 
 // Kernel names the Debian package that carries the board's kernel and the
 // file of it under /boot.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ func AppletLinks() []string {
 		"/init", "/sbin/init", "/sbin/sysmaster", "/bin/sctl",
 		"/sbin/poweroff", "/sbin/reboot", "/sbin/halt", "/bin/notify",
 		"/sbin/modprobe", "/sbin/devmaster", "/bin/devctl",
+		"/sbin/netmaster", "/bin/netctl",
 	}
 }
 
@@ -401,12 +403,15 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		}
 	}
 	if units != "" {
-		if err := addUnits(t, units, o); err != nil {
+		if err := addUnits(t, units, o, b.NetworkEnabled()); err != nil {
 			return nil, err
 		}
 	}
 
 	if err := addSystemFiles(t); err != nil {
+		return nil, err
+	}
+	if err := addNetwork(t, b); err != nil {
 		return nil, err
 	}
 	if o.busybox != "" {
@@ -450,6 +455,9 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		return nil, err
 	}
 	if err := checkRules(t); err != nil {
+		return nil, err
+	}
+	if err := checkNetwork(t); err != nil {
 		return nil, err
 	}
 	if compile {
@@ -574,13 +582,16 @@ func goarmSuffix(b *board.Board) string {
 	return ""
 }
 
-func addUnits(t *Tree, dir string, o *options) error {
+func addUnits(t *Tree, dir string, o *options, network bool) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.toml"))
 	if err != nil {
 		return fmt.Errorf("units: %w", err)
 	}
 	sort.Strings(files)
 	for _, f := range files {
+		if !network && slices.Contains(networkUnits, filepath.Base(f)) {
+			continue
+		}
 		if err := t.AddHostFile(path.Join(unitsDir, filepath.Base(f)), f, 0o644); err != nil {
 			return fmt.Errorf("units: %w", err)
 		}

@@ -180,6 +180,7 @@ func checkLayout(t *testing.T, m map[string]Entry, mtime time.Time) {
 		"tmp":                                   fs.ModeDir | fs.ModeSticky | 0o777,
 		"proc":                                  fs.ModeDir | 0o755,
 		"lib/devmaster/rules.d/50-default.toml": 0o644,
+		"etc/sysmaster/network/50-default.toml": 0o644,
 	}
 	for p, mode := range want {
 		e, ok := m[p]
@@ -273,6 +274,9 @@ func TestBuildErrors(t *testing.T) {
 		{name: "bad device rule", out: "o.cpio", existing: true,
 			opts:    []Option{WithSmbox(smbox), WithFile("/etc/devmaster/rules.d/60-x.toml", []byte("[[rule]]\nsubsystem = \"tty\"\nmode = \"0999\"\n"), 0o644)},
 			wantErr: []string{"60-x.toml:3", "mode"}},
+		{name: "bad network file", out: "o.cpio", existing: true,
+			opts:    []Option{WithSmbox(smbox), WithFile("/etc/sysmaster/network/60-x.toml", []byte("dhcp = \"ipv4\"\n[match]\nnmae = \"eth0\"\n"), 0o644)},
+			wantErr: []string{"60-x.toml:3", "match.nmae", "did you mean name?"}},
 		{name: "mtime before 1970", out: "o.cpio", existing: true,
 			opts: []Option{WithSmbox(smbox), WithMtime(time.Unix(-5, 0))}, wantErr: []string{"mtime"}},
 	}

@@ -278,8 +278,8 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			g.run("ls /run/sysmaster/units; sctl show sleeper.service | grep ^MainPID= | cut -d= -f2 > /tmp/sleeper.pid; kill -9 $(pidof sysmaster)")
 			g.expectRE(`init: core \(pid \d+\) killed by SIGKILL; restarting it in`, time.Minute)
 			g.expect("sysmaster: core started", time.Minute)
-			// The shell, the sleeper, the notify, the escape and the device manager services.
-			g.expect("sysmaster: restored state: 5 running services re-attached", time.Minute)
+			// The shell, the sleeper, the notify, the escape, the device manager and the network manager services.
+			g.expect("sysmaster: restored state: 6 running services re-attached", time.Minute)
 			// The service kept its process and the system answers.
 			g.run(`P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q "^MainPID=$P$" && sctl is-active sleeper.service && echo SAME-PID-$((2+3))`)
 			g.expect("SAME-PID-5", time.Minute)
