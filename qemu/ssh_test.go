@@ -15,23 +15,13 @@ import (
 	"github.com/sysmaster-go/sysmaster/qemu"
 )
 
-// sshUnits bring up eth0 and Debian's dropbear. There is no network
-// manager in the image yet, so eth0 gets QEMU user networking's guest
-// address statically, which is where hostfwd delivers.
+// sshUnits start Debian's dropbear once netmaster has eth0's lease from
+// QEMU's DHCP server, which is the address hostfwd delivers to.
 var sshUnits = map[string]string{
-	"/etc/sysmaster/units/net-static.service.toml": `[Unit]
-Description = "eth0 with QEMU's user-networking address"
-[Service]
-Type = "oneshot"
-ExecStart = "/bin/sh -c 'until ip link show eth0 >/dev/null 2>&1; do sleep 0.2; done; ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'"
-RemainAfterExit = true
-[Install]
-WantedBy = ["default.target"]
-`,
 	"/etc/sysmaster/units/dropbear.service.toml": `[Unit]
 Description = "Dropbear SSH server"
-After = ["net-static.service"]
-Requires = ["net-static.service"]
+After = ["network-online.target"]
+Wants = ["network-online.target"]
 [Service]
 ExecStartPre = "/bin/mkdir -p /etc/dropbear"
 # -R makes the host keys at the first connection; -s: keys only.
