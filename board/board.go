@@ -36,6 +36,10 @@ type Board struct {
 	Kernel      Kernel  `toml:"kernel"`
 	QEMU        QEMU    `toml:"qemu"`
 	Modules     Modules `toml:"modules"`
+	// Formats are the image formats the board produces, the default first
+	// (cpio when the key is missing).
+	Formats []string `toml:"formats"`
+	Boot    Boot     `toml:"boot"`
 }
 
 // Kernel names the Debian package that carries the board's kernel and the
@@ -161,6 +165,9 @@ func (b *Board) validate() error {
 	}
 	if b.QEMU.Memory == "" {
 		b.QEMU.Memory = "512M"
+	}
+	if err := b.validateBoot(); err != nil {
+		return err
 	}
 	return b.Modules.validate()
 }

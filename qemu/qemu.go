@@ -3,9 +3,11 @@
 package qemu
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -142,6 +144,20 @@ func Args(b *board.Board, kernel, initrd, extraCmdline string) []string {
 }
 
 func args(b *board.Board, kernel, initrd, extraCmdline, serial string) []string {
+	a := append(machineArgs(b, serial), "-kernel", kernel)
+	if initrd != "" {
+		a = append(a, "-initrd", initrd)
+	}
+	cmdline := strings.TrimSpace(strings.Join([]string{b.Cmdline, extraCmdline}, " "))
+	if cmdline != "" {
+		a = append(a, "-append", cmdline)
+	}
+	return append(a, b.QEMU.Args...)
+}
+
+// machineArgs are the arguments for b's machine, CPU and memory, with the
+// serial console on serial (a QEMU chardev such as "stdio").
+func machineArgs(b *board.Board, serial string) []string {
 	var a []string
 	if b.QEMU.Machine != "" {
 		a = append(a, "-M", b.QEMU.Machine)
@@ -157,7 +173,7 @@ func args(b *board.Board, kernel, initrd, extraCmdline, serial string) []string 
 	if os.Getenv("SYSMASTER_KVM") == "1" {
 		accel = "kvm"
 	}
-	a = append(a,
+	return append(a,
 		"-m", mem,
 		"-smp", "1",
 		"-accel", accel,
@@ -165,14 +181,81 @@ func args(b *board.Board, kernel, initrd, extraCmdline, serial string) []string 
 		"-nodefaults",
 		"-no-reboot",
 		"-serial", serial,
-		"-kernel", kernel,
 	)
-	if initrd != "" {
-		a = append(a, "-initrd", initrd)
+}
+
+// Firmware boots a bootloader that finds the kernel on a disk image, as
+// on a board, instead of QEMU loading kernel and initramfs itself.
+type Firmware struct {
+	// BIOS is the bootloader QEMU runs first (-bios): U-Boot for the virt
+	// machines.
+	BIOS string
+	// Kernel is a bootloader QEMU loads as a kernel (-kernel), the way a
+	// Raspberry Pi's firmware does; DTB is the device tree it is given.
+	Kernel, DTB string
+	// Disk is a raw disk image attached as a virtio disk; SD one attached
+	// as the SD card.
+	Disk, SD string
+}
+
+// FirmwareArgs returns the qemu-system arguments that boot fw on b with
+// the serial console on stdio.
+func FirmwareArgs(b *board.Board, fw Firmware) []string {
+	return firmwareArgs(b, fw, "stdio")
+}
+
+func firmwareArgs(b *board.Board, fw Firmware, serial string) []string {
+	a := machineArgs(b, serial)
+	if fw.BIOS != "" {
+		a = append(a, "-bios", fw.BIOS)
 	}
-	cmdline := strings.TrimSpace(strings.Join([]string{b.Cmdline, extraCmdline}, " "))
-	if cmdline != "" {
-		a = append(a, "-append", cmdline)
+	if fw.Kernel != "" {
+		a = append(a, "-kernel", fw.Kernel)
+	}
+	if fw.DTB != "" {
+		a = append(a, "-dtb", fw.DTB)
+	}
+	if fw.Disk != "" {
+		a = append(a, "-drive", "if=none,format=raw,id=disk0,file="+fw.Disk,
+			"-device", "virtio-blk-pci,drive=disk0")
+	}
+	if fw.SD != "" {
+		a = append(a, "-drive", "if=sd,format=raw,file="+fw.SD)
 	}
 	return append(a, b.QEMU.Args...)
+}
+
+// DumpDeviceTree returns the device tree QEMU generates for b's machine
+// with its CPU, memory and devices (-machine dumpdtb): what a bootloader
+// on that machine finds, for the boards whose device tree QEMU makes.
+func DumpDeviceTree(ctx context.Context, b *board.Board) ([]byte, error) {
+	bin, err := exec.LookPath(b.QEMU.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: board %s: %w (run scripts/setup)", b.Name, err)
+	}
+	dir, err := os.MkdirTemp("", "qdtb")
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "machine.dtb")
+	a := machineArgs(b, "none")
+	a = append(a, "-machine", "dumpdtb="+out)
+	a = append(a, b.QEMU.Args...)
+	cmd := exec.CommandContext(ctx, bin, a...)
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("qemu: board %s: dumping the device tree: %w: %s", b.Name, err, strings.TrimSpace(string(msg)))
+	}
+	dtb, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: board %s: dumping the device tree: %w", b.Name, err)
+	}
+	return dtb, nil
+}
+
+// DeviceTreeDir is where scripts/fetch-kernel unpacked the device trees of
+// b's kernel package: cacheDir/kernel/NAME/dtbs.
+func DeviceTreeDir(cacheDir string, b *board.Board) string {
+	return filepath.Join(cacheDir, "kernel", b.Name, "dtbs")
 }

@@ -36,6 +36,8 @@ func TestRun(t *testing.T) {
 		{"build bad flag", []string{"build", "--nope"}, 2, nil, []string{"flag provided but not defined"}},
 		{"build bad compress", []string{"build", "--board", "qemu-x86_64", "--compress", "bz2"}, 2, nil, []string{"unknown compression"}},
 		{"build bad extra", []string{"build", "--board", "qemu-x86_64", "--extra", "nodst"}, 2, nil, []string{"SRC:DST"}},
+		{"build unknown format", []string{"build", "--board", "qemu-x86_64", "--format", "fit"}, 1, nil,
+			[]string{"smimage: board qemu-x86_64: no format \"fit\" (its formats: cpio)\n"}},
 		{"build unknown board", []string{"build", "--board", "nope"}, 1, nil, []string{"smimage: board", "unknown board"}},
 		{"build", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--units", dir,
 			"--compress", "lz4", "--extra", smbox + ":/usr/bin/copy", "--modules", "none", "-o", img}, 0, nil, nil},
