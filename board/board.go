@@ -25,11 +25,17 @@ type Board struct {
 	// the built-in name, or the path of its file.
 	Ref         string `toml:"-"`
 	Description string `toml:"description"`
+	// Inherit names the board this one is read over (see decodeChain):
+	// its keys are the defaults of this one's.
+	Inherit string `toml:"inherit"`
 	// Arch is the GOARCH of the board; GOARM is set for 32-bit arm.
 	Arch  string `toml:"arch"`
 	GOARM string `toml:"goarm"`
 	// DebianArch names the architecture of the board's Debian packages.
-	DebianArch  string  `toml:"debian_arch"`
+	DebianArch string `toml:"debian_arch"`
+	// DebianSuite is the Debian release its packages come from (default
+	// bookworm); riscv64 is official from trixie on.
+	DebianSuite string  `toml:"debian_suite"`
 	Console     string  `toml:"console"`
 	Cmdline     string  `toml:"cmdline"`
 	Compression string  `toml:"compression"`
@@ -73,6 +79,10 @@ type QEMU struct {
 	Args    []string `toml:"args"`
 }
 
+// DefaultSuite is the Debian release of a board's packages unless it says
+// debian_suite.
+const DefaultSuite = "bookworm"
+
 // ErrUnknown is returned for a board name that is neither built in nor a file.
 var ErrUnknown = errors.New("unknown board")
 
@@ -103,11 +113,11 @@ func Load(name string) (*Board, error) {
 		}
 		return b, err
 	}
-	data, err := builtin.ReadFile(name + ".toml")
+	src, err := builtinSource(name)
 	if err != nil {
 		return nil, fmt.Errorf("board %q: %w (known: %s)", name, ErrUnknown, strings.Join(Names(), ", "))
 	}
-	return Parse("board/"+name+".toml", name, data)
+	return parse(src)
 }
 
 // FetchRef is the argument of scripts/fetch-kernel for b.
@@ -118,25 +128,50 @@ func (b *Board) FetchRef() string {
 	return b.Name
 }
 
-// Parse decodes a board file strictly: unknown keys are errors.
+// Parse decodes a board file strictly: unknown keys are errors. A board
+// that inherits another (inherit = "NAME") is read over its parent: see
+// resolve. Parents of a file on disk are looked up next to it first, then
+// among the built-in boards.
 func Parse(file, name string, data []byte) (*Board, error) {
+	return parse(source{file: file, name: name, data: data})
+}
+
+func parse(src source) (*Board, error) {
+	chain, err := resolve(src)
+	if err != nil {
+		return nil, err
+	}
 	var b Board
-	md, err := toml.Decode(string(data), &b)
+	if len(chain) == 1 {
+		// The common case keeps the line numbers of the file's own errors.
+		if err := decodeStrict(src, &b); err != nil {
+			return nil, err
+		}
+	} else if err := decodeChain(chain, &b); err != nil {
+		return nil, err
+	}
+	b.Name = src.name
+	if err := b.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.file, err)
+	}
+	return &b, nil
+}
+
+// decodeStrict decodes one file into v; a syntax error names its line, an
+// unknown key its name.
+func decodeStrict(src source, v any) error {
+	md, err := toml.Decode(string(src.data), v)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", file, pe.Position.Line, pe.Message)
+			return fmt.Errorf("%s:%d: %s", src.file, pe.Position.Line, pe.Message)
 		}
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return fmt.Errorf("%s: %w", src.file, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q", file, und[0].String())
+		return fmt.Errorf("%s: unknown key %q", src.file, und[0].String())
 	}
-	b.Name = name
-	if err := b.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return &b, nil
+	return nil
 }
 
 func (b *Board) validate() error {
@@ -159,6 +194,13 @@ func (b *Board) validate() error {
 	}
 	if b.DebianArch == "" {
 		b.DebianArch = b.Arch
+	}
+	switch b.DebianSuite {
+	case "":
+		b.DebianSuite = DefaultSuite
+	case "bookworm", "trixie":
+	default:
+		return fmt.Errorf("debian_suite %q: not a Debian release the scripts know (bookworm, trixie)", b.DebianSuite)
 	}
 	if b.QEMU.Binary == "" {
 		return errors.New("missing key \"qemu.binary\"")

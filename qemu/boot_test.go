@@ -227,7 +227,7 @@ func (g *guest) poweroff(cmd string) {
 	}
 }
 
-var bootBoards = []string{"qemu-x86_64", "qemu-aarch64"}
+var bootBoards = []string{"qemu-x86_64", "qemu-aarch64", "qemu-armv7", "qemu-riscv64"}
 
 func TestBootAndPoweroff(t *testing.T) {
 	if testing.Short() {

@@ -6,7 +6,7 @@
 //	              [--dtbs DIR] [--firmware DIR] [-q]
 //	smimage inspect [--json] FILE
 //	smimage boot --board NAME [--format F] [--kernel PATH] [--append ARGS] IMAGE
-//	smimage boards
+//	smimage boards [--json] [FILE.toml...]
 package main
 
 import (
@@ -35,7 +35,7 @@ const usage = `usage:
                 [--firmware DIR] [-q]
   smimage inspect [--json] FILE
   smimage boot --board NAME [--format F] [--kernel PATH] [--append ARGS] IMAGE
-  smimage boards
+  smimage boards [--json] [FILE.toml...]
 `
 
 // usageError is a mistake on the command line: exit status 2.
@@ -284,22 +284,6 @@ func formatEntry(e image.Entry) string {
 		line += " -> " + e.Linkname
 	}
 	return line
-}
-
-func cmdBoards(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("boards", stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("boards: unexpected argument %q", fs.Arg(0))
-	}
-	for _, n := range board.Names() {
-		if _, err := fmt.Fprintln(stdout, n); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // jsonEntry is one archive member in `inspect --json`.

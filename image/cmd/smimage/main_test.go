@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -31,7 +33,9 @@ func TestRun(t *testing.T) {
 		{"no command", nil, 2, nil, []string{"smimage: missing command", "usage:"}},
 		{"unknown command", []string{"frob"}, 2, nil, []string{`unknown command "frob"`}},
 		{"help", []string{"help"}, 0, []string{"smimage build"}, nil},
-		{"boards", []string{"boards"}, 0, []string{"qemu-x86_64\n", "qemu-aarch64\n"}, nil},
+		{"boards", []string{"boards"}, 0, []string{"NAME ", "\nqemu-x86_64 ", "amd64", "cpio", "x86_64 PC (QEMU q35)", "\nqemu-aarch64 "}, nil},
+		{"boards missing file", []string{"boards", filepath.Join(dir, "nope.toml")}, 1, nil, []string{"nope.toml", "no such file"}},
+		{"boards bad flag", []string{"boards", "--yaml"}, 2, nil, []string{"flag provided but not defined"}},
 		{"build without board", []string{"build"}, 2, nil, []string{"--board is required"}},
 		{"build bad flag", []string{"build", "--nope"}, 2, nil, []string{"flag provided but not defined"}},
 		{"build bad compress", []string{"build", "--board", "qemu-x86_64", "--compress", "bz2"}, 2, nil, []string{"unknown compression"}},
@@ -76,6 +80,34 @@ func TestRun(t *testing.T) {
 				t.Errorf("error is not one line:\n%s", stderr.String())
 			}
 		})
+	}
+}
+
+func TestBoardsJSON(t *testing.T) {
+	dir := t.TempDir()
+	child := filepath.Join(dir, "child.toml")
+	body := "inherit = \"qemu-aarch64\"\ndescription = \"a child\"\narch = \"arm\"\ngoarm = \"7\"\ndebian_arch = \"armhf\"\n"
+	if err := os.WriteFile(child, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"boards", "--json", "qemu-x86_64", child}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var got []boardInfo
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
+	}
+	want := []boardInfo{
+		{Name: "qemu-x86_64", Arch: "amd64", DebianArch: "amd64", Formats: []string{"cpio"}, Description: "x86_64 PC (QEMU q35), Debian cloud kernel"},
+		{Name: "child", Arch: "arm", GOARM: "7", DebianArch: "armhf", Formats: []string{"cpio", "uimage", "fit", "bootdir", "sdcard"}, Inherit: "qemu-aarch64", Description: "a child"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("boards --json = %+v, want %+v", got, want)
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"boards", child}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "child  armv7  cpio,uimage,fit,bootdir,sdcard  a child") {
+		t.Errorf("boards %s: exit %d\n%s", child, code, stdout.String())
 	}
 }
 
