@@ -77,6 +77,12 @@ type QEMU struct {
 	CPU     string   `toml:"cpu"`
 	Memory  string   `toml:"memory"`
 	Args    []string `toml:"args"`
+	// Serial is the index of the UART the console is on: 0 (the default)
+	// for the first; raspi3b's mini-UART, a Pi 3's serial0, is 1.
+	Serial int `toml:"serial"`
+	// SMP is the number of CPUs (default 1); some machines, such as
+	// raspi3b, have a fixed number.
+	SMP int `toml:"smp"`
 }
 
 // DefaultSuite is the Debian release of a board's packages unless it says

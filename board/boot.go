@@ -23,6 +23,10 @@ type Boot struct {
 	// initramfs of a FIT or uImage (its kernel_addr_r and ramdisk_addr_r).
 	KernelAddr  uint64 `toml:"kernel_addr"`
 	RamdiskAddr uint64 `toml:"ramdisk_addr"`
+	// FDTAddr, when set, is where U-Boot copies a FIT's device tree;
+	// otherwise it is used where it lies in the FIT, 4-byte aligned,
+	// which 32-bit ARM kernels refuse (they want 8).
+	FDTAddr uint64 `toml:"fdt_addr"`
 	// Firmware names the first-stage firmware whose files a boot partition
 	// carries: "" for none (U-Boot, a PC firmware), "raspberrypi" for the
 	// Raspberry Pi's (config.txt, cmdline.txt, start*.elf, …).
@@ -37,6 +41,11 @@ type Boot struct {
 	// u-boot-qemu or u-boot-rpi under /usr/lib/u-boot ("qemu_arm64",
 	// "rpi_arm64"), "" when the board has no U-Boot boot under QEMU.
 	UBoot string `toml:"uboot"`
+	// UBootSD has QEMU load U-Boot as a kernel, with the device tree of
+	// boot.devicetrees[0] and the disk as the SD card, as a Raspberry Pi's
+	// firmware would; otherwise U-Boot is the machine's firmware (-bios)
+	// and the disk a virtio disk.
+	UBootSD bool `toml:"uboot_sd"`
 }
 
 // DefaultFormat is the format a board without a formats key produces.

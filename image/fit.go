@@ -79,7 +79,11 @@ func (fitFormat) Write(_ context.Context, in *Inputs, dst string) error {
 		dt.PropertyString("ramdisk", "ramdisk"),
 	))
 	if fdt != nil {
-		images.Children = append(images.Children, fitImage("fdt-1", "device tree", fdt, "flat_dt", arch, "none"))
+		var load []dt.Property
+		if b.Boot.FDTAddr != 0 {
+			load = append(load, dt.PropertyU32("load", uint32(b.Boot.FDTAddr)))
+		}
+		images.Children = append(images.Children, fitImage("fdt-1", "device tree", fdt, "flat_dt", arch, "none", load...))
 		conf.Properties = append(conf.Properties, dt.PropertyString("fdt", "fdt-1"))
 	}
 	root := dt.NewNode("", dt.WithProperty(
@@ -178,11 +182,22 @@ func (fitFormat) Initramfs(path string) (io.ReadCloser, bool, error) {
 	return nil, true, errors.New("FIT without a ramdisk image")
 }
 
-// qemuDeviceTree is the device tree QEMU generates for the board, without
-// the random seeds QEMU puts in /chosen, so that the same QEMU gives the
-// same bytes; the bootloader and kernel fill /chosen at boot.
+// qemuDeviceTree is the device tree QEMU generates for the board running
+// its U-Boot, without the random seeds QEMU puts in /chosen, so that the
+// same QEMU gives the same bytes; the bootloader and kernel fill /chosen
+// at boot.
 func qemuDeviceTree(ctx context.Context, b *board.Board) ([]byte, error) {
-	raw, err := qemu.DumpDeviceTree(ctx, b)
+	var fw qemu.Firmware
+	if b.Boot.UBoot != "" {
+		cache, err := qemu.CacheDir()
+		if err != nil {
+			return nil, err
+		}
+		if fw, err = qemu.UBootFirmware(cache, b, ""); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := qemu.DumpDeviceTree(ctx, b, fw)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,11 @@ type Format interface {
 	// Initramfs opens the compressed cpio inside the artifact at path; ok
 	// is false when path is not of this format.
 	Initramfs(path string) (rc io.ReadCloser, ok bool, err error)
+	// BootDisk returns a disk image from which U-Boot's distro boot boots
+	// the artifact at path with the board's kernel: the artifact itself,
+	// or a disk written in dir that carries it. ok is false for a format
+	// that QEMU boots without a bootloader.
+	BootDisk(b *board.Board, path, kernel, dir string) (disk string, ok bool, err error)
 }
 
 // Formats lists every format, in the order inspect tries them.

@@ -10,8 +10,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
-	"sync"
 	"time"
 
 	diskfs "github.com/diskfs/go-diskfs"
@@ -39,16 +37,18 @@ func (sdcardFormat) Name() string                   { return "sdcard" }
 func (sdcardFormat) DefaultName(Compression) string { return "sdcard.img" }
 func (sdcardFormat) NeedsKernel() bool              { return true }
 
-// diskfsClock serialises the builds that set SOURCE_DATE_EPOCH: go-diskfs
-// stamps the entries it makes on its own (the volume label, "." and "..")
-// with the time in that variable, read at each call.
-var diskfsClock sync.Mutex
-
 func (sdcardFormat) Write(_ context.Context, in *Inputs, dst string) error {
 	files, err := in.bootFiles()
 	if err != nil {
 		return err
 	}
+	return writeDisk(dst, files, in.Mtime, in.Board.Boot.DataSize*mib)
+}
+
+// writeDisk writes a disk image of files on a FAT32 partition and, when
+// dataSize is not 0, an empty data partition of that size after it. The
+// whole is a power of two in size, as SD cards are (QEMU insists on it).
+func writeDisk(dst string, files []bootFile, mtime time.Time, dataSize int64) error {
 	var content int64
 	for _, f := range files {
 		r, n, err := f.open()
@@ -59,26 +59,16 @@ func (sdcardFormat) Write(_ context.Context, in *Inputs, dst string) error {
 		// Each file takes whole clusters (512 bytes for a small FAT32).
 		content += (n + 4095) &^ 4095
 	}
-	bootSize := fatSize(max(minBootPart, roundUp(content+content/8+8*mib, mib)))
-	dataSize := in.Board.Boot.DataSize * mib
-	size := bootPartStart + bootSize + dataSize
+	need := bootPartStart + max(minBootPart, roundUp(content+content/8+8*mib, mib)) + dataSize
+	size := int64(mib)
+	for size < need {
+		size *= 2
+	}
+	bootSize := fatSize(size - bootPartStart - dataSize)
 
-	mtime := in.Mtime
 	if mtime.Unix() < fatEpoch {
 		mtime = time.Unix(fatEpoch, 0).UTC()
 	}
-	diskfsClock.Lock()
-	defer diskfsClock.Unlock()
-	old, had := os.LookupEnv("SOURCE_DATE_EPOCH")
-	os.Setenv("SOURCE_DATE_EPOCH", strconv.FormatInt(mtime.Unix(), 10))
-	defer func() {
-		if had {
-			os.Setenv("SOURCE_DATE_EPOCH", old)
-		} else {
-			os.Unsetenv("SOURCE_DATE_EPOCH")
-		}
-	}()
-
 	d, err := diskfs.Create(dst, size, diskfs.SectorSizeDefault)
 	if err != nil {
 		return fmt.Errorf("creating the disk image: %w", err)
@@ -111,6 +101,10 @@ func (sdcardFormat) Write(_ context.Context, in *Inputs, dst string) error {
 	if err != nil {
 		return fmt.Errorf("creating the FAT32 boot partition: %w", err)
 	}
+	// go-diskfs stamps the volume label's entry with the time of day too.
+	if err := fs.Chtimes("/"+bootLabel, mtime, mtime, mtime); err != nil {
+		return fmt.Errorf("boot partition: volume label: %w", err)
+	}
 	sum := sha256.New()
 	made := map[string]bool{}
 	for _, f := range files {
@@ -118,8 +112,12 @@ func (sdcardFormat) Write(_ context.Context, in *Inputs, dst string) error {
 			if err := fs.Mkdir("/" + dir); err != nil {
 				return fmt.Errorf("boot partition: mkdir %s: %w", dir, err)
 			}
-			if err := fs.Chtimes("/"+dir, mtime, mtime, mtime); err != nil {
-				return fmt.Errorf("boot partition: %s: %w", dir, err)
+			// go-diskfs stamps the entries it makes itself (".", "..")
+			// with the time of day.
+			for _, p := range []string{"/" + dir, "/" + dir + "/.", "/" + dir + "/.."} {
+				if err := fs.Chtimes(p, mtime, mtime, mtime); err != nil {
+					return fmt.Errorf("boot partition: %s: %w", p, err)
+				}
 			}
 			made[dir] = true
 		}
@@ -187,13 +185,13 @@ func stampIDs(p string, sum []byte) error {
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
-// fatSize returns the first size from size on, in whole MiB, for which
+// fatSize returns the largest size up to size, in whole MiB, for which
 // go-diskfs's FAT32 (512-byte clusters, 32 reserved sectors) gets FATs
 // large enough for all its clusters: its sectors-per-FAT formula leaves out
 // the two reserved FAT entries, so some sizes come out one entry short,
 // which fsck and mtools reject.
 func fatSize(size int64) int64 {
-	for ; ; size += mib {
+	for ; ; size -= mib {
 		data := size/sectorSize - 32
 		perFAT := (4*data + 519) / 520
 		clusters := data - 2*perFAT

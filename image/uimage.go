@@ -9,6 +9,10 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"strings"
+	"time"
+
+	"github.com/sysmaster-go/sysmaster/board"
 )
 
 // U-Boot's legacy image header (include/image.h): 64 bytes, big-endian,
@@ -20,6 +24,7 @@ const (
 
 	uimageOSLinux      = 5
 	uimageTypeRamdisk  = 3
+	uimageTypeScript   = 6
 	uimageCompressNone = 0
 )
 
@@ -61,26 +66,33 @@ func (uimageFormat) Write(_ context.Context, in *Inputs, dst string) error {
 	if err != nil {
 		return err
 	}
-	arch, err := uimageArch(in.Board.Arch)
+	addr := uint32(in.Board.Boot.RamdiskAddr)
+	return writeUImage(dst, in.Board, uimageTypeRamdisk, in.Board.Name+" initramfs", addr, data, in.Mtime)
+}
+
+// writeUImage writes data as a legacy image of the given type to a new
+// file dst.
+func writeUImage(dst string, b *board.Board, typ uint8, name string, addr uint32, data []byte, mtime time.Time) error {
+	arch, err := uimageArch(b.Arch)
 	if err != nil {
 		return err
 	}
-	if len(data) > 1<<32-1 {
-		return errors.New("initramfs too large for a uImage (4 GiB)")
+	if int64(len(data)) > 1<<32-1 {
+		return errors.New("data too large for a uImage (4 GiB)")
 	}
 	h := uimageHeader{
 		Magic: uimageMagic,
-		Time:  uint32(in.Mtime.Unix()),
+		Time:  uint32(mtime.Unix()),
 		Size:  uint32(len(data)),
-		Load:  uint32(in.Board.Boot.RamdiskAddr),
-		EP:    uint32(in.Board.Boot.RamdiskAddr),
+		Load:  addr,
+		EP:    addr,
 		DCRC:  crc32.ChecksumIEEE(data),
 		OS:    uimageOSLinux,
 		Arch:  arch,
-		Type:  uimageTypeRamdisk,
+		Type:  typ,
 		Comp:  uimageCompressNone,
 	}
-	copy(h.Name[:uimageNameLen-1], in.Board.Name+" initramfs")
+	copy(h.Name[:uimageNameLen-1], name)
 	// The header CRC is computed over the header with its CRC field zero.
 	var hdr bytes.Buffer
 	binary.Write(&hdr, binary.BigEndian, &h)
@@ -97,6 +109,16 @@ func (uimageFormat) Write(_ context.Context, in *Inputs, dst string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// uimageScript is a U-Boot script as `source` runs it: a legacy image of
+// type script whose data is a zero-terminated list of part lengths (one
+// part) and the script.
+func uimageScript(dst string, b *board.Board, lines []string, mtime time.Time) error {
+	script := []byte(strings.Join(lines, "\n") + "\n")
+	data := binary.BigEndian.AppendUint32(nil, uint32(len(script)))
+	data = binary.BigEndian.AppendUint32(data, 0)
+	return writeUImage(dst, b, uimageTypeScript, "sysmaster boot script", 0, append(data, script...), mtime)
 }
 
 // readUImageHeader checks the header and data CRCs of the uImage at path.

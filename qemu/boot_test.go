@@ -117,6 +117,9 @@ type bootConfig struct {
 	cmdline string
 	files   map[string]string // image path -> content
 	monitor bool              // open QEMU's monitor (hotplug)
+	// format, when not cpio, is the board's image format to boot through
+	// U-Boot from a disk.
+	format string
 }
 
 func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
@@ -155,15 +158,39 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	for p, body := range cfg.files {
 		opts = append(opts, image.WithFile(p, []byte(body), 0o644))
 	}
-	out := filepath.Join(t.TempDir(), "initramfs.cpio"+comp.Ext())
+	format, err := image.BoardFormat(b, cfg.format)
+	if cfg.format == "" {
+		format, err = image.LookupFormat("cpio")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append(opts, image.WithFormat(format), image.WithKernel(kernel), image.WithDeviceTreeDir(qemu.DeviceTreeDir(cache, b)))
+	dir := t.TempDir()
+	out := filepath.Join(dir, format.DefaultName(comp))
 	if _, err := image.Build(context.Background(), b, out, opts...); err != nil {
 		t.Fatal(err)
 	}
-	vm, err := qemu.Start(context.Background(), qemu.Options{
+	qopts := qemu.Options{
 		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor,
 		Timeout: 5 * time.Minute,
 		Log:     func(l string) { t.Log(l) },
-	})
+	}
+	disk, viaUBoot, err := format.BootDisk(b, out, kernel, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaUBoot {
+		fw, err := qemu.UBootFirmware(cache, b, disk)
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("CI=true and the U-Boot test cannot run: %v", err)
+			}
+			t.Skipf("cannot boot %s through U-Boot: %v (run scripts/setup)", boardName, err)
+		}
+		qopts.Firmware = &fw
+	}
+	vm, err := qemu.Start(context.Background(), qopts)
 	if err != nil {
 		t.Fatal(err)
 	}

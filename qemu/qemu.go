@@ -173,15 +173,18 @@ func machineArgs(b *board.Board, serial string) []string {
 	if os.Getenv("SYSMASTER_KVM") == "1" {
 		accel = "kvm"
 	}
-	return append(a,
+	a = append(a,
 		"-m", mem,
-		"-smp", "1",
+		"-smp", fmt.Sprint(max(b.QEMU.SMP, 1)),
 		"-accel", accel,
 		"-display", "none",
 		"-nodefaults",
 		"-no-reboot",
-		"-serial", serial,
 	)
+	for range b.QEMU.Serial {
+		a = append(a, "-serial", "null")
+	}
+	return append(a, "-serial", serial)
 }
 
 // Firmware boots a bootloader that finds the kernel on a disk image, as
@@ -215,20 +218,23 @@ func firmwareArgs(b *board.Board, fw Firmware, serial string) []string {
 	if fw.DTB != "" {
 		a = append(a, "-dtb", fw.DTB)
 	}
+	// snapshot=on: the guest's writes never reach the image.
 	if fw.Disk != "" {
-		a = append(a, "-drive", "if=none,format=raw,id=disk0,file="+fw.Disk,
+		a = append(a, "-drive", "if=none,format=raw,snapshot=on,id=disk0,file="+fw.Disk,
 			"-device", "virtio-blk-pci,drive=disk0")
 	}
 	if fw.SD != "" {
-		a = append(a, "-drive", "if=sd,format=raw,file="+fw.SD)
+		a = append(a, "-drive", "if=sd,format=raw,snapshot=on,file="+fw.SD)
 	}
 	return append(a, b.QEMU.Args...)
 }
 
 // DumpDeviceTree returns the device tree QEMU generates for b's machine
-// with its CPU, memory and devices (-machine dumpdtb): what a bootloader
-// on that machine finds, for the boards whose device tree QEMU makes.
-func DumpDeviceTree(ctx context.Context, b *board.Board) ([]byte, error) {
+// with its CPU, memory and devices (-machine dumpdtb) when it runs fw:
+// what a bootloader on that machine finds, for the boards whose device
+// tree QEMU makes. The firmware matters: virt leaves its GPIO controller
+// out of the tree when it runs one (-bios).
+func DumpDeviceTree(ctx context.Context, b *board.Board, fw Firmware) ([]byte, error) {
 	bin, err := exec.LookPath(b.QEMU.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("qemu: board %s: %w (run scripts/setup)", b.Name, err)
@@ -239,9 +245,7 @@ func DumpDeviceTree(ctx context.Context, b *board.Board) ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "machine.dtb")
-	a := machineArgs(b, "none")
-	a = append(a, "-machine", "dumpdtb="+out)
-	a = append(a, b.QEMU.Args...)
+	a := append(firmwareArgs(b, fw, "none"), "-machine", "dumpdtb="+out)
 	cmd := exec.CommandContext(ctx, bin, a...)
 	msg, err := cmd.CombinedOutput()
 	if err != nil {
@@ -258,4 +262,46 @@ func DumpDeviceTree(ctx context.Context, b *board.Board) ([]byte, error) {
 // b's kernel package: cacheDir/kernel/NAME/dtbs.
 func DeviceTreeDir(cacheDir string, b *board.Board) string {
 	return filepath.Join(cacheDir, "kernel", b.Name, "dtbs")
+}
+
+// ErrNoUBoot means the board's U-Boot build is neither installed nor in
+// the cache.
+var ErrNoUBoot = errors.New("U-Boot not found")
+
+// UBootFirmware says how QEMU starts b's U-Boot (boot.uboot) with disk:
+// as the machine's firmware with a virtio disk, or, for boot.uboot_sd, as
+// a kernel with the board's first device tree and the disk as SD card.
+// U-Boot comes from Debian's u-boot-qemu (/usr/lib/u-boot/NAME) or from
+// u-boot-rpi unpacked into the cache (cacheDir/u-boot/NAME) by
+// scripts/setup.
+func UBootFirmware(cacheDir string, b *board.Board, disk string) (Firmware, error) {
+	name := b.Boot.UBoot
+	if name == "" {
+		return Firmware{}, fmt.Errorf("board %s boots under QEMU without U-Boot (no boot.uboot): %w", b.Name, ErrNoUBoot)
+	}
+	var bin string
+	for _, p := range []string{
+		filepath.Join("/usr/lib/u-boot", name, "u-boot.bin"),
+		filepath.Join(cacheDir, "u-boot", name, "u-boot.bin"),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		return Firmware{}, fmt.Errorf("U-Boot %s for board %s: neither /usr/lib/u-boot/%s nor %s/u-boot/%s has u-boot.bin (run scripts/setup %s): %w",
+			name, b.Name, name, cacheDir, name, b.FetchRef(), ErrNoUBoot)
+	}
+	if !b.Boot.UBootSD {
+		return Firmware{BIOS: bin, Disk: disk}, nil
+	}
+	if len(b.Boot.DeviceTrees) == 0 {
+		return Firmware{}, fmt.Errorf("board %s: boot.uboot_sd needs boot.devicetrees", b.Name)
+	}
+	dtb := filepath.Join(DeviceTreeDir(cacheDir, b), filepath.FromSlash(b.Boot.DeviceTrees[0]))
+	if _, err := os.Stat(dtb); err != nil {
+		return Firmware{}, fmt.Errorf("board %s: device tree: %w (run scripts/fetch-kernel %s)", b.Name, err, b.FetchRef())
+	}
+	return Firmware{Kernel: bin, DTB: dtb, SD: disk}, nil
 }
