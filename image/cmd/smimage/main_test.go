@@ -153,3 +153,52 @@ func TestBuildModulesFromCache(t *testing.T) {
 		t.Errorf("empty tree in the cache: exit %d, stderr %q; want the board's modules missing from %s", code, stderr.String(), tree)
 	}
 }
+
+// TestFormatsCLI builds a board's formats through the command line, with
+// a kernel and device trees given, and inspects each, as text and JSON.
+func TestFormatsCLI(t *testing.T) {
+	dir := t.TempDir()
+	smbox := filepath.Join(dir, "smbox")
+	kernel := filepath.Join(dir, "vmlinuz")
+	dtbs := filepath.Join(dir, "dtbs")
+	for p, data := range map[string]string{smbox: "fake\n", kernel: "kernel\n",
+		filepath.Join(dtbs, "broadcom", "bcm2837-rpi-3-b.dtb"): "dtb", filepath.Join(dtbs, "broadcom", "bcm2837-rpi-3-b-plus.dtb"): "dtb+"} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"sdcard", "bootdir", "cpio", "uimage", "fit"} {
+		out := filepath.Join(dir, f)
+		var stdout, stderr bytes.Buffer
+		args := []string{"build", "-q", "--board", "raspberrypi3", "--format", f, "--smbox", smbox, "--units", dir,
+			"--modules", "none", "--kernel", kernel, "--dtbs", dtbs, "-o", out}
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("build %s: exit %d: %s", f, code, stderr.String())
+		}
+		if code := run(context.Background(), []string{"inspect", out}, &stdout, &stderr); code != 0 ||
+			!strings.Contains(stdout.String(), "lrwxrwxrwx        10 init -> /bin/smbox\n") {
+			t.Errorf("inspect %s: exit %d\n%s%s", f, code, stdout.String(), stderr.String())
+		}
+		stdout.Reset()
+		if code := run(context.Background(), []string{"inspect", "--json", out}, &stdout, &stderr); code != 0 {
+			t.Fatalf("inspect --json %s: exit %d: %s", f, code, stderr.String())
+		}
+		var got struct {
+			Format  string
+			Files   int
+			Entries []struct{ Name, Link string }
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Fatalf("inspect --json %s: %v\n%s", f, err, stdout.String())
+		}
+		if got.Format != f || got.Files != len(got.Entries) || got.Files < 10 {
+			t.Errorf("inspect --json %s: format %q, %d files, %d entries", f, got.Format, got.Files, len(got.Entries))
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"boot", "--board", "raspberrypi3", "--format", "iso", filepath.Join(dir, "sdcard")}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), `smimage: board raspberrypi3: no format "iso" (its formats: sdcard, bootdir, cpio, uimage, fit)`) {
+		t.Errorf("boot with an unknown format: exit %d: %s", code, stderr.String())
+	}
+}
