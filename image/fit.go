@@ -49,6 +49,9 @@ func (fitFormat) Write(_ context.Context, in *Inputs, dst string) error {
 	if err != nil {
 		return err
 	}
+	if b.Boot.KernelAddr == 0 {
+		return errors.New("boot.kernel_addr: a FIT's kernel needs the address U-Boot loads it to (kernel_addr_r)")
+	}
 	kernel, err := os.ReadFile(in.Kernel)
 	if err != nil {
 		return err
