@@ -323,7 +323,7 @@ func (o *options) inputs(ctx context.Context, b *board.Board, format Format, com
 		}
 		p := filepath.Join(o.dtbDir, filepath.FromSlash(name))
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("boot.devicetrees: %w", err)
+			return nil, fmt.Errorf("boot.devicetrees: %w (scripts/fetch-kernel %s unpacks the kernel package's device trees)", err, b.FetchRef())
 		}
 		in.DeviceTrees = append(in.DeviceTrees, DeviceTree{Name: name, Path: p})
 	}
