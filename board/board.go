@@ -46,6 +46,22 @@ type Board struct {
 	// (cpio when the key is missing).
 	Formats []string `toml:"formats"`
 	Boot    Boot     `toml:"boot"`
+	// Packages names Debian packages of the board's arch whose files go
+	// into the image; Package selects a subset of one's files.
+	Packages []string                `toml:"packages"`
+	Package  map[string]PackageFiles `toml:"package"`
+	// MaxSize bounds the size of the compressed initramfs smimage writes,
+	// alone (cpio) or inside another format; 0 is no bound.
+	MaxSize Size `toml:"max_size"`
+}
+
+// PackageFiles is the [package.NAME] table of a board: which files of a
+// package in Packages go into the image.
+type PackageFiles struct {
+	// Files are paths inside the package ("/usr/sbin/dropbear"): a file,
+	// a directory with all it holds, or a path.Match pattern. Empty takes
+	// the whole package.
+	Files []string `toml:"files"`
 }
 
 // Kernel names the Debian package that carries the board's kernel and the
@@ -135,9 +151,9 @@ func (b *Board) FetchRef() string {
 }
 
 // Parse decodes a board file strictly: unknown keys are errors. A board
-// that inherits another (inherit = "NAME") is read over its parent: see
-// resolve. Parents of a file on disk are looked up next to it first, then
-// among the built-in boards.
+// that inherits another (inherit = "NAME") is read over its parent, as
+// decodeChain says; resolve finds the parents: next to a file on disk
+// first, then among the built-in boards.
 func Parse(file, name string, data []byte) (*Board, error) {
 	return parse(source{file: file, name: name, data: data})
 }
@@ -170,6 +186,9 @@ func decodeStrict(src source, v any) error {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			if pe.LastKey != "" && !strings.Contains(pe.Message, pe.LastKey) {
+				return fmt.Errorf("%s:%d: %s: %s", src.file, pe.Position.Line, pe.LastKey, pe.Message)
+			}
 			return fmt.Errorf("%s:%d: %s", src.file, pe.Position.Line, pe.Message)
 		}
 		return fmt.Errorf("%s: %w", src.file, err)
@@ -217,7 +236,57 @@ func (b *Board) validate() error {
 	if err := b.validateBoot(); err != nil {
 		return err
 	}
-	return b.Modules.validate()
+	if err := b.Modules.validate(); err != nil {
+		return err
+	}
+	return b.validatePackages()
+}
+
+func (b *Board) validatePackages() error {
+	seen := make(map[string]bool)
+	for i, p := range b.Packages {
+		if !ValidPackageName(p) {
+			return fmt.Errorf("packages[%d]: %q is not a Debian package name", i, p)
+		}
+		if seen[p] {
+			return fmt.Errorf("packages[%d]: %q is listed twice", i, p)
+		}
+		seen[p] = true
+	}
+	names := make([]string, 0, len(b.Package))
+	for n := range b.Package {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !seen[n] {
+			return fmt.Errorf("package.%s: %q is not in packages", n, n)
+		}
+		for i, f := range b.Package[n].Files {
+			if f == "" || strings.Contains(f, "..") {
+				return fmt.Errorf("package.%s.files[%d]: %q is not a path inside the package", n, i, f)
+			}
+			if _, err := path.Match(f, ""); err != nil {
+				return fmt.Errorf("package.%s.files[%d]: %q: %w", n, i, f, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidPackageName reports whether s is a Debian package name: lower-case
+// letters, digits, '+', '-' and '.', starting with a letter or digit, at
+// least two long.
+func ValidPackageName(s string) bool {
+	if len(s) < 2 || !('a' <= s[0] && s[0] <= 'z' || '0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func (m Modules) validate() error {

@@ -80,7 +80,7 @@ func resolve(src source) ([]source, error) {
 
 // lookupParent finds the board named by inherit in cur: a path ending in
 // .toml is relative to cur's folder; a bare name is a file NAME.toml next
-// to a board file on disk, else a built-in board.
+// to a board file on disk (other than cur itself), else a built-in board.
 func lookupParent(cur source, name string) (source, error) {
 	if strings.HasSuffix(name, ".toml") {
 		base := strings.TrimSuffix(path.Base(name), ".toml")
@@ -107,6 +107,14 @@ func lookupParent(cur source, name string) (source, error) {
 	}
 	if !cur.builtin {
 		p := filepath.Join(filepath.Dir(cur.file), name+".toml")
+		// A file named like the built-in board it inherits from
+		// (./qemu-aarch64.toml with inherit = "qemu-aarch64") means that one.
+		if (source{file: p}).key() == cur.key() {
+			if src, err := builtinSource(name); err == nil {
+				return src, nil
+			}
+			return cur, nil // inherits itself: resolve reports the cycle
+		}
 		if data, err := os.ReadFile(p); err == nil {
 			return source{file: p, name: name, data: data}, nil
 		} else if !errors.Is(err, fs.ErrNotExist) {

@@ -118,6 +118,30 @@ func TestInherit(t *testing.T) {
 			},
 		},
 		{
+			name:  "max_size through the merge",
+			files: map[string]string{"base": "max_size = \"8M\"\n" + baseBoard, "child": "inherit = \"base\"\n", "big": "inherit = \"base\"\nmax_size = 1048576\n"},
+			load:  "child",
+			check: func(t *testing.T, b *Board) {
+				if b.MaxSize != 8<<20 {
+					t.Errorf("max_size = %d", b.MaxSize)
+				}
+				big, err := Load(filepath.Join(filepath.Dir(b.Ref), "big.toml"))
+				if err != nil || big.MaxSize != 1<<20 {
+					t.Errorf("big: %v, %v", big, err)
+				}
+			},
+		},
+		{
+			name:  "a file named like the built-in board it inherits",
+			files: map[string]string{"qemu-aarch64": "inherit = \"qemu-aarch64\"\ndescription = \"mine\"\n"},
+			load:  "qemu-aarch64",
+			check: func(t *testing.T, b *Board) {
+				if b.Description != "mine" || b.QEMU.CPU != "cortex-a57" {
+					t.Errorf("board = %+v", b)
+				}
+			},
+		},
+		{
 			name:  "a path relative to the file",
 			files: map[string]string{"base": baseBoard, "child": "inherit = \"./base.toml\"\n"},
 			load:  "child",
@@ -264,9 +288,11 @@ func TestScriptsFollowInherit(t *testing.T) {
 		"mid":   "inherit = \"base\"\n[kernel]\nfile = \"Image-*\"\n",
 		"child": "inherit = \"mid\"\ndebian_arch = \"armhf\"\n",
 		"top":   "inherit = \"qemu-aarch64\"\n",
+		// Named like the built-in board it inherits.
+		"qemu-x86_64": "inherit = \"qemu-x86_64\"\ndebian_arch = \"i386\"\n",
 	})
 	keys := [][2]string{{"debian_arch", ""}, {"arch", ""}, {"package", "kernel"}, {"file", "kernel"}}
-	for _, name := range []string{"child", "mid", "top"} {
+	for _, name := range []string{"child", "mid", "top", "qemu-x86_64"} {
 		p := filepath.Join(dir, name+".toml")
 		b, err := Load(p)
 		if err != nil {

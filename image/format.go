@@ -110,25 +110,34 @@ func (in *Inputs) logf(format string, args ...any) {
 	}
 }
 
-// InspectFile lists the initramfs inside the artifact at path, whatever
-// its format, and returns the format's name.
-func InspectFile(path string) (string, []Entry, error) {
+// OpenInitramfs opens the compressed cpio inside the artifact at path,
+// whatever its format, and returns the format's name.
+func OpenInitramfs(path string) (string, io.ReadCloser, error) {
 	for _, f := range Formats() {
 		rc, ok, err := f.Initramfs(path)
 		if err != nil {
 			return f.Name(), nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if !ok {
-			continue
+		if ok {
+			return f.Name(), rc, nil
 		}
-		entries, err := Inspect(rc)
-		rc.Close()
-		if err != nil {
-			return f.Name(), nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return f.Name(), entries, nil
 	}
 	return "", nil, fmt.Errorf("%s: %w", path, ErrUnknownFormat)
+}
+
+// InspectFile lists the initramfs inside the artifact at path, whatever
+// its format, and returns the format's name.
+func InspectFile(path string) (string, []Entry, error) {
+	format, rc, err := OpenInitramfs(path)
+	if err != nil {
+		return format, nil, err
+	}
+	defer rc.Close()
+	entries, err := Inspect(rc)
+	if err != nil {
+		return format, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return format, entries, nil
 }
 
 // cpioFormat is the compressed initramfs itself, for a bootloader or QEMU

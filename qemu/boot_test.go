@@ -114,9 +114,11 @@ func bootImageWith(t *testing.T, boardName string, comp image.Compression, cmdli
 
 // bootConfig is what a test adds to the standard test image and VM.
 type bootConfig struct {
-	cmdline string
-	files   map[string]string // image path -> content
-	monitor bool              // open QEMU's monitor (hotplug)
+	cmdline  string
+	files    map[string]string // image path -> content
+	monitor  bool              // open QEMU's monitor (hotplug)
+	debs     []string          // Debian packages for the image
+	forwards []qemu.HostForward
 	// format, when not cpio, is the board's image format to boot through
 	// U-Boot from a disk.
 	format string
@@ -158,6 +160,12 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	for p, body := range cfg.files {
 		opts = append(opts, image.WithFile(p, []byte(body), 0o644))
 	}
+	if len(cfg.debs) > 0 {
+		opts = append(opts, image.WithPackageSource(image.NewAptSource(root, cache)))
+		for _, d := range cfg.debs {
+			opts = append(opts, image.WithDeb(d))
+		}
+	}
 	format, err := image.BoardFormat(b, cfg.format)
 	if cfg.format == "" {
 		format, err = image.LookupFormat("cpio")
@@ -172,7 +180,7 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 		t.Fatal(err)
 	}
 	qopts := qemu.Options{
-		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor,
+		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor, HostForwards: cfg.forwards,
 		Timeout: 5 * time.Minute,
 		Log:     func(l string) { t.Log(l) },
 	}

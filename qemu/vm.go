@@ -44,6 +44,9 @@ type Options struct {
 	// Firmware, when set, boots a bootloader from a disk image instead of
 	// Kernel and Initrd.
 	Firmware *Firmware
+	// HostForwards reach guest ports from 127.0.0.1, through the board's
+	// user-networking -netdev.
+	HostForwards []HostForward
 }
 
 // VM is a running QEMU whose serial console is read line by line.
@@ -99,6 +102,11 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 		qargs = FirmwareArgs(opts.Board, *opts.Firmware)
 	} else {
 		qargs = Args(opts.Board, opts.Kernel, opts.Initrd, opts.Cmdline)
+	}
+	qargs, err = withHostForwards(qargs, opts.HostForwards)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("qemu: board %s: %w", opts.Board.Name, err)
 	}
 	qargs = append(qargs, opts.Args...)
 	if opts.Monitor {

@@ -26,8 +26,8 @@ die() {
 # TOML file, looking only inside [SECTION] when given (top level otherwise).
 # A key the file does not set is looked up in the board it inherits from
 # (inherit = "NAME"), found as board.Load finds it: NAME.toml next to the
-# file, else the built-in board/NAME.toml; a NAME ending in .toml is a path
-# relative to the file.
+# file (other than the file itself), else the built-in board/NAME.toml; a
+# NAME ending in .toml is a path relative to the file.
 board_key() {
 	local file=$1 key=$2 section=${3:-} depth=0 val parent
 	while ((depth++ < 16)); do
@@ -41,7 +41,8 @@ board_key() {
 		if [[ $parent == *.toml ]]; then
 			[[ $parent == /* ]] || parent="$(dirname "$file")/$parent"
 			file=$parent
-		elif [[ -r "$(dirname "$file")/$parent.toml" ]]; then
+		elif [[ -r "$(dirname "$file")/$parent.toml" && ! "$(dirname "$file")/$parent.toml" -ef $file ]]; then
+			# A file named like the built-in board it inherits means that one.
 			file="$(dirname "$file")/$parent.toml"
 		else
 			file="$REPO_ROOT/board/$parent.toml"

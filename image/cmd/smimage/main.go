@@ -2,11 +2,13 @@
 //
 //	smimage build --board NAME [--format F] [-o FILE] [--compress KIND]
 //	              [--units DIR] [--busybox PATH] [--extra SRC:DST]...
-//	              [--smbox PATH] [--modules DIR|none] [--kernel PATH]
-//	              [--dtbs DIR] [--firmware DIR] [-q]
+//	              [--smbox PATH] [--modules DIR|none] [--deb NAME]...
+//	              [--static-only] [--kernel PATH] [--dtbs DIR]
+//	              [--firmware DIR] [-q]
 //	smimage inspect [--json] FILE
 //	smimage boot --board NAME [--format F] [--kernel PATH] [--append ARGS] IMAGE
 //	smimage boards [--json] [FILE.toml...]
+//	smimage diff [--json] OLD NEW
 package main
 
 import (
@@ -31,11 +33,12 @@ const usage = `usage:
   smimage build --board NAME [--format cpio|uimage|fit|bootdir|sdcard] [-o FILE]
                 [--compress none|gzip|xz|zstd|lz4] [--units DIR]
                 [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-                [--modules DIR|none] [--kernel PATH] [--dtbs DIR]
-                [--firmware DIR] [-q]
+                [--modules DIR|none] [--deb NAME]... [--static-only]
+                [--kernel PATH] [--dtbs DIR] [--firmware DIR] [-q]
   smimage inspect [--json] FILE
   smimage boot --board NAME [--format F] [--kernel PATH] [--append ARGS] IMAGE
   smimage boards [--json] [FILE.toml...]
+  smimage diff [--json] OLD NEW
 `
 
 // usageError is a mistake on the command line: exit status 2.
@@ -85,6 +88,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdBoot(ctx, rest, stderr)
 	case "boards":
 		return cmdBoards(rest, stdout, stderr)
+	case "diff":
+		return cmdDiff(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -123,6 +128,30 @@ func (e *extraFlag) Set(v string) error {
 	return nil
 }
 
+// listFlag collects the values of a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// aptSource fetches packages with the module's scripts/fetch-deb into the
+// cache.
+func aptSource() (*image.AptSource, error) {
+	root, err := image.FindModuleRoot(".")
+	if err != nil {
+		return nil, fmt.Errorf("fetching Debian packages needs scripts/fetch-deb: %w", err)
+	}
+	cache, err := qemu.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return image.NewAptSource(root, cache), nil
+}
+
 func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("build", stderr)
 	boardName := fs.String("board", "", "board `NAME` or board file (required)")
@@ -139,6 +168,9 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	var extras extraFlag
 	fs.Var(&extras, "extra", "copy host file SRC to DST in the image (`SRC:DST`, repeatable)")
+	staticOnly := fs.Bool("static-only", false, "refuse dynamically linked binaries instead of adding their interpreter and libraries")
+	var debs listFlag
+	fs.Var(&debs, "deb", "add the Debian package `NAME` for the board's architecture (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -207,6 +239,19 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	for _, e := range extras {
 		opts = append(opts, image.WithExtraFile(e[0], e[1]))
+	}
+	for _, d := range debs {
+		opts = append(opts, image.WithDeb(d))
+	}
+	if *staticOnly {
+		opts = append(opts, image.WithStaticOnly())
+	}
+	// Packages are fetched only when the image needs one: named, or holding
+	// the libraries of a dynamic binary.
+	if src, err := aptSource(); err == nil {
+		opts = append(opts, image.WithPackageSource(src))
+	} else if len(debs) > 0 || len(b.Packages) > 0 {
+		return err
 	}
 	switch {
 	case *modules == "none":

@@ -42,6 +42,8 @@ func TestRun(t *testing.T) {
 		{"build bad extra", []string{"build", "--board", "qemu-x86_64", "--extra", "nodst"}, 2, nil, []string{"SRC:DST"}},
 		{"build unknown format", []string{"build", "--board", "qemu-x86_64", "--format", "fit"}, 1, nil,
 			[]string{"smimage: board qemu-x86_64: no format \"fit\" (its formats: cpio)\n"}},
+		{"build bad deb", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--modules", "none", "--deb", "../x", "-o", img + ".3"}, 1, nil, []string{`--deb "../x": not a Debian package name`}},
+		{"build static only", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--modules", "none", "--static-only", "--extra", "/bin/ls:/bin/ls", "-o", img + ".4"}, 1, nil, []string{"/bin/ls: dynamically linked", "--static-only"}},
 		{"build unknown board", []string{"build", "--board", "nope"}, 1, nil, []string{"smimage: board", "unknown board"}},
 		{"build", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--units", dir,
 			"--compress", "lz4", "--extra", smbox + ":/usr/bin/copy", "--modules", "none", "-o", img}, 0, nil, nil},
@@ -108,6 +110,68 @@ func TestBoardsJSON(t *testing.T) {
 	stdout.Reset()
 	if code := run(context.Background(), []string{"boards", child}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "child  armv7  cpio,uimage,fit,bootdir,sdcard  a child") {
 		t.Errorf("boards %s: exit %d\n%s", child, code, stdout.String())
+	}
+}
+
+func TestDiff(t *testing.T) {
+	dir := t.TempDir()
+	smbox := filepath.Join(dir, "smbox")
+	if err := os.WriteFile(smbox, []byte("fake\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	extra := filepath.Join(dir, "motd")
+	if err := os.WriteFile(extra, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, b := filepath.Join(dir, "a.cpio.gz"), filepath.Join(dir, "b.cpio.zst")
+	ctx := context.Background()
+	var stdout, stderr bytes.Buffer
+	base := []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--units", dir, "--modules", "none"}
+	if code := run(ctx, append(base, "-o", a), &stdout, &stderr); code != 0 {
+		t.Fatal(stderr.String())
+	}
+	if code := run(ctx, append(base, "--compress", "zstd", "--extra", extra+":/etc/motd", "-o", b), &stdout, &stderr); code != 0 {
+		t.Fatal(stderr.String())
+	}
+	if code := run(ctx, []string{"diff", a, b}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"+          6  etc/motd\n", "1 added (+6 bytes), 0 removed (0 bytes), 0 changed (0 bytes)\n", "content: ", "(+6); image file: "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("diff output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	stdout.Reset()
+	if code := run(ctx, []string{"diff", "--json", b, a}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var rep struct {
+		Removed []struct {
+			Path string
+			Size int64
+		}
+		Delta     int64
+		FileDelta int64 `json:"file_delta"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Removed) != 1 || rep.Removed[0].Path != "etc/motd" || rep.Removed[0].Size != 6 || rep.Delta != -6 || rep.FileDelta == 0 {
+		t.Errorf("diff --json = %+v", rep)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"diff", a}, 2, "want two images"},
+		{[]string{"diff", a, filepath.Join(dir, "nope")}, 1, "no such file"},
+		{[]string{"diff", a, smbox}, 1, "new image"},
+	} {
+		stderr.Reset()
+		if code := run(ctx, tt.args, &stdout, &stderr); code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%q: exit %d, %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.want)
+		}
 	}
 }
 
