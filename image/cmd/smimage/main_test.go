@@ -260,7 +260,13 @@ func TestFormatsCLI(t *testing.T) {
 			t.Errorf("inspect --json %s: format %q, %d files, %d entries", f, got.Format, got.Files, len(got.Entries))
 		}
 	}
+	// diff compares the initramfs inside, whatever the formats.
 	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"diff", filepath.Join(dir, "cpio"), filepath.Join(dir, "sdcard")}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "0 added (0 bytes), 0 removed (0 bytes), 0 changed (0 bytes)") {
+		t.Errorf("diff cpio sdcard: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
 	if code := run(context.Background(), []string{"boot", "--board", "raspberrypi3", "--format", "iso", filepath.Join(dir, "sdcard")}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), `smimage: board raspberrypi3: no format "iso" (its formats: sdcard, bootdir, cpio, uimage, fit)`) {
 		t.Errorf("boot with an unknown format: exit %d: %s", code, stderr.String())
