@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ type bootFile struct {
 
 func (f bootFile) open() (io.ReadCloser, int64, error) {
 	if f.src == "" {
-		return io.NopCloser(strings.NewReader(string(f.data))), int64(len(f.data)), nil
+		return io.NopCloser(bytes.NewReader(f.data)), int64(len(f.data)), nil
 	}
 	r, err := os.Open(f.src)
 	if err != nil {

@@ -184,8 +184,8 @@ func copyFile(src, dst string, perm os.FileMode) error {
 	return out.Close()
 }
 
-// readHead reads up to n bytes from the start of the regular file path;
-// a folder or a missing file gives no bytes and no error for ok checks.
+// readHead reads up to n bytes from the start of path; a folder gives no
+// bytes and no error, so that a format that wants a file says "not mine".
 func readHead(path string, n int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -56,7 +56,7 @@ func writeDisk(dst string, files []bootFile, mtime time.Time, dataSize int64) er
 			return err
 		}
 		r.Close()
-		// Each file takes whole clusters (512 bytes for a small FAT32).
+		// Whole clusters (512 bytes for a small FAT32), with room to spare.
 		content += (n + 4095) &^ 4095
 	}
 	need := bootPartStart + max(minBootPart, roundUp(content+content/8+8*mib, mib)) + dataSize
