@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -253,12 +254,20 @@ func (g *guest) poweroff(cmd string) {
 	g.t.Helper()
 	g.run(cmd)
 	g.expect("sysmaster: stopping all units", time.Minute)
-	g.expect("SLEEPER-STOPPED", time.Minute)
-	g.expect("sysmaster: all units stopped", time.Minute)
 	g.expect("init: poweroff", time.Minute)
 	g.expect("reboot: Power down", time.Minute)
 	if err := g.vm.Wait(time.Minute); err != nil {
 		g.t.Fatalf("QEMU did not exit cleanly after poweroff: %v", err)
+	}
+	// The stop command's output is relayed from the service's log and may
+	// reach the console just after core's own last line: both must be
+	// there before init powers off, in either order.
+	text := g.vm.Transcript()
+	stop := text[strings.LastIndex(text, "sysmaster: stopping all units"):strings.LastIndex(text, "init: poweroff")]
+	for _, want := range []string{"SLEEPER-STOPPED", "sysmaster: all units stopped"} {
+		if !strings.Contains(stop, want) {
+			g.t.Errorf("no %q between the stop request and init's poweroff", want)
+		}
 	}
 }
 
