@@ -133,3 +133,23 @@ func BenchmarkSmboxSize(b *testing.B) {
 		})
 	}
 }
+
+// TestNoHostPackages keeps host-only code out of smbox: the image builder,
+// QEMU, disk images (go-diskfs) and u-root's device tree writer are for
+// smimage alone.
+func TestNoHostPackages(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, host := range []string{"github.com/diskfs/", "github.com/u-root/u-root/pkg/dt",
+			"github.com/sysmaster-go/sysmaster/image", "github.com/sysmaster-go/sysmaster/qemu"} {
+			if strings.HasPrefix(pkg, host) {
+				t.Errorf("smbox links the host-only package %s", pkg)
+			}
+		}
+	}
+}

@@ -42,11 +42,16 @@ type Board struct {
 	Kernel      Kernel  `toml:"kernel"`
 	QEMU        QEMU    `toml:"qemu"`
 	Modules     Modules `toml:"modules"`
+	// Formats are the image formats the board produces, the default first
+	// (cpio when the key is missing).
+	Formats []string `toml:"formats"`
+	Boot    Boot     `toml:"boot"`
 	// Packages names Debian packages of the board's arch whose files go
 	// into the image; Package selects a subset of one's files.
 	Packages []string                `toml:"packages"`
 	Package  map[string]PackageFiles `toml:"package"`
-	// MaxSize bounds the size of the file smimage writes; 0 is no bound.
+	// MaxSize bounds the size of the compressed initramfs smimage writes,
+	// alone (cpio) or inside another format; 0 is no bound.
 	MaxSize Size `toml:"max_size"`
 	// Network = false leaves netmaster and the default network file out
 	// of the board's images.
@@ -94,6 +99,12 @@ type QEMU struct {
 	CPU     string   `toml:"cpu"`
 	Memory  string   `toml:"memory"`
 	Args    []string `toml:"args"`
+	// Serial is the index of the UART the console is on: 0 (the default)
+	// for the first; raspi3b's mini-UART, a Pi 3's serial0, is 1.
+	Serial int `toml:"serial"`
+	// SMP is the number of CPUs (default 1); some machines, such as
+	// raspi3b, have a fixed number.
+	SMP int `toml:"smp"`
 }
 
 // DefaultSuite is the Debian release of a board's packages unless it says
@@ -227,6 +238,9 @@ func (b *Board) validate() error {
 	}
 	if b.QEMU.Memory == "" {
 		b.QEMU.Memory = "512M"
+	}
+	if err := b.validateBoot(); err != nil {
+		return err
 	}
 	if err := b.Modules.validate(); err != nil {
 		return err

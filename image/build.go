@@ -54,10 +54,12 @@ func BusyboxApplets() []string {
 
 // Result describes a written image.
 type Result struct {
-	Path            string // the output file
+	Path            string // the output file or folder
+	Format          string // the Format's name
 	Files           int    // archive entries: files, directories, links and nodes
 	RawBytes        int64  // size of the cpio archive
-	CompressedBytes int64  // size of the output file
+	CompressedBytes int64  // size of the compressed cpio archive
+	Bytes           int64  // size of the output (its files' for a folder)
 	Compression     Compression
 }
 
@@ -84,6 +86,33 @@ type options struct {
 	debs        []string // Debian packages besides the board's
 	debSource   PackageSource
 	staticOnly  bool
+	format      Format
+	kernel      string
+	dtbDir      string
+	firmware    string
+}
+
+// WithFormat writes the image in format f instead of the board's default.
+func WithFormat(f Format) Option {
+	return func(o *options) { o.format = f }
+}
+
+// WithKernel names the board's kernel image, which the formats that carry
+// a kernel (fit, bootdir, sdcard) need.
+func WithKernel(path string) Option {
+	return func(o *options) { o.kernel = path }
+}
+
+// WithDeviceTreeDir names the folder of the kernel package's device trees,
+// where the board's boot.devicetrees are found.
+func WithDeviceTreeDir(dir string) Option {
+	return func(o *options) { o.dtbDir = dir }
+}
+
+// WithFirmwareDir names the folder of the board's first-stage firmware
+// files (a Raspberry Pi's bootcode.bin, start*.elf, fixup*.dat).
+func WithFirmwareDir(dir string) Option {
+	return func(o *options) { o.firmware = dir }
 }
 
 // WithCompression sets the compression; the default is the board's, else
@@ -211,9 +240,10 @@ func FindModuleRoot(dir string) (string, error) {
 	}
 }
 
-// Build lays out the image for board b and writes it to out, atomically:
-// on error nothing is left at out and an existing file there is untouched.
-// The output directory is created when missing.
+// Build lays out the image for board b and writes it to out in the
+// board's default format or the one WithFormat picks, atomically: on error
+// nothing is left at out and an existing file or folder there is
+// untouched. The output directory is created when missing.
 func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Result, error) {
 	if b == nil {
 		return nil, errors.New("build: no board")
@@ -230,19 +260,20 @@ func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", b.Name, err)
 	}
+	format := o.format
+	if format == nil {
+		if format, err = BoardFormat(b, ""); err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+	}
 
-	// Open the output first so that a bad path fails before a long compile.
-	tmp, err := createTemp(out)
+	// Make room for the output first so that a bad path fails before a
+	// long compile; the artifact is written there and renamed into place.
+	stage, err := createStage(out)
 	if err != nil {
 		return nil, err
 	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer os.RemoveAll(stage)
 
 	workDir, err := os.MkdirTemp("", "smimage-")
 	if err != nil {
@@ -250,32 +281,87 @@ func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Re
 	}
 	defer os.RemoveAll(workDir)
 
+	in, err := o.inputs(ctx, b, format, comp, mtime)
+	if err != nil {
+		return nil, fmt.Errorf("build %s (%s): %w", b.Name, format.Name(), err)
+	}
+
 	t, err := o.layout(ctx, b, workDir)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", b.Name, err)
 	}
 
-	o.logf("writing %s (%s)", out, comp)
-	files, raw, err := writeCompressed(tmp, t, comp, mtime)
-	if err != nil {
-		return nil, fmt.Errorf("build %s: writing %s: %w", b.Name, out, err)
-	}
-	written, err := tmp.Seek(0, io.SeekCurrent)
+	in.Initramfs = filepath.Join(workDir, "initramfs.cpio"+comp.Ext())
+	cf, err := os.Create(in.Initramfs)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", b.Name, err)
 	}
-	if err := checkMaxSize(b, t, written, string(comp)); err != nil {
-		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	files, raw, err := writeCompressed(cf, t, comp, mtime)
+	if err == nil {
+		err = cf.Close()
+	} else {
+		cf.Close()
 	}
-	size, err := commit(tmp, out)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: writing the initramfs: %w", b.Name, err)
+	}
+	fi, err := os.Stat(in.Initramfs)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", b.Name, err)
 	}
-	done = true
-	res := &Result{Path: out, Files: files, RawBytes: raw, CompressedBytes: size, Compression: comp}
-	o.logf("%s: %d files, %d bytes raw, %d bytes %s (%.1f%%)",
-		out, files, raw, size, comp, 100*float64(size)/float64(max(raw, 1)))
+	// The budget is the initramfs's, in whichever format it goes out.
+	if err := checkMaxSize(b, t, fi.Size(), string(comp)); err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+
+	o.logf("writing %s (%s, %s)", out, format.Name(), comp)
+	dst := filepath.Join(stage, "out")
+	if err := format.Write(ctx, in, dst); err != nil {
+		return nil, fmt.Errorf("build %s: writing %s (%s): %w", b.Name, out, format.Name(), err)
+	}
+	size, err := commitTree(dst, out)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+	res := &Result{Path: out, Format: format.Name(), Files: files, RawBytes: raw,
+		CompressedBytes: fi.Size(), Bytes: size, Compression: comp}
+	o.logf("%s: %d files, %d bytes raw, %d bytes %s (%.1f%%); %s %d bytes",
+		out, files, raw, fi.Size(), comp, 100*float64(fi.Size())/float64(max(raw, 1)), format.Name(), size)
 	return res, nil
+}
+
+// inputs gathers what format needs besides the initramfs, before the long
+// part of the build, so that a missing kernel fails at once.
+func (o *options) inputs(ctx context.Context, b *board.Board, format Format, comp Compression, mtime time.Time) (*Inputs, error) {
+	in := &Inputs{Board: b, Compression: comp, Mtime: mtime, Logf: o.logf, Firmware: o.firmware}
+	if !format.NeedsKernel() {
+		return in, nil
+	}
+	if o.kernel == "" {
+		return nil, fmt.Errorf("the format carries the kernel, and none was given: run scripts/fetch-kernel %s (smimage build --kernel PATH)", b.FetchRef())
+	}
+	if _, err := os.Stat(o.kernel); err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	in.Kernel = o.kernel
+	for _, name := range b.Boot.DeviceTrees {
+		if o.dtbDir == "" {
+			return nil, fmt.Errorf("boot.devicetrees: no device tree folder given: run scripts/fetch-kernel %s (smimage build --dtbs DIR)", b.FetchRef())
+		}
+		p := filepath.Join(o.dtbDir, filepath.FromSlash(name))
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("boot.devicetrees: %w (scripts/fetch-kernel %s unpacks the kernel package's device trees)", err, b.FetchRef())
+		}
+		in.DeviceTrees = append(in.DeviceTrees, DeviceTree{Name: name, Path: p})
+	}
+	if b.Boot.QEMUDeviceTree {
+		dtb, err := qemuDeviceTree(ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("boot.qemu_devicetree: %w", err)
+		}
+		in.QEMUDeviceTree = dtb
+	}
+	return in, nil
 }
 
 func (o *options) resolveCompression(b *board.Board) (Compression, error) {
@@ -296,35 +382,48 @@ func (o *options) resolveMtime() (time.Time, error) {
 	return SourceDateEpoch()
 }
 
-func createTemp(out string) (*os.File, error) {
+// createStage makes a private folder next to out, where the artifact is
+// written before it is renamed into place.
+func createStage(out string) (string, error) {
 	dir := filepath.Dir(out)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output %s: %w", out, err)
+		return "", fmt.Errorf("output %s: %w", out, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
+	stage, err := os.MkdirTemp(dir, "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", out, err)
+		return "", fmt.Errorf("output %s: %w", out, err)
 	}
-	return f, nil
+	return stage, nil
 }
 
-// commit makes the temp file durable and moves it to out.
-func commit(f *os.File, out string) (int64, error) {
-	if err := f.Chmod(0o644); err != nil {
-		return 0, fmt.Errorf("output %s: %w", out, err)
-	}
-	if err := f.Sync(); err != nil {
-		return 0, fmt.Errorf("output %s: sync: %w", out, err)
-	}
-	fi, err := f.Stat()
+// commitTree makes the artifact at dst durable, moves it to out and
+// returns its size (the sum of its files for a folder).
+func commitTree(dst, out string) (int64, error) {
+	var size int64
+	err := filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		size += fi.Size()
+		return f.Sync()
+	})
 	if err != nil {
 		return 0, fmt.Errorf("output %s: %w", out, err)
 	}
-	if err := f.Close(); err != nil {
-		return 0, fmt.Errorf("output %s: %w", out, err)
-	}
-	if err := os.Rename(f.Name(), out); err != nil {
-		return 0, fmt.Errorf("output %s: %w", out, err)
+	if err := moveIntoPlace(dst, out); err != nil {
+		return 0, err
 	}
 	// Persist the rename too; some file systems cannot sync a directory,
 	// and the file itself is already safe, so that failure is ignored.
@@ -332,7 +431,7 @@ func commit(f *os.File, out string) (int64, error) {
 		_ = d.Sync()
 		d.Close()
 	}
-	return fi.Size(), nil
+	return size, nil
 }
 
 func writeCompressed(w io.Writer, t *Tree, comp Compression, mtime time.Time) (int, int64, error) {

@@ -3,9 +3,11 @@
 package qemu
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -142,6 +144,20 @@ func Args(b *board.Board, kernel, initrd, extraCmdline string) []string {
 }
 
 func args(b *board.Board, kernel, initrd, extraCmdline, serial string) []string {
+	a := append(machineArgs(b, serial), "-kernel", kernel)
+	if initrd != "" {
+		a = append(a, "-initrd", initrd)
+	}
+	cmdline := strings.TrimSpace(strings.Join([]string{b.Cmdline, extraCmdline}, " "))
+	if cmdline != "" {
+		a = append(a, "-append", cmdline)
+	}
+	return append(a, b.QEMU.Args...)
+}
+
+// machineArgs are the arguments for b's machine, CPU and memory, with the
+// serial console on serial (a QEMU chardev such as "stdio").
+func machineArgs(b *board.Board, serial string) []string {
 	var a []string
 	if b.QEMU.Machine != "" {
 		a = append(a, "-M", b.QEMU.Machine)
@@ -159,20 +175,133 @@ func args(b *board.Board, kernel, initrd, extraCmdline, serial string) []string 
 	}
 	a = append(a,
 		"-m", mem,
-		"-smp", "1",
+		"-smp", fmt.Sprint(max(b.QEMU.SMP, 1)),
 		"-accel", accel,
 		"-display", "none",
 		"-nodefaults",
 		"-no-reboot",
-		"-serial", serial,
-		"-kernel", kernel,
 	)
-	if initrd != "" {
-		a = append(a, "-initrd", initrd)
+	for range b.QEMU.Serial {
+		a = append(a, "-serial", "null")
 	}
-	cmdline := strings.TrimSpace(strings.Join([]string{b.Cmdline, extraCmdline}, " "))
-	if cmdline != "" {
-		a = append(a, "-append", cmdline)
+	return append(a, "-serial", serial)
+}
+
+// Firmware boots a bootloader that finds the kernel on a disk image, as
+// on a board, instead of QEMU loading kernel and initramfs itself.
+type Firmware struct {
+	// BIOS is the bootloader QEMU runs first (-bios): U-Boot for the virt
+	// machines.
+	BIOS string
+	// Kernel is a bootloader QEMU loads as a kernel (-kernel), the way a
+	// Raspberry Pi's firmware does; DTB is the device tree it is given.
+	Kernel, DTB string
+	// Disk is a raw disk image attached as a virtio disk; SD one attached
+	// as the SD card.
+	Disk, SD string
+}
+
+// FirmwareArgs returns the qemu-system arguments that boot fw on b with
+// the serial console on stdio.
+func FirmwareArgs(b *board.Board, fw Firmware) []string {
+	return firmwareArgs(b, fw, "stdio")
+}
+
+func firmwareArgs(b *board.Board, fw Firmware, serial string) []string {
+	a := machineArgs(b, serial)
+	if fw.BIOS != "" {
+		a = append(a, "-bios", fw.BIOS)
+	}
+	if fw.Kernel != "" {
+		a = append(a, "-kernel", fw.Kernel)
+	}
+	if fw.DTB != "" {
+		a = append(a, "-dtb", fw.DTB)
+	}
+	// snapshot=on: the guest's writes never reach the image.
+	if fw.Disk != "" {
+		a = append(a, "-drive", "if=none,format=raw,snapshot=on,id=disk0,file="+fw.Disk,
+			"-device", "virtio-blk-pci,drive=disk0")
+	}
+	if fw.SD != "" {
+		a = append(a, "-drive", "if=sd,format=raw,snapshot=on,file="+fw.SD)
 	}
 	return append(a, b.QEMU.Args...)
+}
+
+// DumpDeviceTree returns the device tree QEMU generates for b's machine
+// with its CPU, memory and devices (-machine dumpdtb) when it runs fw:
+// what a bootloader on that machine finds, for the boards whose device
+// tree QEMU makes. The firmware matters: virt leaves its GPIO controller
+// out of the tree when it runs one (-bios).
+func DumpDeviceTree(ctx context.Context, b *board.Board, fw Firmware) ([]byte, error) {
+	bin, err := exec.LookPath(b.QEMU.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: board %s: %w (run scripts/setup)", b.Name, err)
+	}
+	dir, err := os.MkdirTemp("", "qdtb")
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "machine.dtb")
+	a := append(firmwareArgs(b, fw, "none"), "-machine", "dumpdtb="+out)
+	cmd := exec.CommandContext(ctx, bin, a...)
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("qemu: board %s: dumping the device tree: %w: %s", b.Name, err, strings.TrimSpace(string(msg)))
+	}
+	dtb, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: board %s: dumping the device tree: %w", b.Name, err)
+	}
+	return dtb, nil
+}
+
+// DeviceTreeDir is where scripts/fetch-kernel unpacked the device trees of
+// b's kernel package: cacheDir/kernel/NAME/dtbs.
+func DeviceTreeDir(cacheDir string, b *board.Board) string {
+	return filepath.Join(cacheDir, "kernel", b.Name, "dtbs")
+}
+
+// ErrNoUBoot means the board's U-Boot build is neither installed nor in
+// the cache.
+var ErrNoUBoot = errors.New("U-Boot not found")
+
+// UBootFirmware says how QEMU starts b's U-Boot (boot.uboot) with disk:
+// as the machine's firmware with a virtio disk, or, for boot.uboot_sd, as
+// a kernel with the board's first device tree and the disk as SD card.
+// U-Boot comes from Debian's u-boot-qemu (/usr/lib/u-boot/NAME) or from
+// u-boot-rpi unpacked into the cache (cacheDir/u-boot/NAME) by
+// scripts/setup.
+func UBootFirmware(cacheDir string, b *board.Board, disk string) (Firmware, error) {
+	name := b.Boot.UBoot
+	if name == "" {
+		return Firmware{}, fmt.Errorf("board %s boots under QEMU without U-Boot (no boot.uboot): %w", b.Name, ErrNoUBoot)
+	}
+	var bin string
+	for _, p := range []string{
+		filepath.Join("/usr/lib/u-boot", name, "u-boot.bin"),
+		filepath.Join(cacheDir, "u-boot", name, "u-boot.bin"),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		return Firmware{}, fmt.Errorf("U-Boot %s for board %s: neither /usr/lib/u-boot/%s nor %s/u-boot/%s has u-boot.bin (run scripts/setup %s): %w",
+			name, b.Name, name, cacheDir, name, b.FetchRef(), ErrNoUBoot)
+	}
+	if !b.Boot.UBootSD {
+		return Firmware{BIOS: bin, Disk: disk}, nil
+	}
+	if len(b.Boot.DeviceTrees) == 0 {
+		return Firmware{}, fmt.Errorf("board %s: boot.uboot_sd needs boot.devicetrees", b.Name)
+	}
+	dtb := filepath.Join(DeviceTreeDir(cacheDir, b), filepath.FromSlash(b.Boot.DeviceTrees[0]))
+	if _, err := os.Stat(dtb); err != nil {
+		return Firmware{}, fmt.Errorf("board %s: device tree: %w (run scripts/fetch-kernel %s)", b.Name, err, b.FetchRef())
+	}
+	return Firmware{Kernel: bin, DTB: dtb, SD: disk}, nil
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// Monitor opens QEMU's human monitor on a socket, for VM.Monitor
 	// (device_add and friends).
 	Monitor bool
+	// Firmware, when set, boots a bootloader from a disk image instead of
+	// Kernel and Initrd.
+	Firmware *Firmware
 	// HostForwards reach guest ports from 127.0.0.1, through the board's
 	// user-networking -netdev.
 	HostForwards []HostForward
@@ -74,7 +77,7 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 	if opts.Board == nil {
 		return nil, errors.New("qemu: no board")
 	}
-	if opts.Kernel == "" {
+	if opts.Kernel == "" && opts.Firmware == nil {
 		return nil, fmt.Errorf("qemu: board %s: no kernel", opts.Board.Name)
 	}
 	bin, err := exec.LookPath(opts.Board.QEMU.Binary)
@@ -94,7 +97,13 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
-	qargs, err := withHostForwards(Args(opts.Board, opts.Kernel, opts.Initrd, opts.Cmdline), opts.HostForwards)
+	var qargs []string
+	if opts.Firmware != nil {
+		qargs = FirmwareArgs(opts.Board, *opts.Firmware)
+	} else {
+		qargs = Args(opts.Board, opts.Kernel, opts.Initrd, opts.Cmdline)
+	}
+	qargs, err = withHostForwards(qargs, opts.HostForwards)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("qemu: board %s: %w", opts.Board.Name, err)
@@ -363,11 +372,21 @@ func (v *VM) Transcript() string {
 // terminal. The serial port is multiplexed with the QEMU monitor, so
 // Ctrl-A X quits and Ctrl-A C switches to the monitor.
 func Interactive(ctx context.Context, b *board.Board, kernel, initrd, extraCmdline string) error {
+	return interactive(ctx, b, args(b, kernel, initrd, extraCmdline, "mon:stdio"))
+}
+
+// InteractiveFirmware boots fw on b with the console on the terminal, as
+// Interactive does.
+func InteractiveFirmware(ctx context.Context, b *board.Board, fw Firmware) error {
+	return interactive(ctx, b, firmwareArgs(b, fw, "mon:stdio"))
+}
+
+func interactive(ctx context.Context, b *board.Board, qargs []string) error {
 	bin, err := exec.LookPath(b.QEMU.Binary)
 	if err != nil {
 		return fmt.Errorf("qemu: board %s: %w (run scripts/setup)", b.Name, err)
 	}
-	cmd := exec.CommandContext(ctx, bin, args(b, kernel, initrd, extraCmdline, "mon:stdio")...)
+	cmd := exec.CommandContext(ctx, bin, qargs...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("qemu: board %s: %w", b.Name, err)

@@ -27,15 +27,10 @@ func newBoardInfo(b *board.Board) boardInfo {
 		Arch:        b.Arch,
 		GOARM:       b.GOARM,
 		DebianArch:  b.DebianArch,
-		Formats:     boardFormats(b),
+		Formats:     b.Formats,
 		Inherit:     b.Inherit,
 		Description: b.Description,
 	}
-}
-
-// boardFormats lists the output formats b produces.
-func boardFormats(*board.Board) []string {
-	return []string{"cpio"}
 }
 
 // archLabel is the board's GOARCH, with the GOARM level for 32-bit arm.

@@ -31,18 +31,15 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 		return usagef("diff: want two images, OLD and NEW")
 	}
 	rep := diffReport{OldFile: fs.Arg(0), NewFile: fs.Arg(1)}
-	open := func(name string, size *int64) (*os.File, error) {
-		f, err := os.Open(name)
+	// Either may be of any format: the initramfs inside is compared.
+	open := func(name string, size *int64) (io.ReadCloser, error) {
+		fi, err := os.Stat(name)
 		if err != nil {
-			return nil, err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
 			return nil, err
 		}
 		*size = fi.Size()
-		return f, nil
+		_, rc, err := image.OpenInitramfs(name)
+		return rc, err
 	}
 	a, err := open(rep.OldFile, &rep.OldFileBytes)
 	if err != nil {

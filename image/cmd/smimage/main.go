@@ -1,16 +1,19 @@
 // Command smimage builds, lists and boots the initramfs images of boards.
 //
-//	smimage build --board NAME [-o FILE] [--compress KIND] [--units DIR]
-//	              [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-//	              [--modules DIR|none] [--deb NAME]... [--static-only] [-q]
-//	smimage inspect FILE
-//	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
+//	smimage build --board NAME [--format F] [-o FILE] [--compress KIND]
+//	              [--units DIR] [--busybox PATH] [--extra SRC:DST]...
+//	              [--smbox PATH] [--modules DIR|none] [--deb NAME]...
+//	              [--static-only] [--kernel PATH] [--dtbs DIR]
+//	              [--firmware DIR] [-q]
+//	smimage inspect [--json] FILE
+//	smimage boot --board NAME [--format F] [--kernel PATH] [--append ARGS] IMAGE
 //	smimage boards [--json] [FILE.toml...]
 //	smimage diff [--json] OLD NEW
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,11 +30,13 @@ import (
 )
 
 const usage = `usage:
-  smimage build --board NAME [-o FILE] [--compress none|gzip|xz|zstd|lz4] [--units DIR]
+  smimage build --board NAME [--format cpio|uimage|fit|bootdir|sdcard] [-o FILE]
+                [--compress none|gzip|xz|zstd|lz4] [--units DIR]
                 [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-                [--modules DIR|none] [--deb NAME]... [--static-only] [-q]
-  smimage inspect FILE
-  smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
+                [--modules DIR|none] [--deb NAME]... [--static-only]
+                [--kernel PATH] [--dtbs DIR] [--firmware DIR] [-q]
+  smimage inspect [--json] FILE
+  smimage boot --board NAME [--format F] [--kernel PATH] [--append ARGS] IMAGE
   smimage boards [--json] [FILE.toml...]
   smimage diff [--json] OLD NEW
 `
@@ -155,6 +160,10 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	units := fs.String("units", "", "copy `DIR`/*.toml to /etc/sysmaster/units (default: the module's units/)")
 	busybox := fs.String("busybox", "", "add a static busybox at `PATH` with its applet links (\"cache\": the one scripts/fetch-busybox fetched for the board)")
 	smbox := fs.String("smbox", "", "use the prebuilt smbox at `PATH` instead of compiling it")
+	format := fs.String("format", "", "image `FORMAT`, one of the board's formats (default: its first)")
+	kernel := fs.String("kernel", "", "the board's kernel `PATH`, for formats that carry it (default: the one scripts/fetch-kernel fetched)")
+	dtbs := fs.String("dtbs", "", "folder `DIR` of the kernel's device trees (default: the one scripts/fetch-kernel unpacked)")
+	firmware := fs.String("firmware", "", "folder `DIR` of the board's first-stage firmware files (a Pi's usr/lib/raspi-firmware)")
 	modules := fs.String("modules", "", "take the kernel modules the board asks for from the module tree `DIR` (lib/modules/VERSION), or \"none\" (default: the one scripts/fetch-kernel unpacked for the board)")
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	var extras extraFlag
@@ -175,6 +184,10 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	f, err := image.BoardFormat(b, *format)
+	if err != nil {
+		return err
+	}
 	comp := image.Compression(b.Compression)
 	if *compress != "" {
 		comp = image.Compression(*compress)
@@ -190,9 +203,19 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("board %s: %w", b.Name, err)
 	}
 	if *out == "" {
-		*out = filepath.Join("out", b.Name, "initramfs.cpio"+comp.Ext())
+		*out = filepath.Join("out", b.Name, f.DefaultName(comp))
 	}
-	opts := []image.Option{image.WithCompression(comp)}
+	opts := []image.Option{image.WithCompression(comp), image.WithFormat(f)}
+	if f.NeedsKernel() {
+		kopts, err := kernelOptions(b, *kernel, *dtbs)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, kopts...)
+	}
+	if *firmware != "" {
+		opts = append(opts, image.WithFirmwareDir(*firmware))
+	}
 	if !*quiet {
 		opts = append(opts, image.WithProgress(stderr))
 	}
@@ -250,22 +273,41 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	return err
 }
 
+// kernelOptions names the kernel and device trees of b: the given ones,
+// else the ones scripts/fetch-kernel put in the cache.
+func kernelOptions(b *board.Board, kernel, dtbs string) ([]image.Option, error) {
+	if kernel == "" || dtbs == "" && len(b.Boot.DeviceTrees) > 0 {
+		cache, err := qemu.CacheDir()
+		if err != nil {
+			return nil, err
+		}
+		if kernel == "" {
+			if kernel, err = qemu.KernelPath(cache, b); err != nil {
+				return nil, err
+			}
+		}
+		if dtbs == "" {
+			dtbs = qemu.DeviceTreeDir(cache, b)
+		}
+	}
+	return []image.Option{image.WithKernel(kernel), image.WithDeviceTreeDir(dtbs)}, nil
+}
+
 func cmdInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("inspect", stderr)
+	asJSON := fs.Bool("json", false, "print JSON: the format and the archive's entries")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("inspect: want one FILE")
 	}
-	f, err := os.Open(fs.Arg(0))
+	format, entries, err := image.InspectFile(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	entries, err := image.Inspect(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	if *asJSON {
+		return writeJSON(stdout, format, entries)
 	}
 	for _, e := range entries {
 		if _, err := fmt.Fprintln(stdout, formatEntry(e)); err != nil {
@@ -287,4 +329,31 @@ func formatEntry(e image.Entry) string {
 		line += " -> " + e.Linkname
 	}
 	return line
+}
+
+// jsonEntry is one archive member in `inspect --json`.
+type jsonEntry struct {
+	Name     string `json:"name"`
+	Mode     string `json:"mode"`
+	Size     int64  `json:"size"`
+	Linkname string `json:"link,omitempty"`
+	Major    uint32 `json:"major,omitempty"`
+	Minor    uint32 `json:"minor,omitempty"`
+}
+
+func writeJSON(w io.Writer, format string, entries []image.Entry) error {
+	out := struct {
+		Format  string      `json:"format"`
+		Files   int         `json:"files"`
+		Bytes   int64       `json:"bytes"`
+		Entries []jsonEntry `json:"entries"`
+	}{Format: format, Files: len(entries), Entries: []jsonEntry{}}
+	for _, e := range entries {
+		out.Bytes += e.Size
+		out.Entries = append(out.Entries, jsonEntry{Name: e.Name, Mode: image.ModeString(e.Mode), Size: e.Size,
+			Linkname: e.Linkname, Major: e.Major, Minor: e.Minor})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

@@ -40,6 +40,8 @@ func TestRun(t *testing.T) {
 		{"build bad flag", []string{"build", "--nope"}, 2, nil, []string{"flag provided but not defined"}},
 		{"build bad compress", []string{"build", "--board", "qemu-x86_64", "--compress", "bz2"}, 2, nil, []string{"unknown compression"}},
 		{"build bad extra", []string{"build", "--board", "qemu-x86_64", "--extra", "nodst"}, 2, nil, []string{"SRC:DST"}},
+		{"build unknown format", []string{"build", "--board", "qemu-x86_64", "--format", "fit"}, 1, nil,
+			[]string{"smimage: board qemu-x86_64: no format \"fit\" (its formats: cpio)\n"}},
 		{"build bad deb", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--modules", "none", "--deb", "../x", "-o", img + ".3"}, 1, nil, []string{`--deb "../x": not a Debian package name`}},
 		{"build static only", []string{"build", "-q", "--board", "qemu-x86_64", "--smbox", smbox, "--modules", "none", "--static-only", "--extra", "/bin/ls:/bin/ls", "-o", img + ".4"}, 1, nil, []string{"/bin/ls: dynamically linked", "--static-only"}},
 		{"build unknown board", []string{"build", "--board", "nope"}, 1, nil, []string{"smimage: board", "unknown board"}},
@@ -100,13 +102,13 @@ func TestBoardsJSON(t *testing.T) {
 	}
 	want := []boardInfo{
 		{Name: "qemu-x86_64", Arch: "amd64", DebianArch: "amd64", Formats: []string{"cpio"}, Description: "x86_64 PC (QEMU q35), Debian cloud kernel"},
-		{Name: "child", Arch: "arm", GOARM: "7", DebianArch: "armhf", Formats: []string{"cpio"}, Inherit: "qemu-aarch64", Description: "a child"},
+		{Name: "child", Arch: "arm", GOARM: "7", DebianArch: "armhf", Formats: []string{"cpio", "uimage", "fit", "bootdir", "sdcard"}, Inherit: "qemu-aarch64", Description: "a child"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("boards --json = %+v, want %+v", got, want)
 	}
 	stdout.Reset()
-	if code := run(context.Background(), []string{"boards", child}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "child  armv7  cpio     a child") {
+	if code := run(context.Background(), []string{"boards", child}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "child  armv7  cpio,uimage,fit,bootdir,sdcard  a child") {
 		t.Errorf("boards %s: exit %d\n%s", child, code, stdout.String())
 	}
 }
@@ -213,5 +215,60 @@ func TestBuildModulesFromCache(t *testing.T) {
 	stderr.Reset()
 	if code := run(context.Background(), args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not found in "+tree) {
 		t.Errorf("empty tree in the cache: exit %d, stderr %q; want the board's modules missing from %s", code, stderr.String(), tree)
+	}
+}
+
+// TestFormatsCLI builds a board's formats through the command line, with
+// a kernel and device trees given, and inspects each, as text and JSON.
+func TestFormatsCLI(t *testing.T) {
+	dir := t.TempDir()
+	smbox := filepath.Join(dir, "smbox")
+	kernel := filepath.Join(dir, "vmlinuz")
+	dtbs := filepath.Join(dir, "dtbs")
+	for p, data := range map[string]string{smbox: "fake\n", kernel: "kernel\n",
+		filepath.Join(dtbs, "broadcom", "bcm2837-rpi-3-b.dtb"): "dtb", filepath.Join(dtbs, "broadcom", "bcm2837-rpi-3-b-plus.dtb"): "dtb+"} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"sdcard", "bootdir", "cpio", "uimage", "fit"} {
+		out := filepath.Join(dir, f)
+		var stdout, stderr bytes.Buffer
+		args := []string{"build", "-q", "--board", "raspberrypi3", "--format", f, "--smbox", smbox, "--units", dir,
+			"--modules", "none", "--kernel", kernel, "--dtbs", dtbs, "-o", out}
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("build %s: exit %d: %s", f, code, stderr.String())
+		}
+		if code := run(context.Background(), []string{"inspect", out}, &stdout, &stderr); code != 0 ||
+			!strings.Contains(stdout.String(), "lrwxrwxrwx        10 init -> /bin/smbox\n") {
+			t.Errorf("inspect %s: exit %d\n%s%s", f, code, stdout.String(), stderr.String())
+		}
+		stdout.Reset()
+		if code := run(context.Background(), []string{"inspect", "--json", out}, &stdout, &stderr); code != 0 {
+			t.Fatalf("inspect --json %s: exit %d: %s", f, code, stderr.String())
+		}
+		var got struct {
+			Format  string
+			Files   int
+			Entries []struct{ Name, Link string }
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Fatalf("inspect --json %s: %v\n%s", f, err, stdout.String())
+		}
+		if got.Format != f || got.Files != len(got.Entries) || got.Files < 10 {
+			t.Errorf("inspect --json %s: format %q, %d files, %d entries", f, got.Format, got.Files, len(got.Entries))
+		}
+	}
+	// diff compares the initramfs inside, whatever the formats.
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"diff", filepath.Join(dir, "cpio"), filepath.Join(dir, "sdcard")}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "0 added (0 bytes), 0 removed (0 bytes), 0 changed (0 bytes)") {
+		t.Errorf("diff cpio sdcard: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"boot", "--board", "raspberrypi3", "--format", "iso", filepath.Join(dir, "sdcard")}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), `smimage: board raspberrypi3: no format "iso" (its formats: sdcard, bootdir, cpio, uimage, fit)`) {
+		t.Errorf("boot with an unknown format: exit %d: %s", code, stderr.String())
 	}
 }
