@@ -158,12 +158,25 @@ func TestNetwork(t *testing.T) {
 	})
 }
 
+// needsNet pulls network-online.target in, as a unit that needs the
+// network does.
+const needsNet = `[Unit]
+Wants = ["network-online.target"]
+After = ["network-online.target"]
+[Service]
+Type = "oneshot"
+ExecStart = "/bin/true"
+[Install]
+WantedBy = ["default.target"]
+`
+
 // onlineTimeout: a required interface that never appears fails
 // network-online.target after the timeout, saying why; eth0 is
 // configured all the same.
 func onlineTimeout(t *testing.T) {
 	g := boot(t, "qemu-x86_64", image.Gzip, bootConfig{files: map[string]string{
 		"/etc/sysmaster/network/60-modem.toml":                              "dhcp = \"ipv4\"\nrequired = true\n[match]\nname = \"wwan0\"\n",
+		"/etc/sysmaster/units/needs-net.service.toml":                       needsNet,
 		"/etc/sysmaster/units/netmaster-wait-online.service.d/timeout.toml": "[Service]\nExecStart = \"/bin/netctl wait-online --timeout 3s\"\n",
 	}})
 	g.booted()
