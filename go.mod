@@ -8,5 +8,6 @@ require (
 	github.com/klauspost/compress v1.20.4
 	github.com/pierrec/lz4/v4 v4.1.33
 	github.com/ulikunitz/xz v0.5.17
+	golang.org/x/net v0.41.0
 	golang.org/x/sys v0.50.0
 )

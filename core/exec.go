@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +64,11 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		spec.UMask = &um
 	}
 	spec.Nice = s.Nice
+	sb, sbEnv, err := execute.NewSandbox(u.name, &s.Sandbox, m.sandboxRoots())
+	if err != nil {
+		return 0, fmt.Errorf("sandbox: %w", err)
+	}
+	spec.Sandbox, spec.Env = sb, append(spec.Env, sbEnv...)
 	if rl := s.Rlimits(); len(rl) > 0 {
 		spec.Rlimits = map[int]unix.Rlimit{}
 		for name, l := range rl {
@@ -100,6 +106,18 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		spec.ListenPID = len(spec.ExtraFiles) > 0
 	}
 	return m.procs.start(m.self, spec)
+}
+
+// sandboxRoots are where the sandbox's directories go: systemd's in system
+// mode, the XDG directories in user mode.
+func (m *Manager) sandboxRoots() execute.Roots {
+	stage := filepath.Join(m.cfg.StateDir, "sandbox")
+	if m.cfg.User {
+		return execute.UserRoots(stage)
+	}
+	r := execute.SystemRoots()
+	r.Stage = stage
+	return r
 }
 
 // output returns the file a service writes kind (StandardOutput=) to.

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/core/logbuf"
 	"github.com/sysmaster-go/sysmaster/units"
 )
@@ -404,6 +405,9 @@ func (m *Manager) finishStop(u *service) {
 	}
 	m.removeCgroup(u)
 	restart := !u.stopping && !m.shuttingDown && m.shouldRestart(u)
+	if err := execute.Cleanup(u.name, &u.svc().Sandbox, m.sandboxRoots(), restart); err != nil {
+		m.logf("%s: %v", u.name, err)
+	}
 	switch {
 	case restart:
 		if u.result != resSuccess {

@@ -57,8 +57,6 @@ Also=sshd.socket
 	wantUnsupported := []string{
 		"Unit.StopWhenUnneeded (line 8): not supported",
 		`Service.ExecStartPre (line 15): not supported: command "+/usr/bin/setup": prefix '+' is not supported`,
-		"Service.ProtectSystem (line 28): not supported",
-		"Service.PrivateTmp (line 29): not supported",
 		"Install.Also (line 37): not supported",
 		`Service.Type (line 31): not supported: "idle" is not one of simple, exec, oneshot, forking, notify`,
 	}
@@ -90,6 +88,8 @@ Also=sshd.socket
 		{"UMask", *u.Service.UMask, FileMode(0o027)},
 		{"StandardOutput", u.Service.StandardOutput, "log"},
 		{"WantedBy", u.Install.WantedBy, List{"multi-user.target"}},
+		{"ProtectSystem", u.Service.ProtectSystem, Choice("strict")},
+		{"PrivateTmp", u.Service.PrivateTmp, true},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {

@@ -139,6 +139,8 @@ type ServiceSection struct {
 	MemoryMax Bytes // 0: no limit
 	CPUWeight int   // 1..10000, 0: unset
 	TasksMax  Count // 0: no limit
+
+	Sandbox
 }
 
 // EnvironmentFile is one entry of EnvironmentFile.
@@ -466,8 +468,10 @@ func unknownKey(path, text string, k toml.Key) error {
 	key := k[len(k)-1]
 	e := &Error{File: path, Line: keyLine(text, sec, key), Key: sec + "." + key, Msg: "unknown key"}
 	var names []string
-	for i := 0; i < typ.NumField(); i++ {
-		names = append(names, typ.Field(i).Name)
+	for _, f := range reflect.VisibleFields(typ) {
+		if !f.Anonymous {
+			names = append(names, f.Name)
+		}
 	}
 	if s := suggest.Nearest(key, names); s != "" {
 		e.Msg += fmt.Sprintf(" (did you mean %s?)", s)

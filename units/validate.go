@@ -207,7 +207,7 @@ func (p *parsed) validateService() error {
 	if s.TTYPath != "" && !strings.HasPrefix(s.TTYPath, "/") {
 		return p.errAt("Service", "TTYPath", "%q is not an absolute path", s.TTYPath)
 	}
-	return nil
+	return p.validateSandbox()
 }
 
 func (p *parsed) validateSocket() error {

@@ -49,6 +49,9 @@ type Spec struct {
 	// process itself knows before exec (socket activation).
 	ListenPID bool
 
+	// Sandbox is applied by the helper; nil for none (see NewSandbox).
+	Sandbox *Sandbox
+
 	// Directive names the setting in the helper's error line
 	// ("sm-exec: ExecStart=/bin/x: ..."); "" means ExecStart.
 	Directive string
@@ -85,26 +88,15 @@ const (
 // ExitCodeName returns systemd's name of a helper exit code ("EXEC" for
 // 203), or "" for a code the helper does not use, so that a status can be
 // printed as "status=203/EXEC".
-func ExitCodeName(code int) string {
-	switch code {
-	case ExitChdir:
-		return "CHDIR"
-	case ExitNice:
-		return "NICE"
-	case ExitExec:
-		return "EXEC"
-	case ExitMemory:
-		return "MEMORY"
-	case ExitLimits:
-		return "LIMITS"
-	case ExitGroup:
-		return "GROUP"
-	case ExitUser:
-		return "USER"
-	case ExitCgroup:
-		return "CGROUP"
-	}
-	return ""
+func ExitCodeName(code int) string { return exitCodeNames[code] }
+
+var exitCodeNames = map[int]string{
+	ExitChdir: "CHDIR", ExitNice: "NICE", ExitExec: "EXEC", ExitMemory: "MEMORY", ExitLimits: "LIMITS",
+	ExitGroup: "GROUP", ExitUser: "USER", ExitCgroup: "CGROUP", ExitOOMAdjust: "OOM_ADJUST",
+	ExitSecureBits: "SECUREBITS", ExitSetScheduler: "SETSCHEDULER", ExitCapabilities: "CAPABILITIES",
+	ExitNetwork: "NETWORK", ExitNamespace: "NAMESPACE", ExitNoNewPrivileges: "NO_NEW_PRIVILEGES",
+	ExitSeccomp: "SECCOMP", ExitRuntimeDirectory: "RUNTIME_DIRECTORY", ExitStateDirectory: "STATE_DIRECTORY",
+	ExitCacheDirectory: "CACHE_DIRECTORY", ExitLogsDirectory: "LOGS_DIRECTORY", ExitConfigDirectory: "CONFIGURATION_DIRECTORY",
 }
 
 // wireSpec is the part of Spec the helper needs; files travel as fds.
@@ -121,12 +113,13 @@ type wireSpec struct {
 	Cgroup    string              `json:"cgroup,omitempty"`
 	Directive string              `json:"directive,omitempty"`
 	ListenPID bool                `json:"listen_pid,omitempty"`
+	Sandbox   *Sandbox            `json:"sandbox,omitempty"`
 }
 
 // needsHelper reports whether s asks for anything ForkExec cannot do.
 func (s *Spec) needsHelper() bool {
 	return s.UMask != nil || s.Nice != nil || len(s.Rlimits) > 0 ||
-		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID
+		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID || s.Sandbox != nil
 }
 
 // Start starts the process described by s and returns its pid without
@@ -162,7 +155,7 @@ func Start(self string, s *Spec) (int, error) {
 	b, err := json.Marshal(wireSpec{
 		Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
 		Groups: s.Groups, UMask: s.UMask, Nice: s.Nice, Rlimits: s.Rlimits,
-		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID,
+		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID, Sandbox: s.Sandbox,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("execute: encode spec: %w", err)
@@ -170,6 +163,9 @@ func Start(self string, s *Spec) (int, error) {
 	if len(b) > maxSpecLen {
 		return 0, fmt.Errorf("execute: %s=%s: spec is %d bytes, over the %d-byte limit of one environment string",
 			s.directive(), s.Argv[0], len(b), maxSpecLen)
+	}
+	if sb := s.Sandbox; sb != nil && (sb.PrivateUsers || (os.Geteuid() != 0 && sb.needsNamespace())) {
+		userNamespace(sys, s)
 	}
 	// The helper changes directory itself, after dropping privileges.
 	attr := &syscall.ProcAttr{Env: []string{SpecEnv + "=" + string(b)}, Files: files, Sys: sys}
@@ -238,6 +234,41 @@ func keepAlive(s *Spec) {
 	runtime.KeepAlive(s.Stdout)
 	runtime.KeepAlive(s.Stderr)
 	runtime.KeepAlive(s.ExtraFiles)
+}
+
+// userNamespace makes the helper start in a new user namespace, which Go
+// can only create at clone time (unshare needs a single-threaded process).
+// As systemd's PrivateUsers=, root and the service's user map to
+// themselves and every other id to nobody. An unprivileged manager may only
+// map its own ids, which is what lets it build mount namespaces at all.
+func userNamespace(sys *syscall.SysProcAttr, s *Spec) {
+	sys.Cloneflags |= syscall.CLONE_NEWUSER
+	uid, gid := os.Geteuid(), os.Getegid()
+	if uid != 0 {
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+		return
+	}
+	sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+	sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+	if s.UID != nil && *s.UID != 0 {
+		sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: int(*s.UID), HostID: int(*s.UID), Size: 1})
+	}
+	seen := map[uint32]bool{0: true}
+	for _, g := range append(append([]uint32{}, s.Groups...), gidOf(s)...) {
+		if !seen[g] {
+			seen[g] = true
+			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: int(g), HostID: int(g), Size: 1})
+		}
+	}
+	sys.GidMappingsEnableSetgroups = true
+}
+
+func gidOf(s *Spec) []uint32 {
+	if s.GID == nil {
+		return nil
+	}
+	return []uint32{*s.GID}
 }
 
 // credential fills the ids ForkExec switches to; nil when none is asked.

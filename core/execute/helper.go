@@ -65,6 +65,11 @@ func apply(w *wireSpec) error {
 			return &exitError{ExitNice, fmt.Errorf("set nice %d: %w", *w.Nice, err)}
 		}
 	}
+	if w.Sandbox != nil {
+		if err := w.Sandbox.beforeIDs(w.UID, w.GID); err != nil {
+			return err
+		}
+	}
 	if err := setIDs(w); err != nil {
 		return err
 	}
@@ -74,6 +79,11 @@ func apply(w *wireSpec) error {
 	if w.Dir != "" {
 		if err := unix.Chdir(w.Dir); err != nil {
 			return &exitError{ExitChdir, fmt.Errorf("chdir %s: %w", w.Dir, err)}
+		}
+	}
+	if w.Sandbox != nil {
+		if err := w.Sandbox.afterIDs(); err != nil {
+			return err
 		}
 	}
 	env := w.Env

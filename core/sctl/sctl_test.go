@@ -39,19 +39,19 @@ func TestRunArguments(t *testing.T) {
 func TestConvert(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "web.service")
-	if err := os.WriteFile(f, []byte("[Unit]\nDescription=Web\nAfter=network.target\n\n[Service]\nExecStart=/usr/bin/httpd -f\nRestart=on-failure\nPrivateTmp=yes\n"), 0o644); err != nil {
+	if err := os.WriteFile(f, []byte("[Unit]\nDescription=Web\nAfter=network.target\n\n[Service]\nExecStart=/usr/bin/httpd -f\nRestart=on-failure\nPrivateTmp=yes\nIPAccounting=yes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
 	if code := run([]string{"sctl", "convert", f}, &out, &errb); code != 0 {
 		t.Fatalf("convert: %d %s", code, errb.String())
 	}
-	for _, w := range []string{"# web.service.toml", "ExecStart", "/usr/bin/httpd -f", "on-failure"} {
+	for _, w := range []string{"# web.service.toml", "ExecStart", "/usr/bin/httpd -f", "on-failure", "PrivateTmp = true"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "PrivateTmp") {
-		t.Errorf("unsupported PrivateTmp not listed: %q", errb.String())
+	if !strings.Contains(errb.String(), "IPAccounting") {
+		t.Errorf("unsupported IPAccounting not listed: %q", errb.String())
 	}
 }

@@ -1,0 +1,292 @@
+package units
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/execute/seccomp"
+)
+
+// Sandbox holds the sandboxing and execution-environment keys of
+// [Service], applied by the exec helper between fork and exec as systemd
+// does. It is embedded in ServiceSection, so its keys sit in [Service].
+type Sandbox struct {
+	// Directories created before the service starts, owned by User= and
+	// Group=: relative names under /run, /var/lib, /var/cache, /var/log and
+	// /etc (in user mode the XDG directories). Their *Mode is 0755 by default.
+	RuntimeDirectory           List
+	StateDirectory             List
+	CacheDirectory             List
+	LogsDirectory              List
+	ConfigurationDirectory     List
+	RuntimeDirectoryMode       *FileMode
+	StateDirectoryMode         *FileMode
+	CacheDirectoryMode         *FileMode
+	LogsDirectoryMode          *FileMode
+	ConfigurationDirectoryMode *FileMode
+	// RuntimeDirectoryPreserve: no (default: removed when the service
+	// stops), yes, or restart (kept across a restart).
+	RuntimeDirectoryPreserve Choice
+
+	// Mount namespace settings.
+	PrivateTmp          bool
+	ProtectSystem       Choice // no, yes, full, strict
+	ProtectHome         Choice // no, yes, read-only, tmpfs
+	ReadWritePaths      List   // "-" ignores a missing path
+	ReadOnlyPaths       List
+	InaccessiblePaths   List
+	TemporaryFileSystem List // PATH[:OPTIONS]
+	BindPaths           List // [-]SRC[:DST[:OPTIONS]]
+	BindReadOnlyPaths   List
+	PrivateDevices      bool
+	// ProtectKernel* and ProtectControlGroups make the kernel's knobs
+	// read-only or hidden and drop the capabilities and calls to reach them.
+	ProtectKernelTunables bool
+	ProtectKernelModules  bool
+	ProtectKernelLogs     bool
+	ProtectControlGroups  bool
+	ProtectProc           string // default, invisible, noaccess, ptraceable
+	ProtectClock          bool
+	ProtectHostname       bool
+	PrivateNetwork        bool
+	PrivateUsers          bool
+
+	// Privileges.
+	NoNewPrivileges       bool
+	CapabilityBoundingSet List // capability names; "~" first inverts
+	AmbientCapabilities   List
+	SecureBits            List // keep-caps, keep-caps-locked, no-setuid-fixup, ...
+	OOMScoreAdjust        *int // -1000..1000
+	CPUSchedulingPolicy   string
+	CPUSchedulingPriority *int
+
+	// Seccomp.
+	SystemCallFilter        List
+	SystemCallArchitectures List
+	SystemCallErrorNumber   string
+	RestrictAddressFamilies List
+	RestrictNamespaces      Choice // yes, no, or a list of namespace types, "~" first to deny
+	RestrictRealtime        bool
+	RestrictSUIDSGID        bool
+	MemoryDenyWriteExecute  bool
+	LockPersonality         bool
+}
+
+// Choice is a value that is either a boolean or one of a few words, like
+// ProtectSystem = true or ProtectSystem = "strict". Booleans are stored as
+// "yes" and "no"; "" means unset.
+type Choice string
+
+// UnmarshalTOML accepts a boolean or a string.
+func (c *Choice) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case bool:
+		*c = "no"
+		if v {
+			*c = "yes"
+		}
+		return nil
+	case string:
+		switch strings.ToLower(v) {
+		case "true", "yes", "on", "1":
+			*c = "yes"
+		case "false", "no", "off", "0":
+			*c = "no"
+		default:
+			*c = Choice(v)
+		}
+		return nil
+	}
+	return fmt.Errorf("want a boolean or a string, got %T", v)
+}
+
+// Enabled reports whether c is set to anything but "no".
+func (c Choice) Enabled() bool { return c != "" && c != "no" }
+
+// Seccomp returns the seccomp settings of s; extra calls are denied for
+// ProtectClock=, ProtectKernelModules=, ProtectKernelLogs= and
+// PrivateDevices=, as systemd does.
+func (s *Sandbox) Seccomp() seccomp.Settings {
+	out := seccomp.Settings{
+		SystemCallFilter:       s.SystemCallFilter,
+		ErrorNumber:            s.SystemCallErrorNumber,
+		Architectures:          s.SystemCallArchitectures,
+		AddressFamilies:        s.RestrictAddressFamilies,
+		Namespaces:             string(s.RestrictNamespaces),
+		Realtime:               s.RestrictRealtime,
+		SUIDSGID:               s.RestrictSUIDSGID,
+		MemoryDenyWriteExecute: s.MemoryDenyWriteExecute,
+		LockPersonality:        s.LockPersonality,
+	}
+	if s.ProtectClock {
+		out.Deny = append(out.Deny, "@clock")
+	}
+	if s.ProtectKernelModules {
+		out.Deny = append(out.Deny, "@module")
+	}
+	if s.ProtectKernelLogs {
+		out.Deny = append(out.Deny, "syslog")
+	}
+	if s.PrivateDevices {
+		out.Deny = append(out.Deny, "@raw-io")
+	}
+	return out
+}
+
+// Capabilities parses a capability list (CapabilityBoundingSet= style)
+// into a mask. An empty list is the empty set; "~" before the first name
+// inverts the set.
+func Capabilities(l List) (uint64, error) {
+	words := strings.Fields(strings.Join(l, " "))
+	invert := len(words) > 0 && strings.HasPrefix(words[0], "~")
+	if invert {
+		words[0] = strings.TrimPrefix(words[0], "~")
+		if words[0] == "" {
+			words = words[1:]
+		}
+	}
+	var mask uint64
+	for _, w := range words {
+		n, ok := capabilityNumber(w)
+		if !ok {
+			return 0, fmt.Errorf("unknown capability %q", w)
+		}
+		mask |= 1 << n
+	}
+	if invert {
+		mask = ^mask & (1<<(unix.CAP_LAST_CAP+1) - 1)
+	}
+	return mask, nil
+}
+
+// CapabilityNames are the capabilities by number, as systemd spells them.
+var CapabilityNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+func capabilityNumber(name string) (int, bool) {
+	up := strings.ToUpper(name)
+	if !strings.HasPrefix(up, "CAP_") {
+		up = "CAP_" + up
+	}
+	for i, n := range CapabilityNames {
+		if n == up {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// secureBits maps SecureBits= words to their bits (<linux/securebits.h>).
+var secureBits = map[string]int{
+	"noroot": 1 << 0, "noroot-locked": 1 << 1, "no-setuid-fixup": 1 << 2, "no-setuid-fixup-locked": 1 << 3,
+	"keep-caps": 1 << 4, "keep-caps-locked": 1 << 5,
+}
+
+// SecureBitsMask parses SecureBits=.
+func SecureBitsMask(l List) (int, error) {
+	bits := 0
+	for _, w := range strings.Fields(strings.Join(l, " ")) {
+		b, ok := secureBits[w]
+		if !ok {
+			return 0, fmt.Errorf("unknown secure bit %q", w)
+		}
+		bits |= b
+	}
+	return bits, nil
+}
+
+// SchedulingPolicies maps CPUSchedulingPolicy= to the kernel's numbers.
+var SchedulingPolicies = map[string]int{
+	"other": unix.SCHED_NORMAL, "batch": unix.SCHED_BATCH, "idle": unix.SCHED_IDLE,
+	"fifo": unix.SCHED_FIFO, "rr": unix.SCHED_RR,
+}
+
+// validateSandbox checks the sandboxing keys of a service.
+func (p *parsed) validateSandbox() error {
+	s := &p.u.Service.Sandbox
+	choice := func(key string, v *Choice, set ...string) error {
+		if *v == "" || *v == "no" || *v == "yes" || oneOf(string(*v), set...) {
+			return nil
+		}
+		return p.errAt("Service", key, "%q is not a boolean or one of %s", string(*v), strings.Join(set, ", "))
+	}
+	if err := choice("ProtectSystem", &s.ProtectSystem, "full", "strict"); err != nil {
+		return err
+	}
+	if err := choice("ProtectHome", &s.ProtectHome, "read-only", "tmpfs"); err != nil {
+		return err
+	}
+	if err := choice("RuntimeDirectoryPreserve", &s.RuntimeDirectoryPreserve, "restart"); err != nil {
+		return err
+	}
+	if s.ProtectProc != "" && !oneOf(s.ProtectProc, "default", "invisible", "noaccess", "ptraceable") {
+		return p.errAt("Service", "ProtectProc", "%q is not one of default, invisible, noaccess, ptraceable", s.ProtectProc)
+	}
+	for _, d := range []struct {
+		key string
+		l   List
+	}{{"RuntimeDirectory", s.RuntimeDirectory}, {"StateDirectory", s.StateDirectory}, {"CacheDirectory", s.CacheDirectory},
+		{"LogsDirectory", s.LogsDirectory}, {"ConfigurationDirectory", s.ConfigurationDirectory}} {
+		for _, e := range d.l {
+			for _, w := range strings.Fields(e) {
+				if path.IsAbs(w) || path.Clean(w) != w || strings.HasPrefix(w, "..") {
+					return p.errAt("Service", d.key, "%q: want a relative path without \"..\"", w)
+				}
+			}
+		}
+	}
+	for _, d := range []struct {
+		key string
+		l   List
+	}{{"ReadWritePaths", s.ReadWritePaths}, {"ReadOnlyPaths", s.ReadOnlyPaths}, {"InaccessiblePaths", s.InaccessiblePaths},
+		{"TemporaryFileSystem", s.TemporaryFileSystem}, {"BindPaths", s.BindPaths}, {"BindReadOnlyPaths", s.BindReadOnlyPaths}} {
+		for _, e := range d.l {
+			for _, w := range strings.Fields(e) {
+				if !path.IsAbs(strings.TrimLeft(w, "-+")) {
+					return p.errAt("Service", d.key, "%q is not an absolute path", w)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		key string
+		l   List
+	}{{"CapabilityBoundingSet", s.CapabilityBoundingSet}, {"AmbientCapabilities", s.AmbientCapabilities}} {
+		if _, err := Capabilities(c.l); err != nil {
+			return p.errAt("Service", c.key, "%v", err)
+		}
+	}
+	if _, err := SecureBitsMask(s.SecureBits); err != nil {
+		return p.errAt("Service", "SecureBits", "%v", err)
+	}
+	if s.OOMScoreAdjust != nil && (*s.OOMScoreAdjust < -1000 || *s.OOMScoreAdjust > 1000) {
+		return p.errAt("Service", "OOMScoreAdjust", "%d is not in -1000..1000", *s.OOMScoreAdjust)
+	}
+	if s.CPUSchedulingPolicy != "" {
+		if _, ok := SchedulingPolicies[s.CPUSchedulingPolicy]; !ok {
+			return p.errAt("Service", "CPUSchedulingPolicy", "%q is not one of other, batch, idle, fifo, rr", s.CPUSchedulingPolicy)
+		}
+	}
+	if s.CPUSchedulingPriority != nil && (*s.CPUSchedulingPriority < 0 || *s.CPUSchedulingPriority > 99) {
+		return p.errAt("Service", "CPUSchedulingPriority", "%d is not in 0..99", *s.CPUSchedulingPriority)
+	}
+	if _, err := seccomp.Compile(s.Seccomp()); err != nil {
+		key, _, _ := strings.Cut(err.Error(), ":")
+		if !p.isSet("Service", key) {
+			key = "SystemCallFilter"
+		}
+		return p.errAt("Service", key, "%v", err)
+	}
+	return nil
+}
