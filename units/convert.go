@@ -11,6 +11,46 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Dropped is one directive of a systemd unit file that a conversion did
+// not carry over.
+type Dropped struct {
+	Key    string // "Section.Key"
+	Line   int
+	Reason string
+	// Harmless says that leaving it out changes nothing a service can
+	// observe here (accounting switches, journal-only settings, a bus name).
+	Harmless bool
+}
+
+func (d Dropped) String() string {
+	word := "not supported"
+	if d.Harmless {
+		word = "ignored"
+	}
+	s := fmt.Sprintf("%s (line %d): %s", d.Key, d.Line, word)
+	if d.Reason != "" {
+		s += ": " + d.Reason
+	}
+	return s
+}
+
+// Conversion is the result of converting one systemd unit file.
+type Conversion struct {
+	TOML    []byte
+	Dropped []Dropped
+}
+
+// Lost reports the dropped directives that change behaviour.
+func (c *Conversion) Lost() []Dropped {
+	var out []Dropped
+	for _, d := range c.Dropped {
+		if !d.Harmless {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // ConvertINI turns a systemd unit file (.service, .socket, .timer, .mount,
 // .target) into this package's TOML format. name is the unit's file name
 // (a directory part is ignored). Every directive that could not be carried
@@ -19,26 +59,35 @@ import (
 // be read as INI or the result would not be a valid unit (for example a
 // service without ExecStart).
 func ConvertINI(name string, data []byte) (out []byte, unsupported []string, err error) {
+	c, err := Convert(name, data)
+	for _, d := range c.Dropped {
+		unsupported = append(unsupported, d.String())
+	}
+	return c.TOML, unsupported, err
+}
+
+// Convert is ConvertINI with the dropped directives as values.
+func Convert(name string, data []byte) (Conversion, error) {
 	name = filepath.Base(name)
 	if err := ValidName(name); err != nil {
-		return nil, nil, err
+		return Conversion{}, err
 	}
 	kind := name[strings.LastIndexByte(name, '.')+1:]
 	c := &converter{name: name}
 	if err := c.read(string(data), kind); err != nil {
-		return nil, c.unsupported, err
+		return Conversion{Dropped: c.dropped}, err
 	}
 	// Values are checked by Parse itself: a rejected key is dropped and
 	// reported, until what is left parses.
 	for {
-		out = c.encode()
+		out := c.encode()
 		_, err := Parse(name+".toml", out)
 		if err == nil {
-			return out, c.unsupported, nil
+			return Conversion{TOML: out, Dropped: c.dropped}, nil
 		}
 		var e *Error
 		if !errors.As(err, &e) || !c.drop(e) {
-			return nil, c.unsupported, fmt.Errorf("convert %s: %w", name, err)
+			return Conversion{Dropped: c.dropped}, fmt.Errorf("convert %s: %w", name, err)
 		}
 	}
 }
@@ -55,17 +104,20 @@ type iniEntry struct {
 }
 
 type converter struct {
-	name        string
-	sections    []*iniSection
-	unsupported []string
+	name     string
+	sections []*iniSection
+	dropped  []Dropped
 }
 
 func (c *converter) skip(sec, key string, line int, reason string) {
-	s := fmt.Sprintf("%s.%s (line %d): not supported", sec, key, line)
-	if reason != "" {
-		s += ": " + reason
+	d := Dropped{Key: sec + "." + key, Line: line, Reason: reason}
+	if why, ok := harmless[d.Key]; ok && reason == "" {
+		d.Reason, d.Harmless = why, true
 	}
-	c.unsupported = append(c.unsupported, s)
+	if reason == "" {
+		d.Reason = unsupportedWhy[d.Key]
+	}
+	c.dropped = append(c.dropped, d)
 }
 
 // wordLists are the list keys whose values are blank-separated words;

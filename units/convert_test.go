@@ -55,7 +55,7 @@ Also=sshd.socket
 		t.Fatalf("output does not parse: %v\n%s", err, out)
 	}
 	wantUnsupported := []string{
-		"Unit.StopWhenUnneeded (line 8): not supported",
+		"Unit.StopWhenUnneeded (line 8): not supported: units are not stopped when nothing needs them",
 		`Service.ExecStartPre (line 15): not supported: command "+/usr/bin/setup": prefix '+' is not supported`,
 		"Install.Also (line 37): not supported",
 		`Service.Type (line 31): not supported: "idle" is not one of simple, exec, oneshot, forking, notify`,
