@@ -32,7 +32,8 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		return 0, err
 	}
 	spec := &execute.Spec{
-		Argv:      c.Argv,
+		Path:      c.Path,
+		Argv:      c.Expand(envLookup(env)),
 		Env:       env,
 		Dir:       s.WorkingDirectory,
 		Setsid:    true,
@@ -42,7 +43,8 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 	if spec.Dir == "" {
 		spec.Dir = "/"
 	}
-	if s.User != "" {
+	asUser := !c.Privileged && !c.KeepUser
+	if s.User != "" && asUser {
 		uid, gid, home, err := execute.LookupUser(s.User)
 		if err != nil {
 			return 0, fmt.Errorf("user %q (User=): %w", s.User, err)
@@ -51,7 +53,7 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		spec.Groups = []uint32{gid}
 		spec.Env = append(spec.Env, "HOME="+home, "USER="+s.User)
 	}
-	if s.Group != "" {
+	if s.Group != "" && asUser {
 		gid, err := execute.LookupGroup(s.Group)
 		if err != nil {
 			return 0, fmt.Errorf("group %q (Group=): %w", s.Group, err)
@@ -68,7 +70,10 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 	if err != nil {
 		return 0, fmt.Errorf("sandbox: %w", err)
 	}
-	spec.Sandbox, spec.Env = sb, append(spec.Env, sbEnv...)
+	spec.Env = append(spec.Env, sbEnv...)
+	if !c.Privileged {
+		spec.Sandbox = sb
+	}
 	if rl := s.Rlimits(); len(rl) > 0 {
 		spec.Rlimits = map[int]unix.Rlimit{}
 		for name, l := range rl {
@@ -106,6 +111,19 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		spec.ListenPID = len(spec.ExtraFiles) > 0
 	}
 	return m.procs.start(m.self, spec)
+}
+
+// envLookup finds a variable in env, the last assignment winning, for
+// $NAME in command lines.
+func envLookup(env []string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
 }
 
 // sandboxRoots are where the sandbox's directories go: systemd's in system

@@ -408,6 +408,10 @@ func (m *Manager) finishStop(u *service) {
 	if err := execute.Cleanup(u.name, &u.svc().Sandbox, m.sandboxRoots(), restart); err != nil {
 		m.logf("%s: %v", u.name, err)
 	}
+	if p := u.svc().PIDFile; p != "" {
+		// As systemd: a PID file left behind is removed once the service is down.
+		os.Remove(p)
+	}
 	switch {
 	case restart:
 		if u.result != resSuccess {
@@ -445,6 +449,10 @@ func (m *Manager) shouldRestart(u *service) bool {
 		return !ok
 	case "on-abnormal":
 		return u.result == resSignal || u.result == resTimeout || u.result == resWatchdog
+	case "on-abort":
+		return u.result == resSignal
+	case "on-watchdog":
+		return u.result == resWatchdog
 	}
 	return false
 }

@@ -104,9 +104,10 @@ type iniEntry struct {
 }
 
 type converter struct {
-	name     string
-	sections []*iniSection
-	dropped  []Dropped
+	name                 string
+	sections             []*iniSection
+	dropped              []Dropped
+	permissionsStartOnly bool
 }
 
 func (c *converter) skip(sec, key string, line int, reason string) {
@@ -167,19 +168,89 @@ func (c *converter) read(text, kind string) error {
 		if cur == "" {
 			return &Error{File: c.name, Line: n, Msg: fmt.Sprintf("%s= outside of a section", key)}
 		}
-		typ, ok := sections[cur]
-		if !ok || !oneOf(cur, sectionsOf[kind]...) {
-			c.skip(cur, key, n, "")
+		sec := cur
+		if r, ok := renamed[cur+"."+key]; ok {
+			sec, key, _ = strings.Cut(r, ".")
+		}
+		typ, ok := sections[sec]
+		if !ok || !oneOf(sec, sectionsOf[kind]...) {
+			c.skip(sec, key, n, "")
+			continue
+		}
+		if sec == "Service" && key == "Type" {
+			if why, ok := simpleTypes[strings.TrimSpace(val)]; ok {
+				c.note(sec, key, n, why)
+				val = "simple"
+			}
+		}
+		if sec == "Service" && key == "PermissionsStartOnly" {
+			switch strings.ToLower(val) {
+			case "yes", "true", "1", "on":
+				c.permissionsStartOnly = true
+			case "no", "false", "0", "off", "":
+				c.permissionsStartOnly = false
+			default:
+				c.skip(sec, key, n, fmt.Sprintf("%q is not a boolean", val))
+			}
 			continue
 		}
 		f, ok := typ.FieldByName(key)
 		if !ok {
-			c.skip(cur, key, n, "")
+			c.skip(sec, key, n, "")
 			continue
 		}
-		c.assign(c.section(cur), f.Type, key, val, n)
+		c.assign(c.section(sec), f.Type, key, val, n)
+	}
+	if c.permissionsStartOnly {
+		c.privilegeControlCommands()
 	}
 	return nil
+}
+
+// renamed maps directives systemd still reads under an old name or in an
+// old section to where they live now.
+var renamed = map[string]string{
+	"Unit.StartLimitInterval":         "Unit.StartLimitIntervalSec",
+	"Service.StartLimitInterval":      "Unit.StartLimitIntervalSec",
+	"Service.StartLimitIntervalSec":   "Unit.StartLimitIntervalSec",
+	"Service.StartLimitBurst":         "Unit.StartLimitBurst",
+	"Service.ReadWriteDirectories":    "Service.ReadWritePaths",
+	"Service.ReadOnlyDirectories":     "Service.ReadOnlyPaths",
+	"Service.InaccessibleDirectories": "Service.InaccessiblePaths",
+	"Service.MemoryLimit":             "Service.MemoryMax",
+}
+
+// simpleTypes are the service types started as Type=simple here, with why.
+var simpleTypes = map[string]string{
+	"dbus": "Type=dbus is started as simple: there is no bus to wait for the name on",
+	"idle": "Type=idle is started as simple: jobs are not held back for console output",
+}
+
+// note records a directive carried over with a change that does not alter
+// what the service sees.
+func (c *converter) note(sec, key string, line int, why string) {
+	c.dropped = append(c.dropped, Dropped{Key: sec + "." + key, Line: line, Reason: why, Harmless: true})
+}
+
+// privilegeControlCommands applies PermissionsStartOnly=yes: every
+// command but ExecStart runs with full privileges, which is the "+" prefix.
+func (c *converter) privilegeControlCommands() {
+	for _, s := range c.sections {
+		if s.name != "Service" {
+			continue
+		}
+		for _, e := range s.entries {
+			if e.key == "ExecStart" || !strings.HasPrefix(e.key, "Exec") {
+				continue
+			}
+			l, _ := e.val.([]string)
+			for i, cmd := range l {
+				if p := strings.TrimLeft(cmd, "-@:"); p != "" && p[0] != '+' && p[0] != '!' {
+					l[i] = "+" + cmd
+				}
+			}
+		}
+	}
 }
 
 var (

@@ -56,9 +56,7 @@ Also=sshd.socket
 	}
 	wantUnsupported := []string{
 		"Unit.StopWhenUnneeded (line 8): not supported: units are not stopped when nothing needs them",
-		`Service.ExecStartPre (line 15): not supported: command "+/usr/bin/setup": prefix '+' is not supported`,
-		"Install.Also (line 37): not supported",
-		`Service.Type (line 31): not supported: "idle" is not one of simple, exec, oneshot, forking, notify`,
+		"Service.Type (line 31): ignored: Type=idle is started as simple: jobs are not held back for console output",
 	}
 	if !reflect.DeepEqual(unsupported, wantUnsupported) {
 		t.Errorf("unsupported:\n got %q\nwant %q", unsupported, wantUnsupported)
@@ -74,7 +72,9 @@ Also=sshd.socket
 		{"Type", u.Service.Type, "simple"},
 		{"Environment", u.Service.Environment, List{"A=1 2", "B=3"}},
 		{"EnvironmentFile", u.Service.EnvironmentFile, List{"-/etc/sysconfig/sshd"}},
-		{"ExecStartPre", len(u.Service.ExecStartPre), 1},
+		{"ExecStartPre", len(u.Service.ExecStartPre), 2},
+		{"ExecStartPre +", u.Service.ExecStartPre[1].Privileged, true},
+		{"Also", u.Install.Also, List{"sshd.socket"}},
 		{"ExecStart", u.Service.ExecStart[0].Argv, []string{"/usr/sbin/sshd", "-D", "$OPTIONS"}},
 		{"ExecStartPost", u.Service.ExecStartPost[0].Argv, []string{"/bin/a", "--long"}},
 		{"KillSignal", u.Service.KillSignal, "SIGTERM"},

@@ -73,11 +73,54 @@ type UnitSection struct {
 	ConditionFileNotEmpty      List
 	ConditionKernelCommandLine List
 	ConditionVirtualization    List
-	AssertPathExists           List
-	AssertPathIsDirectory      List
-	AssertFileNotEmpty         List
-	AssertKernelCommandLine    List
-	AssertVirtualization       List
+	// Globs, links, emptiness and modes are read at start; Capability
+	// tests the manager's bounding set; ACPower is true without batteries.
+	ConditionPathExistsGlob     List
+	ConditionPathIsSymbolicLink List
+	ConditionPathIsReadWrite    List
+	ConditionDirectoryNotEmpty  List
+	ConditionFileIsExecutable   List
+	ConditionCapability         List
+	ConditionACPower            List
+	AssertPathExists            List
+	AssertPathIsDirectory       List
+	AssertFileNotEmpty          List
+	AssertKernelCommandLine     List
+	AssertVirtualization        List
+	AssertPathExistsGlob        List
+	AssertPathIsReadWrite       List
+	AssertDirectoryNotEmpty     List
+	AssertFileIsExecutable      List
+	AssertCapability            List
+
+	// RequiresMountsFor adds Requires= and After= on the mount units of
+	// each path and of its parents, those that exist.
+	RequiresMountsFor List
+}
+
+// MountUnitsFor lists the mount units RequiresMountsFor names: those of
+// each path and of every parent up to "/", parents first.
+func (s *UnitSection) MountUnitsFor() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range s.RequiresMountsFor {
+		for _, p := range strings.Fields(m) {
+			var chain []string
+			for p = filepath.Clean(p); ; p = filepath.Dir(p) {
+				chain = append([]string{UnitNameFromPath(p, "mount")}, chain...)
+				if p == "/" {
+					break
+				}
+			}
+			for _, n := range chain {
+				if !seen[n] {
+					seen[n] = true
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // HasDefaultDependencies reports DefaultDependencies, true when unset.
@@ -223,6 +266,11 @@ type InstallSection struct {
 	WantedBy   List
 	RequiredBy List
 	Alias      List
+	// Also names units enabled and disabled together with this one.
+	Also List
+	// DefaultInstance is the instance a template is enabled as when none
+	// is named.
+	DefaultInstance string
 }
 
 // List is a list value: a TOML array of strings, or one string.

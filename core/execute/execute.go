@@ -24,7 +24,9 @@ import (
 
 // Spec says how to start one service process.
 type Spec struct {
-	Argv []string // Argv[0] is the path executed; it is not searched in $PATH
+	// Path is the file executed; "" means Argv[0]. It is not searched in $PATH.
+	Path string
+	Argv []string
 	Env  []string
 	Dir  string // working directory; "" keeps the manager's
 
@@ -101,6 +103,7 @@ var exitCodeNames = map[int]string{
 
 // wireSpec is the part of Spec the helper needs; files travel as fds.
 type wireSpec struct {
+	Path      string              `json:"path,omitempty"`
 	Argv      []string            `json:"argv"`
 	Env       []string            `json:"env"`
 	Dir       string              `json:"dir,omitempty"`
@@ -144,16 +147,16 @@ func Start(self string, s *Spec) (int, error) {
 	if !s.needsHelper() {
 		sys.Credential = credential(s)
 		attr := &syscall.ProcAttr{Dir: s.Dir, Env: s.Env, Files: files, Sys: sys}
-		pid, err := syscall.ForkExec(s.Argv[0], s.Argv, attr)
+		pid, err := syscall.ForkExec(s.path(), s.Argv, attr)
 		keepAlive(s)
 		if err != nil {
-			return 0, fmt.Errorf("%s=%s: %w", s.directive(), s.Argv[0], err)
+			return 0, fmt.Errorf("%s=%s: %w", s.directive(), s.path(), err)
 		}
 		return pid, nil
 	}
 
 	b, err := json.Marshal(wireSpec{
-		Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
+		Path: s.Path, Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
 		Groups: s.Groups, UMask: s.UMask, Nice: s.Nice, Rlimits: s.Rlimits,
 		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID, Sandbox: s.Sandbox,
 	})
@@ -175,6 +178,13 @@ func Start(self string, s *Spec) (int, error) {
 		return 0, fmt.Errorf("execute: start helper %s: %w", self, err)
 	}
 	return pid, nil
+}
+
+func (s *Spec) path() string {
+	if s.Path != "" {
+		return s.Path
+	}
+	return s.Argv[0]
 }
 
 func (s *Spec) directive() string {

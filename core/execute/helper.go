@@ -90,7 +90,11 @@ func apply(w *wireSpec) error {
 	if w.ListenPID {
 		env = append(env, fmt.Sprintf("LISTEN_PID=%d", unix.Getpid()))
 	}
-	err := unix.Exec(w.Argv[0], w.Argv, env)
+	path := w.Path
+	if path == "" {
+		path = w.Argv[0]
+	}
+	err := unix.Exec(path, w.Argv, env)
 	return &exitError{ExitExec, fmt.Errorf("exec: %w", err)}
 }
 
