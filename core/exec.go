@@ -61,6 +61,16 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		spec.GID = &gid
 		spec.Groups = []uint32{gid}
 	}
+	for _, name := range strings.Fields(strings.Join(s.SupplementaryGroups, " ")) {
+		if !asUser {
+			break
+		}
+		gid, err := execute.LookupGroup(name)
+		if err != nil {
+			return 0, fmt.Errorf("group %q (SupplementaryGroups=): %w", name, err)
+		}
+		spec.Groups = append(spec.Groups, gid)
+	}
 	if s.UMask != nil {
 		um := uint32(*s.UMask)
 		spec.UMask = &um
@@ -109,6 +119,7 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 	if main {
 		spec.ExtraFiles = m.socketFiles(u)
 		spec.ListenPID = len(spec.ExtraFiles) > 0
+		spec.NonBlocking = s.NonBlocking
 	}
 	return m.procs.start(m.self, spec)
 }

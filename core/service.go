@@ -439,6 +439,9 @@ func (m *Manager) shouldRestart(u *service) bool {
 	if u.lastExitCode >= 0 && u.svc().RestartPreventExitStatus.Prevents(u.lastExitCode, u.lastExitSignal) {
 		return false
 	}
+	if u.svc().RestartForceExitStatus.Prevents(u.lastExitCode, u.lastExitSignal) {
+		return true
+	}
 	ok := u.result == resSuccess
 	switch u.svc().Restart {
 	case "always":
@@ -521,6 +524,7 @@ func (m *Manager) mainExited(u *service, ws unix.WaitStatus, known bool) {
 		} else if ws.Signaled() {
 			u.lastExitSignal = unix.SignalName(ws.Signal())
 		}
+		ok = ok || u.svc().SuccessExitStatus.Prevents(u.lastExitCode, u.lastExitSignal)
 	}
 	// Leftover processes of the service go with its main process.
 	if km := u.svc().KillMode; km == "control-group" || km == "mixed" || km == "" {

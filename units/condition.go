@@ -76,17 +76,32 @@ func (u *Unit) CheckAsserts(h Host) (failed string, ok bool) {
 	return u.evaluate(h, "Assert")
 }
 
+// evaluate applies systemd's rule: every plain check must hold, and when
+// there are triggering checks ("|" first) at least one of them must.
 func (u *Unit) evaluate(h Host, prefix string) (string, bool) {
+	triggers, firstTrigger, anyTriggered := 0, "", false
 	for _, c := range u.Unit.checks() {
 		if !strings.HasPrefix(c.key, prefix) {
 			continue
 		}
 		for _, v := range c.values {
-			arg, neg := strings.CutPrefix(v, "!")
-			if test(h, c.test, arg) == neg {
+			arg, trigger := strings.CutPrefix(v, "|")
+			arg, neg := strings.CutPrefix(arg, "!")
+			holds := test(h, c.test, arg) != neg
+			switch {
+			case trigger:
+				triggers++
+				if firstTrigger == "" {
+					firstTrigger = c.key + "=" + v
+				}
+				anyTriggered = anyTriggered || holds
+			case !holds:
 				return c.key + "=" + v, false
 			}
 		}
+	}
+	if triggers > 0 && !anyTriggered {
+		return firstTrigger, false
 	}
 	return "", true
 }

@@ -82,6 +82,9 @@ func TestConditions(t *testing.T) {
 		{"capability missing", `ConditionCapability = "CAP_SYS_ADMIN"`, "ConditionCapability=CAP_SYS_ADMIN"},
 		{"AC power", `ConditionACPower = "true"`, ""},
 		{"AC power false", `ConditionACPower = "false"`, "ConditionACPower=false"},
+		{"one trigger holds", `ConditionPathExists = ["|/nope", "|/etc/full"]`, ""},
+		{"no trigger holds", `ConditionPathExists = ["|/nope", "|!/etc/full"]`, "ConditionPathExists=|/nope"},
+		{"plain check still counts", `ConditionPathExists = ["|/etc/full", "/nope"]`, "ConditionPathExists=/nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -183,6 +183,23 @@ func (c *converter) read(text, kind string) error {
 				val = "simple"
 			}
 		}
+		if sec == "Service" && (key == "StandardOutput" || key == "StandardError") {
+			if to, ok := outputAliases[strings.TrimSpace(val)]; ok {
+				c.note(sec, key, n, fmt.Sprintf("%q is read as %q: output goes to the manager's log and its console", val, to))
+				val = to
+			}
+		}
+		if sec == "Service" && key == "Slice" {
+			if strings.TrimSpace(val) == "system.slice" {
+				c.note(sec, key, n, "system.slice is where every service is here")
+			} else {
+				c.skip(sec, key, n, "no slice units: services are not grouped under other slices")
+			}
+			continue
+		}
+		if sec == "Unit" && oneOf(key, "After", "Before", "Wants") {
+			val = c.dropOtherKinds(sec, key, val, n)
+		}
 		if sec == "Service" && key == "PermissionsStartOnly" {
 			switch strings.ToLower(val) {
 			case "yes", "true", "1", "on":
@@ -192,6 +209,9 @@ func (c *converter) read(text, kind string) error {
 			default:
 				c.skip(sec, key, n, fmt.Sprintf("%q is not a boolean", val))
 			}
+			continue
+		}
+		if val == "\x00" {
 			continue
 		}
 		f, ok := typ.FieldByName(key)
@@ -218,6 +238,36 @@ var renamed = map[string]string{
 	"Service.ReadOnlyDirectories":     "Service.ReadOnlyPaths",
 	"Service.InaccessibleDirectories": "Service.InaccessiblePaths",
 	"Service.MemoryLimit":             "Service.MemoryMax",
+}
+
+// outputAliases are StandardOutput= values read as one we have.
+var outputAliases = map[string]string{
+	"journal+console": "journal", "kmsg+console": "kmsg", "syslog": "journal", "syslog+console": "journal",
+}
+
+// otherKinds are unit kinds that do not exist here.
+var otherKinds = []string{".automount", ".path", ".slice", ".swap", ".scope"}
+
+// dropOtherKinds removes names of kinds that do not exist here from an
+// ordering or Wants= list: ordering against or wanting a unit that is not
+// there is a no-op, in systemd too.
+func (c *converter) dropOtherKinds(sec, key, val string, line int) string {
+	var keep []string
+	for _, w := range strings.Fields(val) {
+		other := false
+		for _, k := range otherKinds {
+			other = other || strings.HasSuffix(w, k)
+		}
+		if other {
+			c.note(sec, key, line, fmt.Sprintf("%s left out: there are no %s units here", w, strings.TrimPrefix(filepath.Ext(w), ".")))
+			continue
+		}
+		keep = append(keep, w)
+	}
+	if len(keep) == 0 && val != "" {
+		return "\x00" // everything was left out: not an empty assignment
+	}
+	return strings.Join(keep, " ")
 }
 
 // simpleTypes are the service types started as Type=simple here, with why.

@@ -53,13 +53,20 @@ type Sandbox struct {
 	ProtectHostname       bool
 	PrivateNetwork        bool
 	PrivateUsers          bool
+	PrivateMounts         bool   // a mount namespace of its own, nothing else changed
+	ProcSubset            string // all (default) or pid: /proc shows processes only
+	ExecPaths             List   // paths where exec is allowed under NoExecPaths
+	NoExecPaths           List   // paths mounted noexec
 
 	// Privileges.
 	NoNewPrivileges       bool
 	CapabilityBoundingSet List // capability names; "~" first inverts
 	AmbientCapabilities   List
-	SecureBits            List // keep-caps, keep-caps-locked, no-setuid-fixup, ...
-	OOMScoreAdjust        *int // -1000..1000
+	SecureBits            List   // keep-caps, keep-caps-locked, no-setuid-fixup, ...
+	OOMScoreAdjust        *int   // -1000..1000
+	IOSchedulingClass     string // none, realtime, best-effort, idle
+	IOSchedulingPriority  *int   // 0 (highest)..7
+	SupplementaryGroups   List   // groups added to Group='s
 	CPUSchedulingPolicy   string
 	CPUSchedulingPriority *int
 
@@ -73,6 +80,35 @@ type Sandbox struct {
 	RestrictSUIDSGID        bool
 	MemoryDenyWriteExecute  bool
 	LockPersonality         bool
+}
+
+// words splits list entries on blanks.
+func words(l List) []string {
+	var out []string
+	for _, e := range l {
+		out = append(out, strings.Fields(e)...)
+	}
+	return out
+}
+
+// IOPriority returns the ioprio_set(2) value of IOSchedulingClass= and
+// IOSchedulingPriority=, and whether either is set.
+func (s *Sandbox) IOPriority() (int, bool) {
+	if s.IOSchedulingClass == "" && s.IOSchedulingPriority == nil {
+		return 0, false
+	}
+	class := map[string]int{"none": 0, "realtime": 1, "best-effort": 2, "idle": 3, "0": 0, "1": 1, "2": 2, "3": 3}[s.IOSchedulingClass]
+	prio := 4
+	if s.IOSchedulingPriority != nil {
+		prio = *s.IOSchedulingPriority
+	}
+	if s.IOSchedulingClass == "" || class == 0 {
+		class = 2 // a priority alone means best-effort, as systemd
+	}
+	if class == 3 {
+		prio = 0
+	}
+	return class<<13 | prio, true
 }
 
 // Choice is a value that is either a boolean or one of a few words, like
@@ -230,6 +266,20 @@ func (p *parsed) validateSandbox() error {
 	if err := choice("RuntimeDirectoryPreserve", &s.RuntimeDirectoryPreserve, "restart"); err != nil {
 		return err
 	}
+	if s.ProcSubset != "" && !oneOf(s.ProcSubset, "all", "pid") {
+		return p.errAt("Service", "ProcSubset", "%q is not all or pid", s.ProcSubset)
+	}
+	if s.IOSchedulingClass != "" && !oneOf(s.IOSchedulingClass, "none", "realtime", "best-effort", "idle", "0", "1", "2", "3") {
+		return p.errAt("Service", "IOSchedulingClass", "%q is not one of none, realtime, best-effort, idle", s.IOSchedulingClass)
+	}
+	if s.IOSchedulingPriority != nil && (*s.IOSchedulingPriority < 0 || *s.IOSchedulingPriority > 7) {
+		return p.errAt("Service", "IOSchedulingPriority", "%d is not in 0..7", *s.IOSchedulingPriority)
+	}
+	for _, g := range words(s.SupplementaryGroups) {
+		if strings.ContainsAny(g, ":/") {
+			return p.errAt("Service", "SupplementaryGroups", "%q is not a group name or number", g)
+		}
+	}
 	if s.ProtectProc != "" && !oneOf(s.ProtectProc, "default", "invisible", "noaccess", "ptraceable") {
 		return p.errAt("Service", "ProtectProc", "%q is not one of default, invisible, noaccess, ptraceable", s.ProtectProc)
 	}
@@ -250,6 +300,7 @@ func (p *parsed) validateSandbox() error {
 		key string
 		l   List
 	}{{"ReadWritePaths", s.ReadWritePaths}, {"ReadOnlyPaths", s.ReadOnlyPaths}, {"InaccessiblePaths", s.InaccessiblePaths},
+		{"ExecPaths", s.ExecPaths}, {"NoExecPaths", s.NoExecPaths},
 		{"TemporaryFileSystem", s.TemporaryFileSystem}, {"BindPaths", s.BindPaths}, {"BindReadOnlyPaths", s.BindReadOnlyPaths}} {
 		for _, e := range d.l {
 			for _, w := range strings.Fields(e) {

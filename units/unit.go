@@ -144,6 +144,14 @@ type ServiceSection struct {
 	RestartSec      Duration
 	// RestartPreventExitStatus lists exits that never cause a restart.
 	RestartPreventExitStatus ExitStatusSet
+	// RestartForceExitStatus lists exits that cause a restart whatever
+	// Restart= says.
+	RestartForceExitStatus ExitStatusSet
+	// SuccessExitStatus lists exits of the main process that count as a
+	// clean exit, beside 0 and SIGHUP, SIGINT, SIGTERM and SIGPIPE.
+	SuccessExitStatus ExitStatusSet
+	// NonBlocking sets O_NONBLOCK on the sockets passed to the service.
+	NonBlocking bool
 	// TimeoutSec sets TimeoutStartSec and TimeoutStopSec where those are unset.
 	TimeoutSec      Duration
 	TimeoutStartSec Duration
@@ -233,6 +241,9 @@ type SocketSection struct {
 	FileDescriptorName string    // NAME by default
 	Backlog            int       // 0: SOMAXCONN
 	RemoveOnStop       bool
+	// SocketUser and SocketGroup own the socket files; root by default.
+	SocketUser  string
+	SocketGroup string
 }
 
 // MountSection is [Mount]. The unit's name must be the escaped Where.
@@ -319,7 +330,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|mount|timer|device)$`)
+// An instance may itself hold "@" (heartbeat-failed@frr@x.service), as in systemd.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\@-]*)?\.(service|target|socket|mount|timer|device)$`)
 
 // ValidName reports whether name is a valid unit name with a known kind.
 func ValidName(name string) error {

@@ -71,7 +71,7 @@ func (p *parsed) validateUnit() error {
 	}
 	for _, c := range s.checks() {
 		for _, v := range c.values {
-			arg := strings.TrimPrefix(v, "!")
+			arg := strings.TrimPrefix(strings.TrimPrefix(v, "|"), "!")
 			switch c.test {
 			case "PathExists", "PathIsDirectory", "FileNotEmpty", "PathExistsGlob", "PathIsSymbolicLink",
 				"PathIsReadWrite", "DirectoryNotEmpty", "FileIsExecutable":

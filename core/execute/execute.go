@@ -46,6 +46,8 @@ type Spec struct {
 	// ExtraFiles become fds 3, 4, ... in the service (socket activation);
 	// setting LISTEN_FDS and friends in Env is the caller's job.
 	ExtraFiles []*os.File
+	// NonBlocking sets O_NONBLOCK on ExtraFiles (NonBlocking=).
+	NonBlocking bool
 
 	// ListenPID sets LISTEN_PID to the service's own pid, which only the
 	// process itself knows before exec (socket activation).
@@ -142,6 +144,14 @@ func Start(self string, s *Spec) (int, error) {
 		return 0, err
 	}
 	defer closeAll()
+	if s.NonBlocking {
+		// After childFiles: Fd() puts a file back in blocking mode.
+		for _, fd := range files[3:] {
+			if err := unix.SetNonblock(int(fd), true); err != nil {
+				return 0, fmt.Errorf("execute: NonBlocking: %w", err)
+			}
+		}
+	}
 
 	sys := &syscall.SysProcAttr{Setsid: s.Setsid, Setctty: s.SetCtty, Ctty: 0}
 	if !s.needsHelper() {

@@ -22,6 +22,8 @@ const (
 	mountTmpfs
 	mountDev
 	mountProc
+	mountExec
+	mountNoExec
 	mountInaccessible
 )
 
@@ -125,9 +127,18 @@ func (sb *Sandbox) mountPlan() ([]mountEntry, error) {
 	if sb.ControlGroups {
 		add(mountReadOnly, true, "/sys/fs/cgroup")
 	}
-	if sb.ProtectProc != "" {
-		es = append(es, mountEntry{path: "/proc", kind: mountProc, opts: "hidepid=" + sb.ProtectProc})
+	if sb.ProtectProc != "" || sb.ProcSubset != "" {
+		var opts []string
+		if sb.ProtectProc != "" {
+			opts = append(opts, "hidepid="+sb.ProtectProc)
+		}
+		if sb.ProcSubset != "" {
+			opts = append(opts, "subset="+sb.ProcSubset)
+		}
+		es = append(es, mountEntry{path: "/proc", kind: mountProc, opts: strings.Join(opts, ",")})
 	}
+	add(mountNoExec, false, sb.NoExecPaths...)
+	add(mountExec, false, sb.ExecPaths...)
 	for _, e := range es {
 		if !filepath.IsAbs(e.path) {
 			return nil, fmt.Errorf("%q is not an absolute path", e.path)
@@ -205,6 +216,18 @@ func (sb *Sandbox) mountOne(e mountEntry) error {
 			return fmt.Errorf("bind onto itself: %w", err)
 		}
 		return setReadOnly(e.path, e.kind == mountReadOnly, true)
+	case mountExec, mountNoExec:
+		if err := unix.Mount(e.path, e.path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind onto itself: %w", err)
+		}
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOEXEC}
+		if e.kind == mountExec {
+			attr = &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_NOEXEC}
+		}
+		if err := unix.MountSetattr(unix.AT_FDCWD, e.path, unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("set noexec: %w", err)
+		}
+		return nil
 	case mountInaccessible:
 		src := filepath.Join(sb.Stage, "inaccessible", "reg")
 		if fi.IsDir() {

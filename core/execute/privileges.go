@@ -29,6 +29,12 @@ func (sb *Sandbox) beforeIDs(uid, gid *uint32) error {
 			return &exitError{ExitSetScheduler, fmt.Errorf("CPUSchedulingPolicy: %w", err)}
 		}
 	}
+	if sb.IOPriority != nil {
+		const ioprioWhoProcess = 1
+		if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(*sb.IOPriority)); e != 0 {
+			return &exitError{ExitIOPrio, fmt.Errorf("IOSchedulingClass: %w", e)}
+		}
+	}
 	for _, d := range sb.Dirs {
 		if err := makeDir(d, uid, gid); err != nil {
 			return &exitError{d.Exit, err}

@@ -41,6 +41,11 @@ type Sandbox struct {
 	ProtectHostname bool              `json:"protect_hostname,omitempty"`
 	PrivateNetwork  bool              `json:"private_network,omitempty"`
 	PrivateUsers    bool              `json:"private_users,omitempty"`
+	PrivateMounts   bool              `json:"private_mounts,omitempty"`
+	ProcSubset      string            `json:"proc_subset,omitempty"`
+	ExecPaths       []string          `json:"exec,omitempty"`
+	NoExecPaths     []string          `json:"noexec,omitempty"`
+	IOPriority      *int              `json:"ioprio,omitempty"`
 	NoNewPrivileges bool              `json:"nnp,omitempty"`
 	BoundingSet     *uint64           `json:"bounding,omitempty"` // nil: unchanged
 	Ambient         uint64            `json:"ambient,omitempty"`
@@ -103,6 +108,7 @@ func UserRoots(stage string) Roots {
 // Exit codes of the sandbox steps, numbered as systemd's.
 const (
 	ExitOOMAdjust        = 206
+	ExitIOPrio           = 211
 	ExitSecureBits       = 213
 	ExitSetScheduler     = 214
 	ExitCapabilities     = 218
@@ -162,6 +168,13 @@ func NewSandbox(name string, s *units.Sandbox, roots Roots) (*Sandbox, []string,
 		KernelTunables: s.ProtectKernelTunables, KernelModules: s.ProtectKernelModules, KernelLogs: s.ProtectKernelLogs,
 		ControlGroups: s.ProtectControlGroups, ProtectHostname: s.ProtectHostname, PrivateNetwork: s.PrivateNetwork,
 		PrivateUsers: s.PrivateUsers, NoNewPrivileges: s.NoNewPrivileges, OOMScoreAdjust: s.OOMScoreAdjust,
+		PrivateMounts: s.PrivateMounts, ExecPaths: words(s.ExecPaths), NoExecPaths: words(s.NoExecPaths),
+	}
+	if s.ProcSubset == "pid" {
+		sb.ProcSubset = "pid"
+	}
+	if p, ok := s.IOPriority(); ok {
+		sb.IOPriority = &p
 	}
 	if s.ProtectProc != "" && s.ProtectProc != "default" {
 		sb.ProtectProc = s.ProtectProc
@@ -295,7 +308,8 @@ func parseBind(w string, ro bool) (Bind, error) {
 func (sb *Sandbox) empty() bool {
 	return len(sb.Dirs) == 0 && !sb.needsNamespace() && !sb.PrivateUsers && !sb.ProtectHostname &&
 		!sb.PrivateNetwork && !sb.NoNewPrivileges && sb.BoundingSet == nil && sb.Ambient == 0 &&
-		sb.SecureBits == 0 && sb.OOMScoreAdjust == nil && sb.SchedPolicy == nil && sb.Seccomp == nil
+		sb.SecureBits == 0 && sb.OOMScoreAdjust == nil && sb.SchedPolicy == nil && sb.Seccomp == nil &&
+		sb.IOPriority == nil
 }
 
 // needsNamespace reports whether a mount namespace is needed.
@@ -303,7 +317,7 @@ func (sb *Sandbox) needsNamespace() bool {
 	return sb.PrivateTmp != "" || sb.ProtectSystem != "" || sb.ProtectHome != "" || len(sb.ReadWrite) > 0 ||
 		len(sb.ReadOnly) > 0 || len(sb.Inaccessible) > 0 || len(sb.TempFS) > 0 || len(sb.Binds) > 0 ||
 		sb.PrivateDevices || sb.KernelTunables || sb.KernelModules || sb.KernelLogs || sb.ControlGroups ||
-		sb.ProtectProc != ""
+		sb.ProtectProc != "" || sb.ProcSubset != "" || sb.PrivateMounts || len(sb.ExecPaths) > 0 || len(sb.NoExecPaths) > 0
 }
 
 // lastCap is the highest capability the running kernel knows.

@@ -78,6 +78,14 @@ func probe(args []string) int {
 		}
 		fmt.Println(n)
 		return 0
+	case "ioprio":
+		const ioprioWhoProcess = 1
+		n, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, 0, 0)
+		if e != 0 {
+			return errno(e)
+		}
+		fmt.Printf("class %d prio %d\n", n>>13, n&0x1fff)
+		return 0
 	case "interfaces":
 		ifs, err := net.Interfaces()
 		if err != nil {
@@ -181,6 +189,10 @@ func TestSandboxSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	if err := os.WriteFile(host+"/ro/script", []byte("#!/bin/sh\necho ran\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	// The bounding set to expect when CAP_SYS_ADMIN is taken out of ours.
 	bnd, err := strconv.ParseUint(statusField(t, "CapBnd"), 16, 64)
 	if err != nil {
@@ -239,6 +251,12 @@ func TestSandboxSettings(t *testing.T) {
 		{"PrivateNetwork", units.Sandbox{PrivateNetwork: true}, nil, []string{self(t), "interfaces"}, "lo true", "eth"},
 		{"PrivateNetwork namespace", units.Sandbox{PrivateNetwork: true}, nil, sh(`readlink /proc/self/ns/net`), "net:", hostNet},
 		{"PrivateUsers", units.Sandbox{PrivateUsers: true}, ptr(uint32(nobody)), sh(`cat /proc/self/uid_map | tr -s ' ' | tr '\n' ';'`), "0 0 1; 65534 65534 1;", ""},
+		{"PrivateMounts", units.Sandbox{PrivateMounts: true}, nil, sh(`readlink /proc/self/ns/mnt`), "mnt:", hostMnt},
+		{"ProcSubset=pid", units.Sandbox{ProcSubset: "pid"}, nil, sh(`test -e /proc/sys && echo sys-visible; test -e /proc/self/status && echo self-visible`), "self-visible", "sys-visible"},
+		{"NoExecPaths", units.Sandbox{NoExecPaths: units.List{host}}, nil, sh(host + `/ro/script 2>&1`), "Permission denied", "ran"},
+		{"ExecPaths under NoExecPaths", units.Sandbox{NoExecPaths: units.List{host}, ExecPaths: units.List{host + "/ro"}}, nil, sh(host + `/ro/script 2>&1`), "ran", ""},
+		{"IOSchedulingClass", units.Sandbox{IOSchedulingClass: "best-effort", IOSchedulingPriority: ptr(6)}, nil, []string{self(t), "ioprio"}, "class 2 prio 6", ""},
+		{"IOSchedulingClass idle", units.Sandbox{IOSchedulingClass: "idle"}, nil, []string{self(t), "ioprio"}, "class 3 prio 0", ""},
 		{"NoNewPrivileges", units.Sandbox{NoNewPrivileges: true}, nil, sh(`grep NoNewPrivs /proc/self/status`), "NoNewPrivs:\t1", ""},
 		{"CapabilityBoundingSet", units.Sandbox{CapabilityBoundingSet: units.List{"CAP_NET_BIND_SERVICE CAP_CHOWN"}}, nil,
 			sh(`grep -E 'CapBnd|CapEff' /proc/self/status`), "CapEff:\t0000000000000401\nCapBnd:\t0000000000000401", ""},
