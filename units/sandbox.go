@@ -15,71 +15,75 @@ import (
 // does. It is embedded in ServiceSection, so its keys sit in [Service].
 type Sandbox struct {
 	// Directories created before the service starts, owned by User= and
-	// Group=: relative names under /run, /var/lib, /var/cache, /var/log and
-	// /etc (in user mode the XDG directories). Their *Mode is 0755 by default.
-	RuntimeDirectory           List
-	StateDirectory             List
-	CacheDirectory             List
-	LogsDirectory              List
-	ConfigurationDirectory     List
+	// Group= (except ConfigurationDirectory): relative names under /run,
+	// /var/lib, /var/cache, /var/log and /etc (in user mode the XDG
+	// directories), passed as $RUNTIME_DIRECTORY and so on.
+	RuntimeDirectory       List
+	StateDirectory         List
+	CacheDirectory         List
+	LogsDirectory          List
+	ConfigurationDirectory List
+	// The *DirectoryMode keys are the modes of those directories, set at
+	// every start.
 	RuntimeDirectoryMode       *FileMode
 	StateDirectoryMode         *FileMode
 	CacheDirectoryMode         *FileMode
 	LogsDirectoryMode          *FileMode
 	ConfigurationDirectoryMode *FileMode
-	// RuntimeDirectoryPreserve: no (default: removed when the service
-	// stops), yes, or restart (kept across a restart).
+	// RuntimeDirectoryPreserve: no (removed when the service stops), yes,
+	// or restart (kept across a restart).
 	RuntimeDirectoryPreserve Choice
 
-	// Mount namespace settings.
-	PrivateTmp          bool
-	ProtectSystem       Choice // no, yes, full, strict
-	ProtectHome         Choice // no, yes, read-only, tmpfs
-	ReadWritePaths      List   // "-" ignores a missing path
-	ReadOnlyPaths       List
-	InaccessiblePaths   List
-	TemporaryFileSystem List // PATH[:OPTIONS]
-	BindPaths           List // [-]SRC[:DST[:OPTIONS]]
-	BindReadOnlyPaths   List
-	PrivateDevices      bool
-	// ProtectKernel* and ProtectControlGroups make the kernel's knobs
-	// read-only or hidden and drop the capabilities and calls to reach them.
+	PrivateTmp          bool   // a /tmp and /var/tmp of the unit's own, shared by its processes, removed at stop
+	ProtectSystem       Choice // yes: /usr, /boot and /efi read-only; full: /etc too; strict: everything but /dev, /proc, /sys
+	ProtectHome         Choice // yes: /home, /root and /run/user hidden; read-only; tmpfs: an empty read-only tmpfs
+	ReadWritePaths      List   // paths kept writable inside a read-only tree; "-" first ignores a missing path
+	ReadOnlyPaths       List   // paths made read-only; "-" first ignores a missing path
+	InaccessiblePaths   List   // paths hidden behind an empty node of mode 0; "-" first ignores a missing path
+	TemporaryFileSystem List   // PATH[:OPTIONS]: an empty tmpfs over PATH ("ro" makes it read-only)
+	BindPaths           List   // [-]SRC[:DST[:rbind|norbind]]: SRC bound at DST
+	BindReadOnlyPaths   List   // as BindPaths, read-only
+	PrivateDevices      bool   // a /dev with only null, zero, full, random, urandom, tty, pts and shm; no CAP_MKNOD or raw I/O
+	// ProtectKernelTunables makes /proc/sys, /sys and other kernel knobs
+	// read-only and hides /proc/kallsyms and /proc/kcore.
 	ProtectKernelTunables bool
-	ProtectKernelModules  bool
-	ProtectKernelLogs     bool
-	ProtectControlGroups  bool
-	ProtectProc           string // default, invisible, noaccess, ptraceable
-	ProtectClock          bool
-	ProtectHostname       bool
-	PrivateNetwork        bool
-	PrivateUsers          bool
-	PrivateMounts         bool   // a mount namespace of its own, nothing else changed
-	ProcSubset            string // all (default) or pid: /proc shows processes only
-	ExecPaths             List   // paths where exec is allowed under NoExecPaths
-	NoExecPaths           List   // paths mounted noexec
+	// ProtectKernelModules hides the module directories, drops
+	// CAP_SYS_MODULE and denies the module system calls.
+	ProtectKernelModules bool
+	// ProtectKernelLogs hides /proc/kmsg and /dev/kmsg, drops CAP_SYSLOG
+	// and denies syslog(2).
+	ProtectKernelLogs    bool
+	ProtectControlGroups bool   // /sys/fs/cgroup read-only
+	ProtectProc          string // default, invisible, noaccess or ptraceable: hides other users' processes in /proc
+	ProcSubset           string // all (default) or pid: /proc shows processes only
+	ProtectClock         bool   // drops CAP_SYS_TIME and CAP_WAKE_ALARM and denies the calls that set the clock
+	ProtectHostname      bool   // a UTS namespace of its own: setting the hostname stays inside
+	PrivateNetwork       bool   // a network namespace with only a loopback interface, up
+	PrivateUsers         bool   // a user namespace mapping root and User= to themselves and every other id to nobody
+	PrivateMounts        bool   // a mount namespace of its own, nothing else changed
+	ExecPaths            List   // paths where exec is allowed again under NoExecPaths
+	NoExecPaths          List   // paths mounted noexec
 
-	// Privileges.
-	NoNewPrivileges       bool
-	CapabilityBoundingSet List // capability names; "~" first inverts
-	AmbientCapabilities   List
-	SecureBits            List   // keep-caps, keep-caps-locked, no-setuid-fixup, ...
-	OOMScoreAdjust        *int   // -1000..1000
-	IOSchedulingClass     string // none, realtime, best-effort, idle
-	IOSchedulingPriority  *int   // 0 (highest)..7
+	NoNewPrivileges       bool   // no_new_privs: setuid bits and file capabilities do not raise privileges
+	CapabilityBoundingSet List   // capability names kept in the bounding set; "~" first lists those dropped
+	AmbientCapabilities   List   // capabilities kept across the switch to User= (ambient set)
+	SecureBits            List   // keep-caps, keep-caps-locked, no-setuid-fixup, no-setuid-fixup-locked, noroot, noroot-locked
+	OOMScoreAdjust        *int   // -1000..1000, written to /proc/self/oom_score_adj
+	IOSchedulingClass     string // none, realtime, best-effort or idle (ioprio_set)
+	IOSchedulingPriority  *int   // 0 (highest)..7 within the class
 	SupplementaryGroups   List   // groups added to Group='s
-	CPUSchedulingPolicy   string
-	CPUSchedulingPriority *int
+	CPUSchedulingPolicy   string // other, batch, idle, fifo or rr
+	CPUSchedulingPriority *int   // 1..99 for fifo and rr
 
-	// Seccomp.
-	SystemCallFilter        List
-	SystemCallArchitectures List
-	SystemCallErrorNumber   string
-	RestrictAddressFamilies List
-	RestrictNamespaces      Choice // yes, no, or a list of namespace types, "~" first to deny
-	RestrictRealtime        bool
-	RestrictSUIDSGID        bool
-	MemoryDenyWriteExecute  bool
-	LockPersonality         bool
+	SystemCallFilter        List   // names and @groups allowed, or denied with "~" first; a name may end in ":ERRNO"
+	SystemCallArchitectures List   // only "native": calls through another ABI kill the service
+	SystemCallErrorNumber   string // errno name returned by denied calls; unset or "kill" kills with SIGSYS
+	RestrictAddressFamilies List   // AF_* families socket(2) may use; "~" first lists those denied; "none"
+	RestrictNamespaces      Choice // yes, no, or the namespace types allowed ("~" first: denied): cgroup ipc net mnt pid user uts time
+	RestrictRealtime        bool   // realtime scheduling policies refused
+	RestrictSUIDSGID        bool   // setting setuid and setgid bits on files refused
+	MemoryDenyWriteExecute  bool   // writable and executable memory, or making memory executable, refused
+	LockPersonality         bool   // personality(2) locked to the default
 }
 
 // words splits list entries on blanks.

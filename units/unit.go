@@ -47,17 +47,20 @@ func (u *Unit) Instance() string { _, inst, _ := splitName(u.Name); return inst 
 
 // UnitSection is [Unit].
 type UnitSection struct {
-	Description   string
-	Documentation List
-	Requires      List
-	Requisite     List
-	Wants         List // also receives the entries of TARGET.wants/ directories
-	BindsTo       List
-	PartOf        List
-	OnFailure     List
-	After         List
-	Before        List
-	Conflicts     List
+	Description   string // shown by sctl status and in state changes
+	Documentation List   // URLs or man pages, informational
+	// Requires starts the units with this one and stops this one when they stop;
+	// it fails when they fail to start.
+	Requires List
+	// Requisite fails the start unless the units are active already.
+	Requisite List
+	Wants     List // units started with this one; also the entries of TARGET.wants/ directories
+	BindsTo   List // as Requires, and this unit stops when they stop for any reason
+	PartOf    List // stopped and restarted with the units named
+	OnFailure List // units started when this one fails
+	After     List // ordering: this unit starts after these, and stops before them
+	Before    List // ordering: this unit starts before these, and stops after them
+	Conflicts List // units stopped when this one starts, and the other way round
 
 	// StartLimitBurst starts within StartLimitIntervalSec are allowed;
 	// 0 leaves the manager's default.
@@ -130,8 +133,12 @@ func (s *UnitSection) HasDefaultDependencies() bool {
 
 // ServiceSection is [Service].
 type ServiceSection struct {
-	Type          string // simple (default), exec, oneshot, forking, notify
-	PIDFile       string // forking only
+	Type    string // simple (default), exec, oneshot, forking, notify
+	PIDFile string // forking only
+	// Exec* are command lines, in order: before the main process, the main
+	// process (several only for oneshot), after it started, on reload, to
+	// stop it and after it stopped. Prefixes "-", "@", "+", "!" and ":"
+	// are systemd's; $NAME and ${NAME} are expanded from the environment.
 	ExecStartPre  Commands
 	ExecStart     Commands
 	ExecStartPost Commands
@@ -139,9 +146,12 @@ type ServiceSection struct {
 	ExecStop      Commands
 	ExecStopPost  Commands
 
+	// RemainAfterExit keeps the service active once its processes exited.
 	RemainAfterExit bool
-	Restart         string
-	RestartSec      Duration
+	// Restart is when the service restarts after it ended: no, on-success,
+	// on-failure, on-abnormal, on-abort, on-watchdog or always.
+	Restart    string
+	RestartSec Duration // wait before a restart
 	// RestartPreventExitStatus lists exits that never cause a restart.
 	RestartPreventExitStatus ExitStatusSet
 	// RestartForceExitStatus lists exits that cause a restart whatever
@@ -163,7 +173,7 @@ type ServiceSection struct {
 	SendSIGKILL  *bool
 	NotifyAccess string // none, main, exec, all; "main" by default for notify
 
-	Environment List
+	Environment List // NAME=VALUE assignments, in order; later ones win
 	// EnvironmentFile lists files of NAME=VALUE lines; a "-" prefix makes
 	// a missing file not an error (see EnvironmentFiles).
 	EnvironmentFile  List
@@ -173,11 +183,12 @@ type ServiceSection struct {
 	UMask            *FileMode
 	Nice             *int
 
-	StandardInput  string
-	StandardOutput string // "journal" is read as "log"
-	StandardError  string
-	TTYPath        string
+	StandardInput  string // null (default) or tty
+	StandardOutput string // inherit, console, null, tty, log or kmsg; "journal" is read as "log"
+	StandardError  string // as StandardOutput; unset follows it
+	TTYPath        string // the terminal for StandardInput="tty"; /dev/console by default
 
+	// Limit* set the resource limits (setrlimit) of the service.
 	LimitCPU     *Rlimit
 	LimitFSIZE   *Rlimit
 	LimitCORE    *Rlimit
@@ -231,16 +242,18 @@ func (s *ServiceSection) Rlimits() map[string]Rlimit {
 // SocketSection is [Socket]. Only Accept=false sockets are supported: the
 // listening sockets are passed to one service.
 type SocketSection struct {
+	// Listen* are the addresses listened on: "/run/x.sock", "@abstract",
+	// "8080", "127.0.0.1:8080" or "[::1]:80".
 	ListenStream           List
 	ListenDatagram         List
 	ListenSequentialPacket List
-	Accept                 bool
+	Accept                 bool // only false: one service gets the listening sockets
 	// Service is the unit started on traffic; NAME.service by default.
 	Service            string
 	SocketMode         *FileMode // 0666 by default
 	FileDescriptorName string    // NAME by default
 	Backlog            int       // 0: SOMAXCONN
-	RemoveOnStop       bool
+	RemoveOnStop       bool      // remove the socket files when the socket stops
 	// SocketUser and SocketGroup own the socket files; root by default.
 	SocketUser  string
 	SocketGroup string
@@ -248,16 +261,18 @@ type SocketSection struct {
 
 // MountSection is [Mount]. The unit's name must be the escaped Where.
 type MountSection struct {
-	What          string
-	Where         string
-	Type          string
-	Options       string
+	What          string    // the device, file or remote to mount
+	Where         string    // the mount point; the unit's name is its escaped path
+	Type          string    // the file system type, as mount -t
+	Options       string    // mount options, comma-separated, as mount -o
 	DirectoryMode *FileMode // 0755 by default
 	TimeoutSec    Duration  // 90s by default
 }
 
 // TimerSection is [Timer].
 type TimerSection struct {
+	// On*Sec fire that long after boot, after the manager started, after
+	// the timer started, after the unit last started or last stopped.
 	OnBootSec         Duration
 	OnStartupSec      Duration
 	OnActiveSec       Duration
@@ -266,17 +281,17 @@ type TimerSection struct {
 	// OnCalendar is only checked for being non-empty here: its syntax
 	// belongs to the calendar parser.
 	OnCalendar         List
-	Unit               string // NAME.service by default
-	Persistent         bool
-	AccuracySec        Duration // 1min by default
-	RandomizedDelaySec Duration
+	Unit               string   // NAME.service by default
+	Persistent         bool     // a calendar timer missed while down fires once at start
+	AccuracySec        Duration // how late a timer may fire, to group wakeups
+	RandomizedDelaySec Duration // a random delay up to this is added to each firing
 }
 
 // InstallSection is [Install].
 type InstallSection struct {
-	WantedBy   List
-	RequiredBy List
-	Alias      List
+	WantedBy   List // enabling adds this unit to each target's .wants
+	RequiredBy List // enabling adds this unit to each unit's .requires
+	Alias      List // other names of the unit, made links when enabled
 	// Also names units enabled and disabled together with this one.
 	Also List
 	// DefaultInstance is the instance a template is enabled as when none

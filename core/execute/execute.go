@@ -165,10 +165,19 @@ func Start(self string, s *Spec) (int, error) {
 		return pid, nil
 	}
 
+	sandbox := s.Sandbox
+	if sb := s.Sandbox; sb != nil && os.Geteuid() != 0 && (sb.PrivateUsers || sb.needsPrivilege()) {
+		userNamespace(sys, s)
+		c := *sb
+		c.OwnUserNS = true
+		sandbox = &c
+	} else if sb != nil && sb.PrivateUsers {
+		userNamespace(sys, s)
+	}
 	b, err := json.Marshal(wireSpec{
 		Path: s.Path, Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
 		Groups: s.Groups, UMask: s.UMask, Nice: s.Nice, Rlimits: s.Rlimits,
-		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID, Sandbox: s.Sandbox,
+		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID, Sandbox: sandbox,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("execute: encode spec: %w", err)
@@ -176,9 +185,6 @@ func Start(self string, s *Spec) (int, error) {
 	if len(b) > maxSpecLen {
 		return 0, fmt.Errorf("execute: %s=%s: spec is %d bytes, over the %d-byte limit of one environment string",
 			s.directive(), s.Argv[0], len(b), maxSpecLen)
-	}
-	if sb := s.Sandbox; sb != nil && (sb.PrivateUsers || (os.Geteuid() != 0 && sb.needsNamespace())) {
-		userNamespace(sys, s)
 	}
 	// The helper changes directory itself, after dropping privileges.
 	attr := &syscall.ProcAttr{Env: []string{SpecEnv + "=" + string(b)}, Files: files, Sys: sys}
@@ -260,13 +266,15 @@ func keepAlive(s *Spec) {
 // can only create at clone time (unshare needs a single-threaded process).
 // As systemd's PrivateUsers=, root and the service's user map to
 // themselves and every other id to nobody. An unprivileged manager may only
-// map its own ids, which is what lets it build mount namespaces at all.
+// map its own ids: it maps them to root of the namespace, so that the
+// helper keeps its capabilities there across its own execve and can build
+// mount namespaces at all; the helper drops them all before the service.
 func userNamespace(sys *syscall.SysProcAttr, s *Spec) {
 	sys.Cloneflags |= syscall.CLONE_NEWUSER
 	uid, gid := os.Geteuid(), os.Getegid()
 	if uid != 0 {
-		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
-		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
 		return
 	}
 	sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}

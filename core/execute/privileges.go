@@ -60,7 +60,13 @@ func (sb *Sandbox) beforeIDs(uid, gid *uint32) error {
 			return &exitError{ExitSecureBits, fmt.Errorf("SecureBits: %w", err)}
 		}
 	}
-	if sb.BoundingSet != nil {
+	if sb.OwnUserNS {
+		// Root of its own namespace only to build it: the service gets
+		// no capabilities from it.
+		none := uint64(0)
+		sb.BoundingSet, sb.BoundingImplied = &none, false
+	}
+	if sb.BoundingSet != nil && !(sb.BoundingImplied && !hasEffective(capSetpcap)) {
 		for c := 0; c < 64; c++ {
 			if *sb.BoundingSet&(1<<c) != 0 {
 				continue
@@ -128,6 +134,8 @@ func (sb *Sandbox) afterIDs() error {
 	}
 	return nil
 }
+
+const capSetpcap = 8
 
 // hasEffective reports whether capability c is in the effective set.
 func hasEffective(c uint) bool {

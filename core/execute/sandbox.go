@@ -32,28 +32,35 @@ type Sandbox struct {
 	TempFS        []string `json:"tmpfs,omitempty"` // PATH[:OPTIONS]
 	Binds         []Bind   `json:"binds,omitempty"`
 
-	PrivateDevices  bool              `json:"private_devices,omitempty"`
-	KernelTunables  bool              `json:"kernel_tunables,omitempty"`
-	KernelModules   bool              `json:"kernel_modules,omitempty"`
-	KernelLogs      bool              `json:"kernel_logs,omitempty"`
-	ControlGroups   bool              `json:"control_groups,omitempty"`
-	ProtectProc     string            `json:"protect_proc,omitempty"`
-	ProtectHostname bool              `json:"protect_hostname,omitempty"`
-	PrivateNetwork  bool              `json:"private_network,omitempty"`
-	PrivateUsers    bool              `json:"private_users,omitempty"`
-	PrivateMounts   bool              `json:"private_mounts,omitempty"`
-	ProcSubset      string            `json:"proc_subset,omitempty"`
-	ExecPaths       []string          `json:"exec,omitempty"`
-	NoExecPaths     []string          `json:"noexec,omitempty"`
-	IOPriority      *int              `json:"ioprio,omitempty"`
-	NoNewPrivileges bool              `json:"nnp,omitempty"`
-	BoundingSet     *uint64           `json:"bounding,omitempty"` // nil: unchanged
-	Ambient         uint64            `json:"ambient,omitempty"`
-	SecureBits      int               `json:"securebits,omitempty"`
-	OOMScoreAdjust  *int              `json:"oom_score_adjust,omitempty"`
-	SchedPolicy     *int              `json:"sched_policy,omitempty"`
-	SchedPriority   int               `json:"sched_priority,omitempty"`
-	Seccomp         *seccomp.Settings `json:"seccomp,omitempty"`
+	PrivateDevices  bool     `json:"private_devices,omitempty"`
+	KernelTunables  bool     `json:"kernel_tunables,omitempty"`
+	KernelModules   bool     `json:"kernel_modules,omitempty"`
+	KernelLogs      bool     `json:"kernel_logs,omitempty"`
+	ControlGroups   bool     `json:"control_groups,omitempty"`
+	ProtectProc     string   `json:"protect_proc,omitempty"`
+	ProtectHostname bool     `json:"protect_hostname,omitempty"`
+	PrivateNetwork  bool     `json:"private_network,omitempty"`
+	PrivateUsers    bool     `json:"private_users,omitempty"`
+	PrivateMounts   bool     `json:"private_mounts,omitempty"`
+	ProcSubset      string   `json:"proc_subset,omitempty"`
+	ExecPaths       []string `json:"exec,omitempty"`
+	NoExecPaths     []string `json:"noexec,omitempty"`
+	IOPriority      *int     `json:"ioprio,omitempty"`
+	NoNewPrivileges bool     `json:"nnp,omitempty"`
+	BoundingSet     *uint64  `json:"bounding,omitempty"` // nil: unchanged
+	// BoundingImplied says that only Protect* settings asked for BoundingSet:
+	// a manager without CAP_SETPCAP then leaves the set alone, as it holds
+	// none of those capabilities anyway.
+	BoundingImplied bool `json:"bounding_implied,omitempty"`
+	// OwnUserNS is set by Start when an unprivileged manager gives the
+	// helper a user namespace of its own, where it is root.
+	OwnUserNS      bool              `json:"own_userns,omitempty"`
+	Ambient        uint64            `json:"ambient,omitempty"`
+	SecureBits     int               `json:"securebits,omitempty"`
+	OOMScoreAdjust *int              `json:"oom_score_adjust,omitempty"`
+	SchedPolicy    *int              `json:"sched_policy,omitempty"`
+	SchedPriority  int               `json:"sched_priority,omitempty"`
+	Seccomp        *seccomp.Settings `json:"seccomp,omitempty"`
 }
 
 // Dir is one RuntimeDirectory= (or State-, Cache-, Logs-,
@@ -229,6 +236,7 @@ func NewSandbox(name string, s *units.Sandbox, roots Roots) (*Sandbox, []string,
 		drop(s.ProtectKernelLogs, capSyslog)
 		drop(s.ProtectClock, capSysTime, capWakeAlarm)
 		sb.BoundingSet = &mask
+		sb.BoundingImplied = len(s.CapabilityBoundingSet) == 0
 	}
 	var err error
 	if sb.Ambient, err = units.Capabilities(s.AmbientCapabilities); err != nil {
@@ -310,6 +318,12 @@ func (sb *Sandbox) empty() bool {
 		!sb.PrivateNetwork && !sb.NoNewPrivileges && sb.BoundingSet == nil && sb.Ambient == 0 &&
 		sb.SecureBits == 0 && sb.OOMScoreAdjust == nil && sb.SchedPolicy == nil && sb.Seccomp == nil &&
 		sb.IOPriority == nil
+}
+
+// needsPrivilege reports whether an unprivileged manager can only apply
+// sb inside a user namespace of the helper's own.
+func (sb *Sandbox) needsPrivilege() bool {
+	return sb.needsNamespace() || sb.ProtectHostname || sb.PrivateNetwork
 }
 
 // needsNamespace reports whether a mount namespace is needed.

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -370,5 +372,86 @@ func TestPrivateTmpShared(t *testing.T) {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still there after Cleanup: %v", p, err)
 		}
+	}
+}
+
+// TestSandboxUserMode runs the user-mode table as an unprivileged user:
+// as root, by running this test binary again as nobody.
+func TestSandboxUserMode(t *testing.T) {
+	if os.Geteuid() == 0 {
+		dir := t.TempDir()
+		for _, p := range []string{dir, filepath.Dir(dir)} {
+			if err := os.Chmod(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bin := filepath.Join(dir, "execute.test")
+		data, err := os.ReadFile(self(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.Mkdir(tmp, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(tmp, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run", "^TestSandboxUserMode$", "-test.v")
+		cmd.Dir = tmp
+		cmd.Env = []string{"HOME=" + tmp, "TMPDIR=" + tmp, "PATH=/usr/bin:/bin"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("as nobody: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "--- PASS: TestSandboxUserMode") {
+			t.Fatalf("the user-mode run did not pass:\n%s", out)
+		}
+		return
+	}
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		t.Skip("user namespaces are off: mount settings cannot work unprivileged")
+	}
+	host := t.TempDir()
+	if err := os.WriteFile(host+"/f", []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostUTS, _ := os.Readlink("/proc/self/ns/uts")
+	tests := []struct {
+		name      string
+		s         units.Sandbox
+		argv      []string
+		want, not string
+	}{
+		{"RuntimeDirectory", units.Sandbox{RuntimeDirectory: units.List{"app"}}, sh(`test -d "$RUNTIME_DIRECTORY" && echo made`), "made", ""},
+		{"PrivateTmp", units.Sandbox{PrivateTmp: true}, sh(`ls -A /tmp | wc -l`), "0", ""},
+		{"ProtectSystem=strict", units.Sandbox{ProtectSystem: "strict"}, sh(`touch ` + host + `/x 2>&1; true`), "Read-only file system", ""},
+		{"ReadOnlyPaths", units.Sandbox{ReadOnlyPaths: units.List{host}}, sh(`touch ` + host + `/x 2>&1; true`), "Read-only file system", ""},
+		{"InaccessiblePaths", units.Sandbox{InaccessiblePaths: units.List{host}}, sh(`cat ` + host + `/f 2>&1; true`), "Permission denied", "secret"},
+		{"TemporaryFileSystem", units.Sandbox{TemporaryFileSystem: units.List{host}}, sh(`ls -A ` + host + ` | wc -l`), "0", ""},
+		{"PrivateDevices", units.Sandbox{PrivateDevices: true}, sh(`ls /dev | wc -l; echo x > /dev/null && echo null-ok`), "null-ok", ""},
+		{"ProtectKernelTunables", units.Sandbox{ProtectKernelTunables: true}, sh(mountOpts("/proc/sys")), "ro", ""},
+		{"ProtectHostname", units.Sandbox{ProtectHostname: true}, sh(`readlink /proc/self/ns/uts`), "uts:", hostUTS},
+		{"PrivateNetwork", units.Sandbox{PrivateNetwork: true}, []string{self(t), "interfaces"}, "lo true", "eth"},
+		{"ProtectClock", units.Sandbox{ProtectClock: true}, []string{self(t), "settime"}, "EPERM", ""},
+		{"NoNewPrivileges", units.Sandbox{NoNewPrivileges: true}, sh(`grep NoNewPrivs /proc/self/status`), "NoNewPrivs:\t1", ""},
+		{"SystemCallFilter", units.Sandbox{SystemCallFilter: units.List{"~@mount"}, SystemCallErrorNumber: "EPERM"}, []string{self(t), "mount"}, "EPERM", ""},
+		{"RestrictAddressFamilies", units.Sandbox{RestrictAddressFamilies: units.List{"AF_UNIX"}}, []string{self(t), "socket-inet"}, "EAFNOSUPPORT", ""},
+		{"MemoryDenyWriteExecute", units.Sandbox{MemoryDenyWriteExecute: true}, []string{self(t), "mmap-wx"}, "EPERM", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, ws := sandboxed(t, tt.s, nil, tt.argv...)
+			if !ws.Exited() || ws.ExitStatus() != 0 {
+				t.Fatalf("status %v; output:\n%s", ws, out)
+			}
+			if !strings.Contains(out, tt.want) || (tt.not != "" && strings.Contains(out, tt.not)) {
+				t.Errorf("output %q: want %q, not %q", out, tt.want, tt.not)
+			}
+		})
 	}
 }
