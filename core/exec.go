@@ -32,13 +32,14 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		return 0, err
 	}
 	spec := &execute.Spec{
-		Path:      c.Path,
-		Argv:      c.Expand(envLookup(env)),
-		Env:       env,
-		Dir:       s.WorkingDirectory,
-		Setsid:    true,
-		Directive: directive,
-		Cgroup:    u.cgroup,
+		Path:           c.Path,
+		Argv:           c.Expand(envLookup(env)),
+		Env:            env,
+		Dir:            s.WorkingDirectory,
+		Setsid:         true,
+		DefaultSIGPIPE: !*s.IgnoreSIGPIPE,
+		Directive:      directive,
+		Cgroup:         u.cgroup,
 	}
 	if spec.Dir == "" {
 		spec.Dir = "/"

@@ -130,7 +130,7 @@ func TestKeysBad(t *testing.T) {
 		{"SendSIGKILL", "a.service.toml", svcHead + "SendSIGKILL = \"no\"\n", "a.service.toml:3"},
 		{"WatchdogSec", "a.service.toml", svcHead + "WatchdogSec = \"1 fortnight\"\n", "a.service.toml:3: Service.WatchdogSec"},
 		{"NotifyAccess", "a.service.toml", svcHead + "NotifyAccess = \"some\"\n", "a.service.toml:3: Service.NotifyAccess: \"some\" is not one of none, main, exec, all"},
-		{"MemoryMax", "a.service.toml", svcHead + "MemoryMax = \"50%\"\n", "a.service.toml:3: Service.MemoryMax"},
+		{"MemoryMax", "a.service.toml", svcHead + "MemoryMax = \"lots\"\n", "a.service.toml:3: Service.MemoryMax"},
 		{"MemoryMax huge", "a.service.toml", svcHead + "MemoryMax = \"99999999999E\"\n", "a.service.toml:3: Service.MemoryMax: \"99999999999E\" is too large"},
 		{"CPUWeight", "a.service.toml", svcHead + "CPUWeight = 10001\n", "a.service.toml:3: Service.CPUWeight: 10001 is not in 1..10000"},
 		{"TasksMax", "a.service.toml", svcHead + "TasksMax = \"many\"\n", "a.service.toml:3: Service.TasksMax: \"many\" is not a number"},

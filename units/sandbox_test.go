@@ -65,3 +65,19 @@ func TestSandboxKeysBad(t *testing.T) {
 		})
 	}
 }
+
+func TestPercentLimits(t *testing.T) {
+	u, err := Parse("a.service.toml", []byte(svcHead+"TasksMax = \"50%\"\nMemoryMax = \"10%\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Service.TasksMax == 0 || uint64(u.Service.TasksMax) > maxTasks()/2 {
+		t.Errorf("TasksMax = %d, want half of %d", u.Service.TasksMax, maxTasks())
+	}
+	if u.Service.MemoryMax == 0 {
+		t.Error("MemoryMax 10% resolved to 0")
+	}
+	if _, err := Parse("a.service.toml", []byte(svcHead+"TasksMax = \"150%\"\n")); err == nil {
+		t.Error("TasksMax 150%: no error")
+	}
+}

@@ -162,6 +162,9 @@ type ServiceSection struct {
 	SuccessExitStatus ExitStatusSet
 	// NonBlocking sets O_NONBLOCK on the sockets passed to the service.
 	NonBlocking bool
+	// IgnoreSIGPIPE starts the service with SIGPIPE ignored; never nil
+	// after loading (default true).
+	IgnoreSIGPIPE *bool
 	// TimeoutSec sets TimeoutStartSec and TimeoutStopSec where those are unset.
 	TimeoutSec      Duration
 	TimeoutStartSec Duration

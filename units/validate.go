@@ -166,6 +166,10 @@ func (p *parsed) validateService() error {
 		t := true
 		s.SendSIGKILL = &t
 	}
+	if s.IgnoreSIGPIPE == nil {
+		t := true
+		s.IgnoreSIGPIPE = &t
+	}
 	defNotify := "none"
 	if s.Type == "notify" {
 		defNotify = "main"

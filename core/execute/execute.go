@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"syscall"
 
@@ -48,6 +49,10 @@ type Spec struct {
 	ExtraFiles []*os.File
 	// NonBlocking sets O_NONBLOCK on ExtraFiles (NonBlocking=).
 	NonBlocking bool
+	// DefaultSIGPIPE starts the service with SIGPIPE at its default
+	// action (IgnoreSIGPIPE=no) through the helper; otherwise the service
+	// inherits the manager's disposition, which the manager sets to ignored.
+	DefaultSIGPIPE bool
 
 	// ListenPID sets LISTEN_PID to the service's own pid, which only the
 	// process itself knows before exec (socket activation).
@@ -118,13 +123,16 @@ type wireSpec struct {
 	Cgroup    string              `json:"cgroup,omitempty"`
 	Directive string              `json:"directive,omitempty"`
 	ListenPID bool                `json:"listen_pid,omitempty"`
-	Sandbox   *Sandbox            `json:"sandbox,omitempty"`
+	// IgnoreSIGPIPE is the manager's SIGPIPE disposition unless
+	// DefaultSIGPIPE: Go's runtime in the helper does not keep it.
+	IgnoreSIGPIPE bool     `json:"ignore_sigpipe,omitempty"`
+	Sandbox       *Sandbox `json:"sandbox,omitempty"`
 }
 
 // needsHelper reports whether s asks for anything ForkExec cannot do.
 func (s *Spec) needsHelper() bool {
 	return s.UMask != nil || s.Nice != nil || len(s.Rlimits) > 0 ||
-		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID || s.Sandbox != nil
+		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID || s.Sandbox != nil || s.DefaultSIGPIPE
 }
 
 // Start starts the process described by s and returns its pid without
@@ -178,6 +186,7 @@ func Start(self string, s *Spec) (int, error) {
 		Path: s.Path, Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
 		Groups: s.Groups, UMask: s.UMask, Nice: s.Nice, Rlimits: s.Rlimits,
 		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID, Sandbox: sandbox,
+		IgnoreSIGPIPE: !s.DefaultSIGPIPE && sigpipeIgnored(),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("execute: encode spec: %w", err)
@@ -261,6 +270,9 @@ func keepAlive(s *Spec) {
 	runtime.KeepAlive(s.Stderr)
 	runtime.KeepAlive(s.ExtraFiles)
 }
+
+// sigpipeIgnored reports whether this process ignores SIGPIPE.
+func sigpipeIgnored() bool { return signal.Ignored(syscall.SIGPIPE) }
 
 // userNamespace makes the helper start in a new user namespace, which Go
 // can only create at clone time (unshare needs a single-threaded process).

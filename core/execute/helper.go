@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -89,6 +91,11 @@ func apply(w *wireSpec) error {
 	env := w.Env
 	if w.ListenPID {
 		env = append(env, fmt.Sprintf("LISTEN_PID=%d", unix.Getpid()))
+	}
+	if w.IgnoreSIGPIPE {
+		// Go's runtime handles SIGPIPE itself, which execve resets to the
+		// default action: ignore it for real.
+		signal.Ignore(syscall.SIGPIPE)
 	}
 	path := w.Path
 	if path == "" {

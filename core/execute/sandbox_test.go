@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -453,5 +454,34 @@ func TestSandboxUserMode(t *testing.T) {
 				t.Errorf("output %q: want %q, not %q", out, tt.want, tt.not)
 			}
 		})
+	}
+}
+
+// TestIgnoreSIGPIPE checks SIGPIPE's disposition in the service: ignored
+// when the manager ignores it, on the direct and the helper path alike,
+// and the default action with DefaultSIGPIPE.
+func TestIgnoreSIGPIPE(t *testing.T) {
+	signal.Ignore(syscall.SIGPIPE)
+	defer signal.Reset(syscall.SIGPIPE)
+	ignored := func(spec *Spec) bool {
+		out, read := outFile(t, fmt.Sprint("sigpipe", time.Now().UnixNano()))
+		spec.Argv, spec.Stdout = sh(`grep SigIgn /proc/self/status`), out
+		pid, err := Start(self(t), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wait(t, pid)
+		var mask uint64
+		fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(read(), "SigIgn:")), "%x", &mask)
+		return mask&(1<<(syscall.SIGPIPE-1)) != 0
+	}
+	if !ignored(&Spec{}) {
+		t.Error("direct path: SIGPIPE not ignored")
+	}
+	if !ignored(&Spec{Sandbox: &Sandbox{}}) {
+		t.Error("helper path: SIGPIPE not ignored")
+	}
+	if ignored(&Spec{DefaultSIGPIPE: true}) {
+		t.Error("DefaultSIGPIPE: SIGPIPE still ignored")
 	}
 }
