@@ -15,6 +15,7 @@ import (
 // not carry over.
 type Dropped struct {
 	Key    string // "Section.Key"
+	File   string // the drop-in it was read from; "" for the unit file itself
 	Line   int
 	Reason string
 	// Harmless says that leaving it out changes nothing a service can
@@ -27,7 +28,11 @@ func (d Dropped) String() string {
 	if d.Harmless {
 		word = "ignored"
 	}
-	s := fmt.Sprintf("%s (line %d): %s", d.Key, d.Line, word)
+	where := fmt.Sprintf("line %d", d.Line)
+	if d.File != "" {
+		where = d.File + " " + where
+	}
+	s := fmt.Sprintf("%s (%s): %s", d.Key, where, word)
 	if d.Reason != "" {
 		s += ": " + d.Reason
 	}
@@ -68,6 +73,20 @@ func ConvertINI(name string, data []byte) (out []byte, unsupported []string, err
 
 // Convert is ConvertINI with the dropped directives as values.
 func Convert(name string, data []byte) (Conversion, error) {
+	return ConvertFiles(name, data, nil)
+}
+
+// Source is one file given to ConvertFiles.
+type Source struct {
+	Name string // shown in reports, e.g. "override.conf"
+	Data []byte
+}
+
+// ConvertFiles converts a unit file with its drop-ins (NAME.d/*.conf, in
+// the order systemd reads them), which are read as if appended to it: a
+// later assignment overrides or, for lists, appends, and an empty one
+// resets.
+func ConvertFiles(name string, data []byte, dropIns []Source) (Conversion, error) {
 	name = filepath.Base(name)
 	if err := ValidName(name); err != nil {
 		return Conversion{}, err
@@ -77,6 +96,13 @@ func Convert(name string, data []byte) (Conversion, error) {
 	if err := c.read(string(data), kind); err != nil {
 		return Conversion{Dropped: c.dropped}, err
 	}
+	for _, d := range dropIns {
+		c.file = d.Name
+		if err := c.read(string(d.Data), kind); err != nil {
+			return Conversion{Dropped: c.dropped}, err
+		}
+	}
+	c.file = ""
 	// Values are checked by Parse itself: a rejected key is dropped and
 	// reported, until what is left parses.
 	for {
@@ -105,13 +131,14 @@ type iniEntry struct {
 
 type converter struct {
 	name                 string
+	file                 string // the drop-in being read, "" for the unit file
 	sections             []*iniSection
 	dropped              []Dropped
 	permissionsStartOnly bool
 }
 
 func (c *converter) skip(sec, key string, line int, reason string) {
-	d := Dropped{Key: sec + "." + key, Line: line, Reason: reason}
+	d := Dropped{Key: sec + "." + key, File: c.file, Line: line, Reason: reason}
 	if why, ok := harmless[d.Key]; ok && reason == "" {
 		d.Reason, d.Harmless = why, true
 	}
@@ -148,25 +175,29 @@ func (c *converter) read(text, kind string) error {
 		l := strings.TrimSpace(lines[i])
 		for strings.HasSuffix(l, `\`) && i+1 < len(lines) {
 			i++
-			l = strings.TrimSuffix(l, `\`) + " " + strings.TrimSpace(lines[i])
+			next := strings.TrimSpace(lines[i])
+			if next != "" && (next[0] == '#' || next[0] == ';') {
+				continue // systemd skips comments inside a continuation
+			}
+			l = strings.TrimSuffix(l, `\`) + " " + next
 		}
 		if l == "" || l[0] == '#' || l[0] == ';' {
 			continue
 		}
 		if l[0] == '[' {
 			if !strings.HasSuffix(l, "]") {
-				return &Error{File: c.name, Line: n, Msg: fmt.Sprintf("bad section header %q", l)}
+				return &Error{File: c.where(), Line: n, Msg: fmt.Sprintf("bad section header %q", l)}
 			}
 			cur = l[1 : len(l)-1]
 			continue
 		}
 		key, val, ok := strings.Cut(l, "=")
 		if !ok {
-			return &Error{File: c.name, Line: n, Msg: fmt.Sprintf("want KEY=VALUE, got %q", l)}
+			return &Error{File: c.where(), Line: n, Msg: fmt.Sprintf("want KEY=VALUE, got %q", l)}
 		}
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
 		if cur == "" {
-			return &Error{File: c.name, Line: n, Msg: fmt.Sprintf("%s= outside of a section", key)}
+			return &Error{File: c.where(), Line: n, Msg: fmt.Sprintf("%s= outside of a section", key)}
 		}
 		sec := cur
 		if r, ok := renamed[cur+"."+key]; ok {
@@ -227,6 +258,14 @@ func (c *converter) read(text, kind string) error {
 	return nil
 }
 
+// where names the file being read in errors.
+func (c *converter) where() string {
+	if c.file != "" {
+		return c.name + ": " + c.file
+	}
+	return c.name
+}
+
 // renamed maps directives systemd still reads under an old name or in an
 // old section to where they live now.
 var renamed = map[string]string{
@@ -279,7 +318,7 @@ var simpleTypes = map[string]string{
 // note records a directive carried over with a change that does not alter
 // what the service sees.
 func (c *converter) note(sec, key string, line int, why string) {
-	c.dropped = append(c.dropped, Dropped{Key: sec + "." + key, Line: line, Reason: why, Harmless: true})
+	c.dropped = append(c.dropped, Dropped{Key: sec + "." + key, File: c.file, Line: line, Reason: why, Harmless: true})
 }
 
 // privilegeControlCommands applies PermissionsStartOnly=yes: every

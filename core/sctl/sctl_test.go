@@ -55,3 +55,32 @@ func TestConvert(t *testing.T) {
 		t.Errorf("unsupported IPAccounting not listed: %q", errb.String())
 	}
 }
+
+func TestConvertDirStrict(t *testing.T) {
+	src, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.service"), []byte("[Service]\nExecStart=/bin/a\n[Install]\nWantedBy=multi-user.target\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "b.service"), []byte("[Service]\nExecStart=/bin/b\nDelegate=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"sctl", "convert", "-o", out, src}, &stdout, &stderr); code != 0 {
+		t.Fatalf("convert -o: %d %s", code, stderr.String())
+	}
+	for _, f := range []string{"a.service.toml", "b.service.toml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.Contains(stderr.String(), "b.service: Service.Delegate (line 3): not supported") {
+		t.Errorf("Delegate not reported with its line: %q", stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"sctl", "convert", "--strict", filepath.Join(src, "b.service")}, &stdout, &stderr); code != 1 {
+		t.Errorf("--strict: code %d, want 1 (%s)", code, stderr.String())
+	}
+	if code := run([]string{"sctl", "convert", "--strict", filepath.Join(src, "a.service")}, &stdout, &stderr); code != 0 {
+		t.Errorf("--strict on a clean file: code %d (%s)", code, stderr.String())
+	}
+}
