@@ -23,6 +23,7 @@ import (
 	"github.com/sysmaster-go/sysmaster/board"
 	"github.com/sysmaster-go/sysmaster/image"
 	"github.com/sysmaster-go/sysmaster/qemu"
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 const usage = `usage:
@@ -32,6 +33,7 @@ const usage = `usage:
   smimage inspect FILE
   smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
   smimage boards
+  smimage convert [-o DIR] [--strict] FILE|DIR...
 `
 
 // usageError is a mistake on the command line: exit status 2.
@@ -81,6 +83,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdBoot(ctx, rest, stderr)
 	case "boards":
 		return cmdBoards(rest, stdout, stderr)
+	case "convert":
+		if code := units.RunConvert("smimage convert", rest, stdout, stderr); code != 0 {
+			return fmt.Errorf("convert failed")
+		}
+		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -124,7 +131,7 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	boardName := fs.String("board", "", "board `NAME` or board file (required)")
 	out := fs.String("o", "", "output `FILE` (default out/NAME/initramfs.cpio[.EXT])")
 	compress := fs.String("compress", "", "compression: none, gzip, xz, zstd or lz4 (default: the board's, else gzip)")
-	units := fs.String("units", "", "copy `DIR`/*.toml to /etc/sysmaster/units (default: the module's units/)")
+	units := fs.String("units", "", "copy `DIR`/*.toml to /etc/sysmaster/units, converting systemd unit files beside them (default: the module's units/)")
 	busybox := fs.String("busybox", "", "add a static busybox at `PATH` with its applet links (\"cache\": the one scripts/fetch-busybox fetched for the board)")
 	smbox := fs.String("smbox", "", "use the prebuilt smbox at `PATH` instead of compiling it")
 	modules := fs.String("modules", "", "take the kernel modules the board asks for from the module tree `DIR` (lib/modules/VERSION), or \"none\" (default: the one scripts/fetch-kernel unpacked for the board)")
