@@ -19,8 +19,16 @@ func (u *Unit) Properties() [][2]string {
 	add := func(k, v string) { out = append(out, [2]string{k, v}) }
 	us := &u.Unit
 	add("DefaultDependencies", yesNo(us.HasDefaultDependencies()))
-	add("StartLimitIntervalUSec", timespan(us.StartLimitIntervalSec.D()))
-	add("StartLimitBurst", strconv.Itoa(us.StartLimitBurst))
+	// 0 leaves the manager's defaults, systemd's own: 5 starts in 10s.
+	interval, burst := us.StartLimitIntervalSec.D(), us.StartLimitBurst
+	if interval == 0 {
+		interval = 10 * time.Second
+	}
+	if burst == 0 {
+		burst = 5
+	}
+	add("StartLimitIntervalUSec", timespan(interval))
+	add("StartLimitBurst", strconv.Itoa(burst))
 	add("Documentation", strings.Join(us.Documentation, " "))
 	if u.Kind() != "service" {
 		return out
