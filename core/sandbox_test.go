@@ -52,3 +52,29 @@ WantedBy = ["default.target"]
 	}
 	m.stop()
 }
+
+// TestExecCondition checks systemd's rule: a condition command exiting
+// 1..254 skips the unit (inactive, not failed); 0 lets it start.
+func TestExecCondition(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"skip.service": "[Service]\nExecCondition = \"/bin/sh -c 'exit 1'\"\nExecStart = \"/bin/sh -c 'echo started > @DIR@/skip'\"\n",
+		"go.service":   "[Service]\nType = \"oneshot\"\nRemainAfterExit = true\nExecCondition = \"/bin/true\"\nExecStart = \"/bin/sh -c 'echo started > @DIR@/go'\"\n",
+		"bad.service":  "[Service]\nExecCondition = \"/bin/sh -c 'exit 255'\"\nExecStart = \"/bin/sleep 100\"\n",
+	})
+	m.start()
+	m.call("start", "skip.service", "go.service", "bad.service")
+	m.waitState("go.service", core.Active)
+	if st := m.waitState("bad.service", core.Failed); st.Result == "success" {
+		t.Errorf("bad.service result %q", st.Result)
+	}
+	if st := m.status("skip.service"); st.Active != core.Inactive || st.Sub != "dead" {
+		t.Errorf("skip.service is %s (%s), want inactive (dead)", st.Active, st.Sub)
+	}
+	if _, err := os.Stat(filepath.Join(m.dir, "skip")); err == nil {
+		t.Error("skip.service ran ExecStart")
+	}
+	if _, err := os.Stat(filepath.Join(m.dir, "go")); err != nil {
+		t.Errorf("go.service did not run ExecStart: %v", err)
+	}
+	m.stop()
+}

@@ -59,6 +59,7 @@ const (
 	svcStopPost
 	svcFailed
 	svcAutoRestart
+	svcCondition // ExecCondition=, before ExecStartPre=
 )
 
 var serviceStates = []stateInfo{
@@ -66,6 +67,7 @@ var serviceStates = []stateInfo{
 	svcStartPost: {"start-post", Activating}, svcRunning: {"running", Active}, svcExited: {"exited", Active},
 	svcReload: {"reload", Active}, svcStop: {"stop", Deactivating}, svcStopSigterm: {"stop-sigterm", Deactivating},
 	svcStopPost: {"stop-post", Deactivating}, svcFailed: {"failed", Failed}, svcAutoRestart: {"auto-restart", Activating},
+	svcCondition: {"condition", Activating},
 }
 
 func (s serviceState) String() string { return serviceStates[s].name }
@@ -73,7 +75,7 @@ func (s serviceState) active() State  { return serviceStates[s].active }
 
 // directive names the commands a state runs, for messages.
 var directive = map[serviceState]string{
-	svcStartPre: "ExecStartPre", svcStart: "ExecStart", svcStartPost: "ExecStartPost",
+	svcCondition: "ExecCondition", svcStartPre: "ExecStartPre", svcStart: "ExecStart", svcStartPost: "ExecStartPost",
 	svcStop: "ExecStop", svcStopPost: "ExecStopPost", svcReload: "ExecReload",
 }
 
@@ -165,7 +167,7 @@ func (u *service) start(m *Manager) {
 		m.logf("%s: %v", u.name, err)
 	}
 	m.armStartTimeout(u, u.svc().TimeoutStartSec.D())
-	m.enterPhase(u, svcStartPre, u.svc().ExecStartPre)
+	m.enterPhase(u, svcCondition, u.svc().ExecCondition)
 }
 
 func (m *Manager) enterPhase(u *service, p serviceState, cmds units.Commands) {
@@ -200,6 +202,9 @@ func (m *Manager) step(u *service) {
 func (m *Manager) advance(u *service) {
 	s := u.svc()
 	switch u.phase() {
+	case svcCondition:
+		m.enterPhase(u, svcStartPre, s.ExecStartPre)
+		return
 	case svcStartPre:
 		if s.Type == "oneshot" || s.Type == "forking" {
 			// The ExecStart commands run to completion; a forking service's
@@ -376,7 +381,7 @@ func (m *Manager) reloadDone(u *service, failure string) {
 // commandFailed handles a failed start or stop command of u.
 func (m *Manager) commandFailed(u *service, result unitResult) {
 	switch u.phase() {
-	case svcStartPre, svcStart, svcStartPost:
+	case svcCondition, svcStartPre, svcStart, svcStartPost:
 		u.result = result
 		if u.mainPID > 0 {
 			// Straight to the signals: ExecStop= is for a service that ran.
@@ -564,6 +569,18 @@ func (m *Manager) ctrlExited(u *service, ws unix.WaitStatus) {
 			return
 		}
 		m.beginStop(u)
+		return
+	}
+	if !ok && u.phase() == svcCondition && ws.Exited() && ws.ExitStatus() < 255 {
+		// As systemd: ExecCondition= exiting 1..254 skips the unit, it
+		// does not fail it.
+		m.logf("%s: ExecCondition %s exited, %s; skipped", u.name, u.cmds[u.cmdIdx].Argv[0], desc)
+		if u.startTimer != nil {
+			u.startTimer.Stop()
+		}
+		m.removeCgroup(u)
+		m.setState(u.unit, svcDead)
+		m.startEnded(u.unit, resultSkipped)
 		return
 	}
 	if !ok && u.cmdIdx < len(u.cmds) && !u.cmds[u.cmdIdx].IgnoreFailure {

@@ -46,7 +46,7 @@ func (u *Unit) Properties() [][2]string {
 	for _, e := range []struct {
 		k string
 		c Commands
-	}{{"ExecStartPre", s.ExecStartPre}, {"ExecStart", s.ExecStart}, {"ExecStartPost", s.ExecStartPost},
+	}{{"ExecCondition", s.ExecCondition}, {"ExecStartPre", s.ExecStartPre}, {"ExecStart", s.ExecStart}, {"ExecStartPost", s.ExecStartPost},
 		{"ExecReload", s.ExecReload}, {"ExecStop", s.ExecStop}, {"ExecStopPost", s.ExecStopPost}} {
 		var recs []string
 		for _, c := range e.c {

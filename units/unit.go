@@ -134,7 +134,11 @@ func (s *UnitSection) HasDefaultDependencies() bool {
 // ServiceSection is [Service].
 type ServiceSection struct {
 	Type    string // simple (default), exec, oneshot, forking, notify
-	PIDFile string // forking only
+	PIDFile string // the daemon's pid file for Type="forking"; removed after stop for any type
+	// ExecCondition runs first: an exit of 1..254 skips the start (the
+	// unit stays inactive, not failed), 255 or a signal fails it.
+	ExecCondition Commands
+
 	// Exec* are command lines, in order: before the main process, the main
 	// process (several only for oneshot), after it started, on reload, to
 	// stop it and after it stopped. Prefixes "-", "@", "+", "!" and ":"
