@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -33,18 +34,82 @@ func (m *Manager) listen() (*net.UnixListener, error) {
 	return ln, nil
 }
 
+// Control socket limits: anyone may connect, so no local user may tie up
+// the manager. Root always gets through.
+const (
+	// DefaultMaxConnsPerUID bounds the connections one uid (other than
+	// root) has open at once.
+	DefaultMaxConnsPerUID = 16
+	// DefaultRequestTimeout is how long a connection may stay idle
+	// before its request line has arrived.
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// connLimits counts the open connections of each uid.
+type connLimits struct {
+	mu   sync.Mutex
+	open map[int]int
+	max  int
+}
+
+// take counts a connection of uid, or refuses it when uid has max open.
+func (l *connLimits) take(uid int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if uid != 0 && l.open[uid] >= l.max {
+		return false
+	}
+	l.open[uid]++
+	return true
+}
+
+func (l *connLimits) release(uid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[uid]--; l.open[uid] <= 0 {
+		delete(l.open, uid)
+	}
+}
+
 func (m *Manager) serve(ln *net.UnixListener) {
+	limits := &connLimits{open: map[int]int{}, max: m.cfg.MaxConnsPerUID}
+	if limits.max <= 0 {
+		limits.max = DefaultMaxConnsPerUID
+	}
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
 			return
 		}
+		uid := peerUID(c)
+		if !limits.take(uid) {
+			// Told why, at once, without a goroutine of its own.
+			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			out, _ := json.Marshal(Response{Code: 1, Err: fmt.Sprintf("too many connections from uid %d (at most %d at once); try again later", uid, limits.max)})
+			_, _ = c.Write(append(out, '\n'))
+			c.Close()
+			continue
+		}
 		m.conns.Add(1)
 		go func() {
 			defer m.conns.Done()
-			m.handleConn(c)
+			defer limits.release(uid)
+			m.handleConn(c, uid)
 		}()
 	}
+}
+
+// peerUID is the uid of the process at the other end, -1 if unknown.
+func peerUID(c *net.UnixConn) int {
+	uid := -1
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+				uid = int(cred.Uid)
+			}
+		})
+	}
+	return uid
 }
 
 // mutating lists the commands that change state; only root or the
@@ -56,19 +121,19 @@ var mutating = map[string]bool{
 	"poweroff": true, "reboot": true, "halt": true, "device": true,
 }
 
-func (m *Manager) handleConn(c *net.UnixConn) {
+func (m *Manager) handleConn(c *net.UnixConn, uid int) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Minute))
-	uid := -1
-	if raw, err := c.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-				uid = int(cred.Uid)
-			}
-		})
+	idle := m.cfg.RequestTimeout
+	if idle <= 0 {
+		idle = DefaultRequestTimeout
 	}
+	// The request must come soon; its answer may take as long as its jobs.
+	_ = c.SetReadDeadline(time.Now().Add(idle))
 	r := bufio.NewReaderSize(c, 4096)
-	line, err := readLine(r, MaxRequest)
+	line, err := proto.ReadLine(r, MaxRequest)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no request within %s", idle)
+	}
 	var resp Response
 	var req Request
 	if err == nil {
@@ -97,63 +162,8 @@ func (m *Manager) handleConn(c *net.UnixConn) {
 		}
 	}
 	out, _ := json.Marshal(resp)
+	_ = c.SetWriteDeadline(time.Now().Add(idle))
 	_, _ = c.Write(append(out, '\n'))
-}
-
-// DecodeRequest parses and checks one request line.
-func DecodeRequest(line []byte) (Request, error) {
-	var req Request
-	if len(line) > MaxRequest {
-		return req, fmt.Errorf("request longer than %d bytes", MaxRequest)
-	}
-	if err := json.Unmarshal(line, &req); err != nil {
-		return req, errors.New("not a JSON object with cmd, units, json, lines, type, state")
-	}
-	if req.Cmd == "" {
-		return req, errors.New("no cmd")
-	}
-	if len(req.Units) > 1024 {
-		return req, errors.New("too many units in one request")
-	}
-	for _, u := range req.Units {
-		if len(u) > 256 || strings.ContainsAny(u, "/\x00\n") {
-			return req, fmt.Errorf("bad unit name %.40q", u)
-		}
-	}
-	if req.Cmd == "device" {
-		if len(req.Devices) == 0 {
-			return req, errors.New("device: no device given")
-		}
-		if len(req.Devices) > maxDeviceBatch {
-			return req, fmt.Errorf("device: %d reports in one request, at most %d", len(req.Devices), maxDeviceBatch)
-		}
-		for i := range req.Devices {
-			if err := req.Devices[i].check(); err != nil {
-				return req, err
-			}
-		}
-	}
-	if req.Lines < 0 || req.Lines > 100000 {
-		return req, fmt.Errorf("lines %d out of range", req.Lines)
-	}
-	return req, nil
-}
-
-func readLine(r *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := r.ReadSlice('\n')
-		line = append(line, chunk...)
-		if len(line) > max {
-			return nil, fmt.Errorf("request longer than %d bytes", max)
-		}
-		if err == nil {
-			return line, nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, err
-		}
-	}
 }
 
 // handle runs one request on the manager goroutine. Requests that wait for
@@ -206,11 +216,11 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 		}
 		ch <- m.kill(req)
 	case "list-jobs":
-		ch <- m.listJobs(req)
+		ch <- m.listJobs()
 	case "cancel":
 		ch <- m.cancel(req.JobIDs)
 	case "list-timers":
-		ch <- m.listTimers(req)
+		ch <- m.listTimers()
 	case "mask", "unmask":
 		if len(req.Units) == 0 {
 			ch <- Response{Code: 1, Err: req.Cmd + ": no unit given"}
@@ -379,26 +389,6 @@ func (m *Manager) jobsAnswer(jobs []*job) Response {
 	return r
 }
 
-// UnitStatus is the status of one unit, as `sctl status --json` prints it.
-type UnitStatus struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Load        string   `json:"load"`
-	Active      State    `json:"active"`
-	Sub         string   `json:"sub"`
-	MainPID     int      `json:"main_pid,omitempty"`
-	Result      string   `json:"result,omitempty"`
-	Restarts    int      `json:"restarts"`
-	Path        string   `json:"path,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	Since       string   `json:"since,omitempty"`
-	Status      string   `json:"status_text,omitempty"`
-	Cgroup      string   `json:"cgroup,omitempty"`
-	Processes   []int    `json:"processes,omitempty"`
-	Enabled     string   `json:"enabled"`
-	Log         []string `json:"log,omitempty"`
-}
-
 func (m *Manager) unitStatus(u *unit) UnitStatus {
 	s := UnitStatus{Name: u.name, Description: u.description(), Load: "loaded", Active: u.state, Sub: u.sub.String(),
 		Result: u.result.String(), Restarts: u.restarts}
@@ -418,8 +408,9 @@ func (m *Manager) unitStatus(u *unit) UnitStatus {
 	return s
 }
 
+// status answers the status of units, with their processes and last
+// lines of output; the client renders it.
 func (m *Manager) status(req Request) Response {
-	var sts []UnitStatus
 	r := Response{}
 	for _, n := range req.Units {
 		u := m.units[n]
@@ -427,64 +418,17 @@ func (m *Manager) status(req Request) Response {
 		if d, ok := u.k.(detailer); ok {
 			d.detail(m, &st)
 		}
-		sts = append(sts, st)
+		r.Units = append(r.Units, st)
 		if st.Active != Active {
 			r.Code = 3
 		}
 	}
-	if req.JSON {
-		b, _ := json.MarshalIndent(sts, "", "  ")
-		r.Out = string(b) + "\n"
-		return r
-	}
-	var b strings.Builder
-	for _, st := range sts {
-		fmt.Fprintf(&b, "* %s - %s\n", st.Name, st.Description)
-		if st.Error != "" {
-			fmt.Fprintf(&b, "    Loaded: bad-setting\n     Error: %s\n", st.Error)
-		} else {
-			fmt.Fprintf(&b, "    Loaded: loaded (%s)\n", st.Path)
-		}
-		fmt.Fprintf(&b, "    Active: %s (%s)", st.Active, st.Sub)
-		if st.Since != "" {
-			fmt.Fprintf(&b, " since %s", st.Since)
-		}
-		b.WriteString("\n")
-		if st.MainPID > 0 {
-			fmt.Fprintf(&b, "  Main PID: %d\n", st.MainPID)
-		}
-		if st.Status != "" {
-			fmt.Fprintf(&b, "    Status: %q\n", st.Status)
-		}
-		if len(st.Processes) > 0 {
-			fmt.Fprintf(&b, "     Tasks: %d", len(st.Processes))
-			if st.Cgroup != "" {
-				fmt.Fprintf(&b, " (cgroup %s)", st.Cgroup)
-			}
-			b.WriteString("\n")
-			for _, p := range st.Processes {
-				fmt.Fprintf(&b, "            %d %s\n", p, cmdline(p))
-			}
-		}
-		if st.Result != "" && st.Result != "success" {
-			fmt.Fprintf(&b, "    Result: %s\n", st.Result)
-		}
-		if st.Restarts > 0 {
-			fmt.Fprintf(&b, "  Restarts: %d\n", st.Restarts)
-		}
-		if len(st.Log) > 0 {
-			b.WriteString("\n")
-			for _, l := range st.Log {
-				b.WriteString(l + "\n")
-			}
-		}
-	}
-	r.Out = b.String()
 	return r
 }
 
+// listUnits answers every unit (of a kind, in a state, when asked).
 func (m *Manager) listUnits(req Request) Response {
-	var sts []UnitStatus
+	r := Response{Units: []UnitStatus{}}
 	for _, n := range sortedNames(m.units) {
 		u := m.units[n]
 		if req.Type != "" && u.kind() != req.Type {
@@ -493,21 +437,9 @@ func (m *Manager) listUnits(req Request) Response {
 		if req.State != "" && string(u.state) != req.State && u.sub.String() != req.State {
 			continue
 		}
-		sts = append(sts, m.unitStatus(u))
+		r.Units = append(r.Units, m.unitStatus(u))
 	}
-	if req.JSON {
-		b, _ := json.MarshalIndent(sts, "", "  ")
-		return Response{Out: string(b) + "\n"}
-	}
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "UNIT\tLOAD\tACTIVE\tSUB\tDESCRIPTION")
-	for _, st := range sts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Load, st.Active, st.Sub, st.Description)
-	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\n%d units listed.\n", len(sts))
-	return Response{Out: b.String()}
+	return r
 }
 
 // detailer is a kind with more to say in a status answer than in a
@@ -517,7 +449,9 @@ type detailer interface {
 }
 
 func (u *service) detail(m *Manager, st *UnitStatus) {
-	st.Processes = m.processes(u)
+	for _, pid := range m.processes(u) {
+		st.Processes = append(st.Processes, proto.Process{PID: pid, Cmdline: cmdline(pid)})
+	}
 	if u.log != nil {
 		for _, l := range u.log.Lines(10) {
 			st.Log = append(st.Log, l.Time.Format("15:04:05")+" "+l.Text)

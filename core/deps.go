@@ -16,13 +16,14 @@ type graph struct {
 	conflicts   map[string][]string // symmetric Conflicts=
 	socketsOf   map[string][]string // service -> socket units activating it
 	timersOf    map[string][]string // unit -> timer units starting it
+	pathsOf     map[string][]string // unit -> path units starting it
 }
 
 func (m *Manager) buildGraph() {
 	g := graph{
 		after: map[string][]string{}, afterMe: map[string][]string{}, stopWith: map[string][]string{},
 		boundBy: map[string][]string{}, restartWith: map[string][]string{}, conflicts: map[string][]string{},
-		socketsOf: map[string][]string{}, timersOf: map[string][]string{},
+		socketsOf: map[string][]string{}, timersOf: map[string][]string{}, pathsOf: map[string][]string{},
 	}
 	add := g.add
 	for _, n := range sortedNames(m.units) {
@@ -59,12 +60,13 @@ func (m *Manager) buildGraph() {
 			add(g.afterMe, v, k)
 		}
 	}
-	for _, mp := range []map[string][]string{g.after, g.afterMe, g.stopWith, g.boundBy, g.restartWith, g.conflicts, g.socketsOf, g.timersOf} {
+	for _, mp := range []map[string][]string{g.after, g.afterMe, g.stopWith, g.boundBy, g.restartWith, g.conflicts, g.socketsOf, g.timersOf, g.pathsOf} {
 		for k, v := range mp {
 			mp[k] = dedup(v)
 		}
 	}
 	m.g = g
+	m.orderGen++
 }
 
 func (g *graph) add(mp map[string][]string, k, v string) { mp[k] = append(mp[k], v) }

@@ -11,54 +11,13 @@ import (
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// DeviceEvent is what the device manager tells core about one device, so
-// units can order themselves after it ("dev-ttyS1.device").
-type DeviceEvent struct {
-	Action  string   `json:"action"`            // add, change, move, bind, remove
-	SysPath string   `json:"syspath"`           // /sys/devices/...
-	DevNode string   `json:"devnode,omitempty"` // /dev/...
-	Links   []string `json:"links,omitempty"`   // /dev/disk/by-uuid/...
-}
-
 // deviceTimeout bounds how long a start job waits for its device to
 // appear, as systemd's DefaultDeviceTimeoutSec.
 const deviceTimeout = 90 * time.Second
 
-// Bounds of a device report: links of one device, and reports in one
-// request (coldplug sends many at once).
-const (
-	maxDeviceLinks = 256
-	maxDeviceBatch = 512
-)
-
-func (ev *DeviceEvent) check() error {
-	switch ev.Action {
-	case "add", "change", "move", "bind", "unbind", "online", "offline", "remove":
-	default:
-		return fmt.Errorf("device: unknown action %.20q", ev.Action)
-	}
-	if !strings.HasPrefix(ev.SysPath, "/sys/") {
-		return fmt.Errorf("device: syspath %.60q is not under /sys", ev.SysPath)
-	}
-	if len(ev.Links) > maxDeviceLinks {
-		return fmt.Errorf("device: %d links, at most %d", len(ev.Links), maxDeviceLinks)
-	}
-	for _, p := range append([]string{ev.SysPath, ev.DevNode}, ev.Links...) {
-		if len(p) > 1024 || strings.ContainsAny(p, "\x00\n") {
-			return fmt.Errorf("device: bad path %.60q", p)
-		}
-	}
-	for _, p := range append([]string{ev.DevNode}, ev.Links...) {
-		if p != "" && !strings.HasPrefix(p, "/dev/") {
-			return fmt.Errorf("device: %.60q is not under /dev", p)
-		}
-	}
-	return nil
-}
-
 // unitNames are the device units that stand for the device: one for its
 // /sys path, one for its node and one per symlink, as systemd names them.
-func (ev *DeviceEvent) unitNames() []string {
+func deviceUnitNames(ev *DeviceEvent) []string {
 	out := []string{units.UnitNameFromPath(ev.SysPath, "device")}
 	for _, p := range append([]string{ev.DevNode}, ev.Links...) {
 		if p != "" {
@@ -117,7 +76,7 @@ func (m *Manager) addDeviceUnits() {
 
 // deviceChanged applies one report of the device manager.
 func (m *Manager) deviceChanged(ev *DeviceEvent) {
-	names := ev.unitNames()
+	names := deviceUnitNames(ev)
 	if ev.Action == "remove" {
 		if old := m.devLinks[ev.SysPath]; old != nil {
 			names = append(names, old...)

@@ -49,10 +49,11 @@ type fakeProc struct {
 }
 
 type fakeProcs struct {
-	h       *harness
-	next    int
-	running map[int]*fakeProc
-	started []string // "unit directive argv0 arg…", in order
+	h        *harness
+	next     int
+	running  map[int]*fakeProc
+	started  []string // "unit directive argv0 arg…", in order
+	mountErr chan error
 }
 
 func (p *fakeProcs) start(self string, spec *execute.Spec) (int, error) {
@@ -103,6 +104,12 @@ func (p *fakeProcs) startTime(pid int) (uint64, error) {
 
 func (p *fakeProcs) reap(func(int, unix.WaitStatus)) {}
 
+// mount blocks until the test says (p.mountErr), as a slow device would.
+func (p *fakeProcs) mount(what, where, typ string, flags uintptr, data string) error {
+	return <-p.mountErr
+}
+func (p *fakeProcs) unmount(string, int) error { return nil }
+
 type harness struct {
 	t     *testing.T
 	m     *Manager
@@ -133,7 +140,7 @@ func newHarness(t *testing.T, files map[string]string) *harness {
 		}
 	}
 	h := &harness{t: t, clock: &fakeClock{t: time.Unix(1_700_000_000, 0)}}
-	h.procs = &fakeProcs{h: h, next: 1000, running: map[int]*fakeProc{}}
+	h.procs = &fakeProcs{h: h, next: 1000, running: map[int]*fakeProc{}, mountErr: make(chan error)}
 	m, err := New(Config{User: true, UnitDirs: []string{unitDir}, StateDir: filepath.Join(dir, "state"), Console: &h.log})
 	if err != nil {
 		t.Fatal(err)

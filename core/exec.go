@@ -12,6 +12,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/core/logbuf"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -193,9 +194,9 @@ func (m *Manager) environment(u *service, main bool) ([]string, error) {
 			}
 		}
 	}
-	env = append(env, "SYSMASTER_UNIT="+u.name)
+	env = append(env, proto.EnvUnit+"="+u.name)
 	if m.cfg.Socket != "" {
-		env = append(env, "SYSMASTER_SOCKET="+m.cfg.Socket)
+		env = append(env, proto.EnvSocket+"="+m.cfg.Socket)
 	}
 	s := u.svc()
 	if m.notify != nil && (s.Type == "notify" || s.NotifyAccess != "none" && s.NotifyAccess != "") {

@@ -1,24 +1,22 @@
 package core
 
 import (
-	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
-// fdStoreEnv is set by init: a socket to hand listening sockets to, so
-// they outlive this process (see init's FDStoreEnv).
-const fdStoreEnv = "SYSMASTER_FDSTORE_FD"
-
+// takeFDStore picks up the socket init passed to hand listening sockets
+// to, so they outlive this process.
 func takeFDStore() *os.File {
-	v, ok := os.LookupEnv(fdStoreEnv)
+	v, ok := os.LookupEnv(proto.EnvFDStore)
 	if !ok {
 		return nil
 	}
-	os.Unsetenv(fdStoreEnv)
+	os.Unsetenv(proto.EnvFDStore)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
 		return nil
@@ -42,11 +40,9 @@ func (m *Manager) storeFDs(name string, files ...*os.File) {
 		}
 		_ = sc.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
 	}
-	msg := name
+	msg := proto.StoreMessage(name, len(fds) == 0)
 	var oob []byte
-	if len(fds) == 0 {
-		msg = "-" + name
-	} else {
+	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
 	sc, err := m.fdstore.SyscallConn()
@@ -63,26 +59,15 @@ func (m *Manager) storeFDs(name string, files ...*os.File) {
 	}
 }
 
-// reapedEnv is init's list of orphans it reaped while no manager ran.
-const reapedEnv = "SYSMASTER_REAPED"
-
-// takeReaped reads the exit statuses init collected for us.
+// takeReaped reads the exit statuses init collected for us while no
+// manager ran.
 func takeReaped() map[int]unix.WaitStatus {
-	v, ok := os.LookupEnv(reapedEnv)
-	os.Unsetenv(reapedEnv)
-	out := map[int]unix.WaitStatus{}
+	v, ok := os.LookupEnv(proto.EnvReaped)
+	os.Unsetenv(proto.EnvReaped)
 	if !ok {
-		return out
+		return map[int]unix.WaitStatus{}
 	}
-	for _, item := range strings.Split(v, ",") {
-		p, w, ok := strings.Cut(item, "=")
-		pid, err1 := strconv.Atoi(p)
-		ws, err2 := strconv.ParseUint(w, 10, 32)
-		if ok && err1 == nil && err2 == nil {
-			out[pid] = unix.WaitStatus(ws)
-		}
-	}
-	return out
+	return proto.ParseReaped(v)
 }
 
 // listenInit reads init's reports of processes it reaped for us (our
@@ -105,12 +90,11 @@ func (m *Manager) listenInit() {
 		}); err != nil || rerr != nil || n == 0 {
 			return
 		}
-		var pid int
-		var ws uint32
-		if _, err := fmt.Sscanf(string(buf[:n]), "reaped %d %d", &pid, &ws); err != nil {
+		pid, ws, ok := proto.ParseReapedMessage(string(buf[:n]))
+		if !ok {
 			continue
 		}
-		m.post(func() { m.orphanReaped(pid, unix.WaitStatus(ws)) })
+		m.post(func() { m.orphanReaped(pid, ws) })
 	}
 }
 

@@ -112,6 +112,10 @@ type job struct {
 	// ignoreOrder are units whose ordering against this job was dropped
 	// to break a cycle among stops, which must all run.
 	ignoreOrder map[*unit]bool
+	// blocker is the job this one was last found waiting for, at order
+	// generation gen: while it lives, the walk need not be done again.
+	blocker *job
+	gen     int
 }
 
 func (j *job) done() bool { return j.result != resultPending }
@@ -120,15 +124,6 @@ func (j *job) done() bool { return j.result != resultPending }
 // restart before its start.
 func (j *job) stopping() bool {
 	return j.typ == jobStop || j.typ == jobRestart && !j.restarted
-}
-
-// JobResult is the outcome of one job of a request.
-type JobResult struct {
-	ID     int    `json:"id"`
-	Unit   string `json:"unit"`
-	Type   string `json:"type"`
-	Result string `json:"result"`
-	Err    string `json:"err,omitempty"`
 }
 
 func (m *Manager) jobReport(j *job) JobResult {
@@ -193,9 +188,12 @@ func (m *Manager) blocked(j *job) bool {
 	if j.u.state == Deactivating {
 		return true
 	}
-	found := false
-	m.eachBlocker(j, installedJob, func(*job) bool { found = true; return false })
-	return found
+	if b := j.blocker; b != nil && j.gen == m.orderGen && !b.done() && b.u.job == b {
+		return true
+	}
+	j.blocker = nil
+	m.eachBlocker(j, installedJob, func(b *job) bool { j.blocker, j.gen = b, m.orderGen; return false })
+	return j.blocker != nil
 }
 
 // transaction is the set of jobs one request needs: the closure of its
@@ -588,6 +586,7 @@ func (tx *transaction) apply() error {
 	}
 	m.stateChanged = true // jobs in flight are part of the state
 	m.jobsChanged = true
+	m.orderGen++ // orderings may have been dropped to break cycles
 	return nil
 }
 
@@ -769,6 +768,7 @@ func (m *Manager) stopEnded(u *unit) {
 	switch {
 	case j.typ == jobRestart && !j.restarted:
 		j.restarted, j.running = true, false
+		m.orderGen++ // it orders as a start now
 		m.pending[j] = struct{}{}
 		m.jobsChanged, m.stateChanged = true, true
 	case j.stopping():

@@ -115,6 +115,8 @@ func newKind(u *unit) kind {
 		return &mount{unit: u}
 	case "device":
 		return &device{unit: u}
+	case "path":
+		return &pathUnit{unit: u}
 	}
 	return &target{unit: u}
 }

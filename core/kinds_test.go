@@ -362,9 +362,10 @@ func TestLogCaptureAndStatus(t *testing.T) {
 	if !strings.Contains(r.Out, "line-one") {
 		t.Fatalf("log: %q", r.Out)
 	}
-	st := m.call("status", "talk.service")
-	if !strings.Contains(st.Out, "line-one") || !strings.Contains(st.Out, "Tasks:") {
-		t.Fatalf("status lacks output or processes:\n%s", st.Out)
+	// The manager answers data; sctl renders the text.
+	st, _ := m.sctl("status", "talk.service")
+	if !strings.Contains(st, "line-one") || !strings.Contains(st, "Tasks:") || !strings.Contains(st, "sleep 1000") {
+		t.Fatalf("status lacks output or processes:\n%s", st)
 	}
 	if !strings.Contains(m.output(), "talk.service: line-one") {
 		t.Fatalf("output not mirrored to the console:\n%s", m.output())
@@ -533,8 +534,15 @@ func TestSctlQueries(t *testing.T) {
 		t.Errorf("try-restart did not restart app.service")
 	}
 	r, _ := sctl.Call(m.socket, core.Request{Cmd: "list-units", Type: "service", State: "active"})
-	if !strings.Contains(r.Out, "app.service") || strings.Contains(r.Out, "default.target") {
-		t.Errorf("list-units --type service --state active:\n%s", r.Out)
+	var names []string
+	for _, u := range r.Units {
+		names = append(names, u.Name)
+	}
+	if strings.Join(names, " ") != "app.service db.service" {
+		t.Errorf("list-units --type service --state active: %v", names)
+	}
+	if out, _ := m.sctl("list-units", "--type", "service"); !strings.Contains(out, "app.service") || !strings.Contains(out, "units listed.") {
+		t.Errorf("sctl list-units:\n%s", out)
 	}
 	m.stop()
 }

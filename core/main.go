@@ -11,14 +11,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
 // InitSignals are the signals that ask init (pid 1) for the final steps.
-var InitSignals = map[string]unix.Signal{
-	"poweroff": unix.SIGUSR2,
-	"reboot":   unix.SIGTERM,
-	"halt":     unix.SIGUSR1,
-}
+var InitSignals = proto.InitSignals
 
 // Main is the sysmaster applet.
 func Main(args []string) int {
@@ -30,6 +28,8 @@ func Main(args []string) int {
 	target := fs.String("target", "default.target", "target to start")
 	fstab := fs.String("fstab", "", "read mount units from this fstab (system mode: /etc/fstab)")
 	cgroups := fs.Bool("cgroups", false, "in user mode, put services in cgroups under the manager's own (which must be delegated)")
+	maxConns := fs.Int("max-conns-per-uid", DefaultMaxConnsPerUID, "control connections one uid other than root may have open at once")
+	reqTimeout := fs.Duration("request-timeout", DefaultRequestTimeout, "how long a control connection may wait before sending its request")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -43,6 +43,7 @@ func Main(args []string) int {
 	}
 	cfg.Target = *target
 	cfg.Cgroups = *cgroups
+	cfg.MaxConnsPerUID, cfg.RequestTimeout = *maxConns, *reqTimeout
 	if *unitsDir != "" {
 		cfg.UnitDirs = []string{*unitsDir}
 	}

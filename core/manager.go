@@ -1,6 +1,11 @@
 // Package core is the service manager: it loads units, turns requests into
 // jobs, runs the processes of services and keeps its state where a new
 // manager process can pick it up.
+//
+// The flow, drawn in docs/core.md: unit files → graph (deps.go) →
+// transaction (job.go) → jobs → kind (kind.go, one file per kind) →
+// processes (exec.go, behind the seams of seams.go) → events (the loop of
+// Manager.Run, poller.go) → state records (state.go).
 package core
 
 import (
@@ -21,6 +26,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/cgroup"
 	"github.com/sysmaster-go/sysmaster/core/notify"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -39,6 +45,12 @@ type Config struct {
 	Cgroups bool
 	// Fstab is read for mount units ("" = none).
 	Fstab string
+	// MaxConnsPerUID bounds the control connections a uid other than
+	// root has open at once (0: DefaultMaxConnsPerUID); RequestTimeout
+	// is how long a connection may wait before sending its request (0:
+	// DefaultRequestTimeout).
+	MaxConnsPerUID int
+	RequestTimeout time.Duration
 }
 
 // DefaultSystemConfig is the configuration of the system manager.
@@ -72,7 +84,7 @@ type Manager struct {
 	enabled      map[string]bool         // units linked from a .wants/.requires folder
 	reexec       bool                    // exec a new binary in place once the loop ends
 	afterSettle  []func()                // run once the state is saved
-	epfd         int                     // epoll of adopted processes' pidfds; 0 until needed
+	poller       *poller                 // sockets, pidfds and path watches; nil until needed
 	inh          *inherited              // descriptors from the previous manager process
 	fdstore      *os.File                // init's store of our listening sockets
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
@@ -81,6 +93,7 @@ type Manager struct {
 	verifyKey    *[32]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
 	lastJobID    int
+	orderGen     int              // bumped when the ordering between jobs may have changed
 	pids         map[int]*service // main and control processes, to whom they belong
 	clock        clock
 	procs        processes
@@ -427,7 +440,26 @@ loop:
 		m.reexec, m.finished = false, false
 		goto loop
 	}
+	m.drainLogs(time.Second)
 	return m.exitAction, nil
+}
+
+// drainLogs lets the output of the last commands (an ExecStopPost= at
+// shutdown) reach the console before the manager exits, waiting at most d.
+func (m *Manager) drainLogs(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		for _, u := range m.units {
+			if s, ok := u.k.(*service); ok && s.log != nil {
+				s.log.Wait()
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // flushState writes the state file now.
@@ -489,18 +521,14 @@ func (m *Manager) shutdown(action string) {
 	m.stopTransaction(nil)
 }
 
-// readyFDEnv is set by init: the descriptor to write one byte to once the
-// manager is up, so init can tell a crash from a failure to start.
-const readyFDEnv = "SYSMASTER_READY_FD"
-
 // takeReadyFD picks up the descriptor init passed and keeps it from
 // leaking into services.
 func takeReadyFD() *os.File {
-	v, ok := os.LookupEnv(readyFDEnv)
+	v, ok := os.LookupEnv(proto.EnvReadyFD)
 	if !ok {
 		return nil
 	}
-	os.Unsetenv(readyFDEnv)
+	os.Unsetenv(proto.EnvReadyFD)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
 		return nil

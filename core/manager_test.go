@@ -2,7 +2,6 @@ package core_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -171,11 +170,7 @@ func (m *manager) status(unit string) core.UnitStatus {
 	if err != nil {
 		m.t.Fatal(err)
 	}
-	var sts []core.UnitStatus
-	if err := json.Unmarshal([]byte(r.Out), &sts); err != nil {
-		m.t.Fatalf("list-units --json: %v", err)
-	}
-	for _, s := range sts {
+	for _, s := range r.Units {
 		if s.Name == unit {
 			return s
 		}

@@ -3,6 +3,8 @@ package core
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -69,21 +71,28 @@ func unescapeMountinfo(s string) string {
 	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
 }
 
-// mount is a file system mounted at a path (Where=).
+// mount is a file system mounted at a path (Where=). mount(2) and
+// umount(2) can block (a slow device, a network file system), so they run
+// off the manager's loop, bounded by TimeoutSec=.
 type mount struct {
 	*unit
 	noKindState
+	op      int // counts mount and unmount calls, so a late answer is ignored
+	timeout timerHandle
 }
 
 type mountState uint8
 
 const (
 	mountDead mountState = iota
+	mountMounting
 	mountMounted
+	mountUnmounting
 	mountFailed
 )
 
-var mountStates = []stateInfo{mountDead: {"dead", Inactive}, mountMounted: {"mounted", Active}, mountFailed: {"failed", Failed}}
+var mountStates = []stateInfo{mountDead: {"dead", Inactive}, mountMounting: {"mounting", Activating},
+	mountMounted: {"mounted", Active}, mountUnmounting: {"unmounting", Deactivating}, mountFailed: {"failed", Failed}}
 
 func (s mountState) String() string { return mountStates[s].name }
 func (s mountState) active() State  { return mountStates[s].active }
@@ -121,31 +130,74 @@ func (u *mount) start(m *Manager) {
 	if typ == "" && flags&unix.MS_BIND == 0 {
 		typ = "auto"
 	}
-	if err := unix.Mount(c.What, c.Where, typ, flags, data); err != nil {
-		u.failed(m, err)
-		return
+	m.setState(u.unit, mountMounting)
+	u.call(m, func() error { return m.procs.mount(c.What, c.Where, typ, flags, data) }, func(err error) {
+		if err != nil {
+			u.failed(m, err)
+			return
+		}
+		m.setState(u.unit, mountMounted)
+		m.startEnded(u.unit, resultDone)
+	})
+}
+
+// errMountTimeout is a mount or unmount that TimeoutSec= cut short.
+var errMountTimeout = errors.New("no answer within TimeoutSec")
+
+// call runs the system call f on a goroutine of its own and done on the
+// loop with its error, or with a timeout error after TimeoutSec=; a call
+// that never returns leaves only its goroutine behind.
+func (u *mount) call(m *Manager, f func() error, done func(error)) {
+	u.op++
+	op := u.op
+	d := u.cfg.Mount.TimeoutSec.D()
+	finish := func(err error) {
+		if u.op != op {
+			return
+		}
+		u.op++
+		if u.timeout != nil {
+			u.timeout.Stop()
+		}
+		done(err)
 	}
-	m.setState(u.unit, mountMounted)
-	m.startEnded(u.unit, resultDone)
+	if d > 0 {
+		u.timeout = m.after(d, func() { finish(fmt.Errorf("%w (%s)", errMountTimeout, d)) })
+	}
+	go func() {
+		err := f()
+		m.post(func() { finish(err) })
+	}()
 }
 
 func (u *mount) failed(m *Manager, err error) {
 	c := u.cfg.Mount
 	m.logf("%s: mount %s on %s (%s): %v", u.name, c.What, c.Where, c.Type, err)
 	u.result = resExitCode
+	if errors.Is(err, errMountTimeout) {
+		u.result = resTimeout
+	}
 	m.setState(u.unit, mountFailed)
 	m.startEnded(u.unit, resultFailed)
 }
 
 func (u *mount) stop(m *Manager) {
 	where := u.cfg.Mount.Where
-	if isMountPoint(where) {
-		if err := unix.Unmount(where, 0); err != nil {
-			m.logf("%s: unmount %s: %v; detaching it", u.name, where, err)
-			_ = unix.Unmount(where, unix.MNT_DETACH)
-		}
+	down := func() {
+		u.lastStop = m.now()
+		m.setState(u.unit, mountDead)
+		m.stopEnded(u.unit)
 	}
-	u.lastStop = m.now()
-	m.setState(u.unit, mountDead)
-	m.stopEnded(u.unit)
+	if !isMountPoint(where) {
+		down()
+		return
+	}
+	m.setState(u.unit, mountUnmounting)
+	u.call(m, func() error { return m.procs.unmount(where, 0) }, func(err error) {
+		if err != nil {
+			m.logf("%s: unmount %s: %v; detaching it", u.name, where, err)
+			_ = m.procs.unmount(where, unix.MNT_DETACH)
+		}
+		down()
+	})
 }

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,11 +15,6 @@ import (
 
 // What systemctl users reach for beyond start and stop: reset-failed,
 // kill, list-jobs, cancel, list-timers, mask and unmask.
-
-func jsonResponse(v any) Response {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return Response{Out: string(b) + "\n"}
-}
 
 // resetFailed forgets that units failed: they become inactive, and their
 // start limit counts from zero again. Without names, every failed unit.
@@ -132,38 +125,16 @@ func (m *Manager) jobs() []*job {
 	return out
 }
 
-// JobInfo is one job in list-jobs.
-type JobInfo struct {
-	ID    int    `json:"id"`
-	Unit  string `json:"unit"`
-	Type  string `json:"type"`
-	State string `json:"state"` // waiting or running
-}
-
-func (m *Manager) listJobs(req Request) Response {
-	var infos []JobInfo
+func (m *Manager) listJobs() Response {
+	r := Response{JobList: []JobInfo{}}
 	for _, j := range m.jobs() {
 		st := "waiting"
 		if j.running {
 			st = "running"
 		}
-		infos = append(infos, JobInfo{ID: j.id, Unit: j.u.name, Type: j.typ.String(), State: st})
+		r.JobList = append(r.JobList, JobInfo{ID: j.id, Unit: j.u.name, Type: j.typ.String(), State: st})
 	}
-	if req.JSON {
-		return jsonResponse(infos)
-	}
-	if len(infos) == 0 {
-		return Response{Out: "No jobs running.\n"}
-	}
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tUNIT\tTYPE\tSTATE")
-	for _, i := range infos {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i.ID, i.Unit, i.Type, i.State)
-	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\n%d jobs listed.\n", len(infos))
-	return Response{Out: b.String()}
+	return r
 }
 
 // cancel ends the jobs with the given ids (every job when none is given);
@@ -195,20 +166,12 @@ func (m *Manager) cancel(ids []int) Response {
 	return Response{}
 }
 
-// TimerInfo is one timer in list-timers.
-type TimerInfo struct {
-	Unit      string `json:"unit"`
-	Activates string `json:"activates"`
-	Next      string `json:"next,omitempty"` // RFC 3339
-	Last      string `json:"last,omitempty"`
-}
-
-func (m *Manager) listTimers(req Request) Response {
-	var infos []TimerInfo
-	now := m.now()
+// listTimers answers the active timers, the soonest first; timers that
+// never fire again come last.
+func (m *Manager) listTimers() Response {
 	type row struct {
-		info       TimerInfo
-		next, last time.Time
+		info TimerInfo
+		next time.Time
 	}
 	var rows []row
 	for _, n := range sortedNames(m.units) {
@@ -216,44 +179,26 @@ func (m *Manager) listTimers(req Request) Response {
 		if !ok || t.cfg == nil || t.state != Active || t.tmr == nil {
 			continue
 		}
-		r := row{info: TimerInfo{Unit: n, Activates: timerTarget(t.unit)}, next: t.tmr.next, last: t.tmr.last}
+		r := row{info: TimerInfo{Unit: n, Activates: timerTarget(t.unit)}, next: t.tmr.next}
 		if !r.next.IsZero() {
-			r.info.Next = r.next.Format(time.RFC3339)
+			r.info.Next = r.next.Format(time.RFC3339Nano)
 		}
-		if !r.last.IsZero() {
-			r.info.Last = r.last.Format(time.RFC3339)
+		if !t.tmr.last.IsZero() {
+			r.info.Last = t.tmr.last.Format(time.RFC3339Nano)
 		}
 		rows = append(rows, r)
 	}
-	// Soonest first; timers that never fire again last.
 	sort.SliceStable(rows, func(a, b int) bool {
 		if rows[a].next.IsZero() != rows[b].next.IsZero() {
 			return !rows[a].next.IsZero()
 		}
 		return rows[a].next.Before(rows[b].next)
 	})
+	out := Response{Timers: []TimerInfo{}}
 	for _, r := range rows {
-		infos = append(infos, r.info)
+		out.Timers = append(out.Timers, r.info)
 	}
-	if req.JSON {
-		return jsonResponse(infos)
-	}
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NEXT\tLEFT\tLAST\tPASSED\tUNIT\tACTIVATES")
-	for _, r := range rows {
-		next, left, last, passed := "-", "-", "-", "-"
-		if !r.next.IsZero() {
-			next, left = r.info.Next, r.next.Sub(now).Round(time.Second).String()
-		}
-		if !r.last.IsZero() {
-			last, passed = r.info.Last, now.Sub(r.last).Round(time.Second).String()+" ago"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", next, left, last, passed, r.info.Unit, r.info.Activates)
-	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\n%d timers listed.\n", len(rows))
-	return Response{Out: b.String()}
+	return out
 }
 
 // maskedUnits finds the units masked by a link to /dev/null, as systemd

@@ -1,11 +1,14 @@
 package core
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 func TestResetFailed(t *testing.T) {
@@ -57,11 +60,13 @@ func TestListAndCancelJobs(t *testing.T) {
 		"app.service":  "[Unit]\nAfter = [\"slow.service\"]\nWants = [\"slow.service\"]\n" + longRunning,
 	})
 	r, _ := h.request(jobStart, modeReplace, "app.service")
-	out := h.m.listJobs(Request{}).Out
-	for _, want := range []string{"app.service  start  waiting", "slow.service  start  running", "2 jobs listed"} {
-		if !strings.Contains(strings.Join(strings.Fields(out), "  "), strings.Join(strings.Fields(want), "  ")) {
-			t.Errorf("list-jobs lacks %q:\n%s", want, out)
-		}
+	jobs := h.m.listJobs().JobList
+	if len(jobs) != 2 || jobs[0].ID > jobs[1].ID {
+		t.Fatalf("list-jobs, by id: %+v", jobs)
+	}
+	states := map[string]string{jobs[0].Unit: jobs[0].State, jobs[1].Unit: jobs[1].State}
+	if states["slow.service"] != "running" || states["app.service"] != "waiting" {
+		t.Errorf("list-jobs: %+v", jobs)
 	}
 	appJob := h.m.units["app.service"].job.id
 	if c := h.m.cancel([]int{appJob, 999}); c.Code == 0 || !strings.Contains(c.Err, "job 999 not found") {
@@ -77,8 +82,8 @@ func TestListAndCancelJobs(t *testing.T) {
 	if s := h.state("slow.service"); s != "active (running)" {
 		t.Errorf("slow.service %s: its own job was not canceled", s)
 	}
-	if out := h.m.listJobs(Request{}).Out; out != "No jobs running.\n" {
-		t.Errorf("list-jobs: %q", out)
+	if jobs := h.m.listJobs().JobList; len(jobs) != 0 {
+		t.Errorf("list-jobs: %+v", jobs)
 	}
 }
 
@@ -89,10 +94,12 @@ func TestListTimers(t *testing.T) {
 		"x.service": "[Service]\nType = \"oneshot\"\nExecStart = \"/bin/true\"\n",
 	})
 	h.request(jobStart, modeReplace, "a.timer", "b.timer")
-	out := h.m.listTimers(Request{}).Out
-	lines := strings.Split(out, "\n")
-	if len(lines) < 3 || !strings.Contains(lines[1], "b.timer") || !strings.Contains(lines[1], "10m0s") || !strings.Contains(lines[2], "a.timer") {
-		t.Fatalf("list-timers, soonest first:\n%s", out)
+	ts := h.m.listTimers().Timers
+	if len(ts) != 2 || ts[0].Unit != "b.timer" || ts[1].Unit != "a.timer" || ts[0].Activates != "x.service" {
+		t.Fatalf("list-timers, soonest first: %+v", ts)
+	}
+	if next, err := time.Parse(time.RFC3339Nano, ts[0].Next); err != nil || next.Sub(h.clock.t) != 10*time.Minute {
+		t.Errorf("b.timer next %q, want 10 min from now", ts[0].Next)
 	}
 }
 
@@ -119,5 +126,55 @@ func TestMaskUnmask(t *testing.T) {
 	}
 	if h.m.units["c.service"] != nil {
 		t.Errorf("c.service has no file: it should be gone once unmasked")
+	}
+}
+
+// A timer that elapses while its unit still runs from the last trigger
+// starts it again once it is down, not never.
+func TestTimerElapsingWhileItsUnitRuns(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"tick.timer":   "[Timer]\nOnActiveSec = \"100ms\"\nOnUnitActiveSec = \"200ms\"\n",
+		"tick.service": "[Service]\nType = \"oneshot\"\nExecStart = \"/bin/sleep 0.3\"\n",
+	})
+	h.request(jobStart, modeReplace, "tick.timer")
+	h.advance(2 * time.Second)
+	// Starts at 0.1 s, then each 0.3 s run is followed by one at once.
+	if n := len(h.procs.started); n < 5 {
+		t.Fatalf("tick.service started %d times in 2 s, want at least 5: %v", n, h.procs.started)
+	}
+}
+
+// mount(2) runs off the loop: a mount that hangs fails its job after
+// TimeoutSec= while the manager goes on, and its late answer is ignored.
+func TestMountTimeout(t *testing.T) {
+	where := filepath.Join(t.TempDir(), "mnt")
+	slow := units.UnitNameFromPath(where, "mount")
+	h := newHarness(t, map[string]string{
+		slow:        "[Mount]\nWhat = \"/dev/slow\"\nWhere = \"" + where + "\"\nType = \"ext4\"\nTimeoutSec = \"5s\"\n",
+		"a.service": longRunning,
+	})
+	u := h.m.units[slow]
+	if u == nil || u.cfg == nil {
+		t.Fatalf("%s did not load: %v", slow, u.loadErr)
+	}
+	r, err := h.request(jobStart, modeReplace, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.state(slow); s != "activating (mounting)" {
+		t.Fatalf("%s %s while mount(2) runs", slow, s)
+	}
+	// The loop still serves other jobs meanwhile.
+	if other, _ := h.request(jobStart, modeReplace, "a.service"); !other.done || other.Code != 0 {
+		t.Fatalf("a.service while a mount hangs: %+v", other)
+	}
+	h.advance(6 * time.Second)
+	if !r.done || r.Code == 0 || h.state(slow) != "failed (failed)" || u.result != resTimeout {
+		t.Fatalf("after TimeoutSec: %+v, %s, result %s", r, h.state(slow), u.result)
+	}
+	h.procs.mountErr <- nil // the hung call returns at last
+	h.settle()
+	if s := h.state(slow); s != "failed (failed)" {
+		t.Errorf("a late answer changed %s to %s", slow, s)
 	}
 }

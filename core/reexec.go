@@ -5,16 +5,13 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/proto"
+
 	"github.com/sysmaster-go/sysmaster/core/notify"
 )
-
-// reexecEnv carries the descriptors a manager hands to the binary it
-// executes in its place: "control=3,notify=4,echo.socket=5/6".
-const reexecEnv = "SYSMASTER_REEXEC_FDS"
 
 // inherited are the descriptors a previous manager process left us.
 type inherited struct {
@@ -23,25 +20,22 @@ type inherited struct {
 	sockets map[string][]*os.File
 }
 
-// takeInherited reads and clears reexecEnv.
+// takeInherited reads and clears the descriptors a previous manager
+// process handed us (proto.EnvReexecFDs).
 func takeInherited() (*inherited, error) {
-	v, ok := os.LookupEnv(reexecEnv)
+	v, ok := os.LookupEnv(proto.EnvReexecFDs)
 	if !ok {
 		return nil, nil
 	}
-	os.Unsetenv(reexecEnv)
+	os.Unsetenv(proto.EnvReexecFDs)
+	all, err := proto.ParseFDs(v)
+	if err != nil {
+		return nil, err
+	}
 	in := &inherited{sockets: map[string][]*os.File{}}
-	for _, item := range strings.Split(v, ",") {
-		name, fds, ok := strings.Cut(item, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s: bad item %q", reexecEnv, item)
-		}
+	for name, fds := range all {
 		var files []*os.File
-		for _, s := range strings.Split(fds, "/") {
-			fd, err := strconv.Atoi(s)
-			if err != nil || fd < 3 {
-				return nil, fmt.Errorf("%s: bad descriptor %q", reexecEnv, s)
-			}
+		for _, fd := range fds {
 			unix.CloseOnExec(fd)
 			files = append(files, os.NewFile(uintptr(fd), name))
 		}
@@ -91,9 +85,9 @@ func (m *Manager) listenNotify(path string) (*notify.Server, error) {
 // control socket, the notify socket and those of socket units. It returns
 // only on failure.
 func (m *Manager) execSelf(ln *net.UnixListener) error {
-	var items []string
+	items := map[string][]int{}
 	pass := func(name string, files ...*os.File) {
-		var fds []string
+		var fds []int
 		for _, f := range files {
 			// Not f.Fd(): that would make the shared description blocking
 			// for us too, should the exec fail.
@@ -108,10 +102,10 @@ func (m *Manager) execSelf(ln *net.UnixListener) error {
 				m.logf("reexec: keep %s: %v", name, err)
 				return
 			}
-			fds = append(fds, strconv.Itoa(fd))
+			fds = append(fds, fd)
 		}
 		if len(fds) > 0 {
-			items = append(items, name+"="+strings.Join(fds, "/"))
+			items[name] = fds
 		}
 	}
 	if f, err := ln.File(); err == nil {
@@ -128,12 +122,12 @@ func (m *Manager) execSelf(ln *net.UnixListener) error {
 		}
 	}
 	m.flushState()
-	env := append(os.Environ(), reexecEnv+"="+strings.Join(items, ","))
+	env := append(os.Environ(), proto.EnvReexecFDs+"="+proto.FormatFDs(items))
 	// The new binary keeps talking to init's fd store.
 	if m.fdstore != nil {
 		fd := m.fdstore.Fd()
 		if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
-			env = append(env, fdStoreEnv+"="+strconv.Itoa(int(fd)))
+			env = append(env, proto.EnvFDStore+"="+strconv.Itoa(int(fd)))
 		}
 	}
 	m.logf("re-executing %s", m.self)

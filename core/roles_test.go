@@ -1,10 +1,12 @@
 package core_test
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sysmaster-go/sysmaster/core/notify"
@@ -30,6 +32,27 @@ func serviceRole(role string) int {
 			notify.Send(sock, "WATCHDOG=1")
 		}
 		select {}
+	case "hold-conns":
+		// Opens SM_CONNS connections to the control socket and keeps them
+		// idle until stdin has a line, then prints what each was told.
+		n, _ := strconv.Atoi(os.Getenv("SM_CONNS"))
+		var held []net.Conn
+		for i := 0; i < n; i++ {
+			c, err := net.Dial("unix", os.Getenv("SM_SOCKET"))
+			if err != nil {
+				fmt.Println("dial:", err)
+				return 1
+			}
+			held = append(held, c)
+		}
+		fmt.Println("held")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		for _, c := range held {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			fmt.Print(strings.TrimSpace(line) + "\n")
+		}
+		return 0
 	case "socket":
 		// Socket activation: fd 3 is the listening socket, LISTEN_PID is us.
 		if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) || os.Getenv("LISTEN_FDS") != "1" {

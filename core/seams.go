@@ -36,6 +36,9 @@ type processes interface {
 	startTime(pid int) (uint64, error)
 	// reap collects every child that has exited.
 	reap(exited func(pid int, ws unix.WaitStatus))
+	// mount and unmount are mount(2) and umount2(2), which may block.
+	mount(what, where, typ string, flags uintptr, data string) error
+	unmount(where string, flags int) error
 }
 
 type systemClock struct{}
@@ -55,5 +58,9 @@ func (systemProcesses) startTime(pid int) (uint64, error)   { return procStartTi
 func (systemProcesses) reap(exited func(pid int, ws unix.WaitStatus)) {
 	reap.All(exited)
 }
+func (systemProcesses) mount(what, where, typ string, flags uintptr, data string) error {
+	return unix.Mount(what, where, typ, flags, data)
+}
+func (systemProcesses) unmount(where string, flags int) error { return unix.Unmount(where, flags) }
 
 func (m *Manager) now() time.Time { return m.clock.now() }

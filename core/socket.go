@@ -5,9 +5,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/units"
@@ -58,7 +55,11 @@ type listeners struct {
 	files []*os.File
 	names []string
 	paths []string // filesystem sockets to remove on stop
-	stop  chan struct{}
+	// The descriptors are watched in the manager's epoll while no service
+	// runs for them.
+	fds   []int
+	toks  []int32
+	armed bool
 }
 
 // serviceOf is the service a socket unit activates.
@@ -117,7 +118,11 @@ func (u *socket) start(m *Manager) {
 
 func (u *socket) stop(m *Manager) {
 	if u.sock != nil {
-		close(u.sock.stop)
+		if m.poller != nil {
+			for i, tok := range u.sock.toks {
+				m.poller.unwatch(u.sock.fds[i], tok)
+			}
+		}
 		for _, f := range u.sock.files {
 			f.Close()
 		}
@@ -141,7 +146,7 @@ func (u *socket) resume(m *Manager) {
 		return
 	}
 	if files := m.inh.socketFiles(u.name); len(files) > 0 {
-		st := &listeners{files: files, stop: make(chan struct{})}
+		st := &listeners{files: files}
 		name := u.cfg.Socket.FileDescriptorName
 		if name == "" {
 			name = strings.TrimSuffix(u.name, ".socket")
@@ -174,7 +179,7 @@ func openSockets(c *units.Unit) (*listeners, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &listeners{stop: make(chan struct{})}
+	st := &listeners{}
 	name := c.Socket.FileDescriptorName
 	if name == "" {
 		name = c.Name[:len(c.Name)-len(".socket")]
@@ -289,35 +294,44 @@ func (m *Manager) watchSocket(u *socket) {
 	if d := m.units[svc]; d != nil && (d.state == Active || d.state == Activating || d.job != nil) {
 		return
 	}
-	fds := make([]unix.PollFd, len(st.files))
-	for i, f := range st.files {
-		fds[i] = unix.PollFd{Fd: int32(f.Fd()), Events: unix.POLLIN}
+	if st.armed {
+		return
 	}
-	go func() {
-		for {
-			select {
-			case <-st.stop:
-				return
-			default:
+	p, err := m.poll()
+	if err != nil {
+		m.logf("%s: %v", u.name, err)
+		return
+	}
+	if st.fds == nil {
+		for _, f := range st.files {
+			// Not f.Fd(): that would make the socket blocking for the
+			// service too.
+			if sc, err := f.SyscallConn(); err == nil {
+				_ = sc.Control(func(fd uintptr) { st.fds = append(st.fds, int(fd)) })
 			}
-			// A timeout lets a stopped socket end the wait.
-			n, err := unix.Poll(fds, 200)
-			if err == syscall.EINTR || n == 0 {
-				continue
-			}
-			if err != nil {
-				return
-			}
-			m.post(func() { m.socketReady(u, st) })
-			return
 		}
-	}()
+	}
+	ready := func() { m.socketReady(u, st) }
+	for i, fd := range st.fds {
+		if i < len(st.toks) {
+			err = p.rearm(fd, st.toks[i])
+		} else {
+			var tok int32
+			tok, err = p.watch(fd, ready)
+			st.toks = append(st.toks, tok)
+		}
+		if err != nil {
+			m.logf("%s: watching its socket: %v", u.name, err)
+		}
+	}
+	st.armed = true
 }
 
 func (m *Manager) socketReady(u *socket, st *listeners) {
-	if u.sock != st || m.shuttingDown {
+	if u.sock != st || !st.armed || m.shuttingDown {
 		return
 	}
+	st.armed = false
 	svc := serviceOf(u.unit)
 	d := m.units[svc]
 	if d == nil || d.cfg == nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
 // savedUnit is what the manager keeps of a unit outside its process.
@@ -260,8 +262,8 @@ func (m *Manager) rebuild(name string) (savedUnit, bool) {
 			env = append([]byte{0}, env...)
 			// Ours: this unit, and this manager's socket (not another
 			// manager's unit of the same name).
-			if err == nil && bytes.Contains(env, []byte("\x00SYSMASTER_UNIT="+name+"\x00")) &&
-				bytes.Contains(env, []byte("\x00SYSMASTER_SOCKET="+m.cfg.Socket+"\x00")) {
+			if err == nil && bytes.Contains(env, []byte("\x00"+proto.EnvUnit+"="+name+"\x00")) &&
+				bytes.Contains(env, []byte("\x00"+proto.EnvSocket+"="+m.cfg.Socket+"\x00")) {
 				candidates = append(candidates, pid)
 			}
 		}
@@ -387,9 +389,11 @@ func splitTimes(s string) []time.Time {
 }
 
 // watchAdopted reports the end of a process that is not our child (it was
-// reparented when the previous manager died) through a pidfd. One epoll
-// instance watches them all: a blocked thread per process would cost a
-// thousand threads at a thousand services.
+// reparented when the previous manager died) through a pidfd in the
+// manager's epoll: a blocked thread per process would cost a thousand
+// threads at a thousand services. Init reaps such a process and reports
+// its status; that report gets a moment to arrive before the exit is
+// handled with the status unknown.
 func (m *Manager) watchAdopted(pid int, fd int) {
 	if fd < 0 {
 		var err error
@@ -398,46 +402,25 @@ func (m *Manager) watchAdopted(pid int, fd int) {
 			return
 		}
 	}
-	if m.epfd == 0 {
-		var err error
-		if m.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-			m.epfd = 0
-			unix.Close(fd)
-			m.logf("epoll: %v", err)
-			return
-		}
-		go m.watchPidfds(m.epfd)
+	p, err := m.poll()
+	if err != nil {
+		unix.Close(fd)
+		m.logf("%v", err)
+		return
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(pid)}
-	if err := unix.EpollCtl(m.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	var tok int32
+	tok, err = p.watch(fd, func() {
+		p.unwatch(fd, tok)
+		unix.Close(fd)
+		m.after(200*time.Millisecond, func() {
+			if u := m.pids[pid]; u != nil && u.mainPID == pid && u.adopted {
+				m.mainExited(u, 0, false)
+			}
+		})
+	})
+	if err != nil {
 		unix.Close(fd)
 		m.logf("watching %d: %v", pid, err)
-	}
-}
-
-// watchPidfds waits for adopted processes to end. Init reaps them and
-// reports the status; that report gets a moment to arrive before the exit
-// is handled with the status unknown.
-func (m *Manager) watchPidfds(epfd int) {
-	events := make([]unix.EpollEvent, 64)
-	for {
-		n, err := unix.EpollWait(epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		for _, ev := range events[:n] {
-			fd, pid := int(ev.Fd), int(ev.Pad)
-			_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, nil)
-			unix.Close(fd)
-			m.after(200*time.Millisecond, func() {
-				if u := m.pids[pid]; u != nil && u.mainPID == pid && u.adopted {
-					m.mainExited(u, 0, false)
-				}
-			})
-		}
 	}
 }
 

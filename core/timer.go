@@ -220,15 +220,17 @@ func (m *Manager) armTimer(u *timer) {
 
 func (m *Manager) fireTimer(u *timer) {
 	ts := u.tmr
-	ts.last = m.now()
 	target := timerTarget(u.unit)
-	m.stateChanged = true
 	if d := m.units[target]; d != nil && (d.state == Active || d.state == Activating || d.job != nil) {
-		// Still running from the last trigger: systemd does not queue a
-		// second start.
-		m.armTimer(u)
+		// Still running from the last trigger: as systemd, no second
+		// start, and the timer waits for the unit to change state
+		// (rearmTimersFor) before it is armed again. Counting this as a
+		// trigger would put an OnUnitActiveSec= base behind it for good.
+		ts.next = time.Time{}
 		return
 	}
+	ts.last = m.now()
+	m.stateChanged = true
 	m.logf("%s: elapsed; starting %s", u.name, target)
 	if err := m.startTransaction(target); err != nil {
 		m.logf("%s: %v", u.name, err)

@@ -6,18 +6,6 @@ import (
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// State is a unit's active state, as systemd names it.
-type State string
-
-// Unit active states.
-const (
-	Inactive     State = "inactive"
-	Activating   State = "activating"
-	Active       State = "active"
-	Deactivating State = "deactivating"
-	Failed       State = "failed"
-)
-
 // unit is what the manager knows of one unit whatever its kind: its
 // configuration, dependencies' bookkeeping, job and restart counters.
 // What differs by kind lives in k.
@@ -92,7 +80,7 @@ func (m *Manager) setState(u *unit, sub subState) {
 		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
 	}
 	m.stateChanged = true
-	if len(m.pending) > 0 {
+	if old == Deactivating && len(m.pending) > 0 {
 		m.jobsChanged = true // a job may have waited for this unit to settle
 	}
 	if (old == Active || old == Deactivating || old == Activating) && (s == Inactive || s == Failed) {
@@ -100,6 +88,7 @@ func (m *Manager) setState(u *unit, sub subState) {
 		for _, sock := range m.socketsFor(u.name) {
 			m.watchSocket(sock)
 		}
+		m.pathTargetDown(u.name)
 	}
 	m.rearmTimersFor(u.name)
 }

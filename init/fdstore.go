@@ -1,20 +1,18 @@
 package pid1
 
 import (
-	"fmt"
 	"os"
 	"sort"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
-// FDStoreEnv names the descriptor of the socket core hands its listening
+// The fd store (proto.EnvFDStore) is the socket core hands its listening
 // sockets to. Init keeps them while core restarts, so clients queue in the
 // backlog instead of seeing "connection refused", and passes them to the
-// next core as an inherited set (SYSMASTER_REEXEC_FDS).
-const FDStoreEnv = "SYSMASTER_FDSTORE_FD"
+// next core as an inherited set (proto.EnvReexecFDs).
 
 // fdStore is what init holds for core, by name ("control", "notify",
 // "web.socket").
@@ -60,12 +58,12 @@ func (p *pid1) store(name string, files []*os.File) {
 	if p.fds == nil {
 		p.fds = fdStore{}
 	}
-	key := strings.TrimPrefix(name, "-")
+	key, drop := proto.ParseStoreMessage(name)
 	for _, f := range p.fds[key] {
 		f.Close()
 	}
 	delete(p.fds, key)
-	if strings.HasPrefix(name, "-") || len(files) == 0 {
+	if drop || len(files) == 0 {
 		for _, f := range files {
 			f.Close()
 		}
@@ -77,30 +75,27 @@ func (p *pid1) store(name string, files []*os.File) {
 // passFDs lays the stored descriptors out after the first fds of core's
 // file table and says which is which.
 func (p *pid1) passFDs(files []uintptr) ([]uintptr, string) {
-	var items []string
 	names := make([]string, 0, len(p.fds))
 	for n := range p.fds {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	nums := map[string][]int{}
 	for _, n := range names {
-		var nums []string
 		for _, f := range p.fds[n] {
-			nums = append(nums, strconv.Itoa(len(files)))
+			nums[n] = append(nums[n], len(files))
 			files = append(files, f.Fd())
 		}
-		items = append(items, n+"="+strings.Join(nums, "/"))
 	}
-	if len(items) == 0 {
+	if len(nums) == 0 {
 		return files, ""
 	}
-	return files, fmt.Sprintf("SYSMASTER_REEXEC_FDS=%s", strings.Join(items, ","))
+	return files, proto.EnvReexecFDs + "=" + proto.FormatFDs(nums)
 }
 
-// ReapedEnv lists, for a new core, the orphans init reaped while no core
-// ran: "pid=waitstatus,…". Exits of orphans while core runs are sent to
-// it over the fd store pair as "reaped PID WAITSTATUS".
-const ReapedEnv = "SYSMASTER_REAPED"
+// A new core is told the orphans init reaped while no core ran
+// (proto.EnvReaped); exits of orphans while core runs are sent to it over
+// the fd store pair (proto.ReapedMessage).
 
 // maxReaped bounds what init remembers for the next core.
 const maxReaped = 4096
@@ -112,14 +107,14 @@ const maxReaped = 4096
 // did with it.
 func (p *pid1) orphanExited(pid int, ws unix.WaitStatus) {
 	if p.coreConn != nil && p.corePID != 0 {
-		msg := fmt.Sprintf("reaped %d %d", pid, uint32(ws))
+		msg := proto.ReapedMessage(pid, ws)
 		_ = unix.Sendmsg(int(p.coreConn.Fd()), []byte(msg), nil, nil, unix.MSG_DONTWAIT)
 	}
 	if len(p.reaped) >= maxReaped {
 		p.reaped = p.reaped[1:]
 		p.reapedGiven = max(p.reapedGiven-1, 0)
 	}
-	p.reaped = append(p.reaped, fmt.Sprintf("%d=%d", pid, uint32(ws)))
+	p.reaped = append(p.reaped, proto.ReapedItem(pid, ws))
 }
 
 // coreUp forgets the statuses a core that is now up has restored from.
@@ -131,5 +126,5 @@ func (p *pid1) coreUp() {
 // givenReaped lists the statuses for a core about to start.
 func (p *pid1) givenReaped() string {
 	p.reapedGiven = len(p.reaped)
-	return strings.Join(p.reaped, ",")
+	return proto.JoinReaped(p.reaped)
 }

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/core/reap"
 )
 
@@ -277,9 +278,9 @@ func (p *pid1) startCore() {
 		return
 	}
 	ours, theirs := os.NewFile(uintptr(pair[0]), "fdstore"), os.NewFile(uintptr(pair[1]), "fdstore")
-	env := append(os.Environ(), ReadyFDEnv+"=3", FDStoreEnv+"=4")
+	env := append(os.Environ(), proto.EnvReadyFD+"=3", proto.EnvFDStore+"=4")
 	if v := p.givenReaped(); v != "" {
-		env = append(env, ReapedEnv+"="+v)
+		env = append(env, proto.EnvReaped+"="+v)
 	}
 	files, inherit := p.passFDs([]uintptr{0, 1, 2, w.Fd(), theirs.Fd()})
 	if inherit != "" {
@@ -316,9 +317,6 @@ func (p *pid1) startCore() {
 		}
 	}()
 }
-
-// ReadyFDEnv names the descriptor core writes one byte to when it is up.
-const ReadyFDEnv = "SYSMASTER_READY_FD"
 
 func (p *pid1) coreExited(ws unix.WaitStatus) {
 	pid := p.corePID

@@ -2,6 +2,7 @@ package pid1_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,9 +97,11 @@ func startSupervised(t testing.TB, units map[string]string, liveness string) *su
 }
 
 type response struct {
-	Code int    `json:"code"`
-	Out  string `json:"out"`
-	Err  string `json:"err"`
+	Code  int          `json:"code"`
+	Out   string       `json:"out"`
+	Err   string       `json:"err"`
+	Units []unitStatus `json:"units"`
+	raw   []byte
 }
 
 func (s *supervised) call(cmd string, units ...string) (response, error) {
@@ -114,7 +117,7 @@ func (s *supervised) call(cmd string, units ...string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	var r response
+	r := response{raw: line}
 	return r, json.Unmarshal(line, &r)
 }
 
@@ -142,12 +145,8 @@ func (s *supervised) units() map[string]unitStatus {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var sts []unitStatus
-	if err := json.Unmarshal([]byte(r.Out), &sts); err != nil {
-		s.t.Fatal(err)
-	}
 	out := map[string]unitStatus{}
-	for _, st := range sts {
+	for _, st := range r.Units {
 		out[st.Name] = st
 	}
 	return out
@@ -285,7 +284,7 @@ func BenchmarkRecovery(b *testing.B) {
 				syscall.Kill(pid, syscall.SIGKILL)
 				for {
 					// The killed manager cannot answer: any answer is the new one's.
-					if r, err := s.call("list-units"); err == nil && strings.Count(r.Out, `"active": "active"`) == n+1 {
+					if r, err := s.call("list-units"); err == nil && bytes.Count(r.raw, []byte(`"active":"active"`)) == n+1 {
 						break
 					}
 					if time.Since(start) > time.Minute {
@@ -322,6 +321,11 @@ func TestReexecInit(t *testing.T) {
 	if r, err := s.call("daemon-reexec"); err != nil || r.Code != 0 {
 		t.Fatalf("daemon-reexec: %+v %v", r, err)
 	}
+	// The old process answers until it execs: wait for the new one's word.
+	s.waitFor(func() bool {
+		_, after, ok := strings.Cut(s.console(), "re-executing ")
+		return ok && strings.Contains(after, "restored state")
+	}, "re-executed manager restored its state")
 	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "re-executed manager answers")
 	if r, err := s.call("start", "late.socket"); err != nil || r.Code != 0 {
 		t.Fatalf("start late.socket: %+v %v", r, err)

@@ -285,7 +285,7 @@ var outputAliases = map[string]string{
 }
 
 // otherKinds are unit kinds that do not exist here.
-var otherKinds = []string{".automount", ".path", ".slice", ".swap", ".scope"}
+var otherKinds = []string{".automount", ".slice", ".swap", ".scope"}
 
 // dropOtherKinds removes names of kinds that do not exist here from an
 // ordering or Wants= list: ordering against or wanting a unit that is not
@@ -478,7 +478,7 @@ func (c *converter) drop(perr *Error) bool {
 // encode writes the sections as TOML, [Unit] first and [Install] last.
 func (c *converter) encode() []byte {
 	var b strings.Builder
-	order := []string{"Unit", "Service", "Socket", "Mount", "Timer", "Install"}
+	order := []string{"Unit", "Service", "Socket", "Mount", "Timer", "Path", "Install"}
 	for _, name := range order {
 		for _, s := range c.sections {
 			if s.name != name || len(s.entries) == 0 {

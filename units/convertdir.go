@@ -51,8 +51,8 @@ func ConvertDir(dir string) (*ConvertedDir, error) {
 			continue
 		}
 		kind := filepath.Ext(name)
-		if !oneOf(kind, ".service", ".socket", ".timer", ".mount", ".target") {
-			if kind == ".path" || kind == ".automount" || kind == ".swap" || kind == ".slice" {
+		if !oneOf(kind, ".service", ".socket", ".timer", ".mount", ".target", ".path") {
+			if kind == ".automount" || kind == ".swap" || kind == ".slice" {
 				out.Skipped = append(out.Skipped, name+": there are no "+kind[1:]+" units here")
 			}
 			continue

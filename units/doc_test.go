@@ -108,6 +108,7 @@ var sectionDocs = []struct {
 	{"Socket", "socket", []string{"SocketSection"}},
 	{"Mount", "mount", []string{"MountSection"}},
 	{"Timer", "timer", []string{"TimerSection"}},
+	{"Path", "path", []string{"PathSection"}},
 	{"Install", "target", []string{"InstallSection"}},
 }
 
@@ -119,18 +120,22 @@ func defaults(t *testing.T, kind, sec string) reflect.Value {
 		"socket":  "[Socket]\nListenStream = \"/run/a.sock\"\n",
 		"mount":   "[Mount]\nWhat = \"/dev/vda\"\nWhere = \"/a\"\n",
 		"timer":   "[Timer]\nOnBootSec = \"1min\"\n",
+		"path":    "[Path]\nPathExists = \"/x\"\n",
 		"target":  "",
 	}[kind]
 	u, err := Parse("a."+kind+".toml", []byte(src))
 	if err != nil {
 		t.Fatalf("minimal %s: %v", kind, err)
 	}
+	if sec == "Path" {
+		sec = "PathUnit"
+	}
 	return reflect.ValueOf(u).Elem().FieldByName(sec)
 }
 
 func formatDefault(v reflect.Value, name, sec string) string {
 	switch name {
-	case "ExecStart", "ListenStream", "What", "Where", "OnBootSec":
+	case "ExecStart", "ListenStream", "What", "Where", "OnBootSec", "PathExists":
 		return "" // set by the minimal unit, no default
 	}
 	if v.Kind() == reflect.Pointer {

@@ -172,8 +172,12 @@ func (p *parsed) expand(hostname func() (string, error)) error {
 		return b.String(), nil
 	}
 	uv := reflect.ValueOf(p.u).Elem()
-	for _, sec := range []string{"Unit", "Service", "Socket", "Mount", "Timer", "Install"} {
-		sv := uv.FieldByName(sec)
+	for _, sec := range []string{"Unit", "Service", "Socket", "Mount", "Timer", "Path", "Install"} {
+		field := sec
+		if sec == "Path" {
+			field = "PathUnit"
+		}
+		sv := uv.FieldByName(field)
 		for _, fd := range reflect.VisibleFields(sv.Type()) {
 			if fd.Anonymous {
 				continue

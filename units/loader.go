@@ -178,6 +178,9 @@ func (u *Unit) references() []string {
 	if u.Timer.Unit != "" {
 		out = append(out, u.Timer.Unit)
 	}
+	if u.PathUnit.Unit != "" {
+		out = append(out, u.PathUnit.Unit)
+	}
 	return out
 }
 

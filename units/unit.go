@@ -19,7 +19,7 @@ import (
 )
 
 // Kinds of unit this format describes.
-var Kinds = []string{"service", "target", "socket", "mount", "timer", "device"}
+var Kinds = []string{"service", "target", "socket", "mount", "timer", "device", "path"}
 
 // Unit is one decoded unit file, with its drop-ins applied.
 type Unit struct {
@@ -32,7 +32,9 @@ type Unit struct {
 	Socket  SocketSection  `toml:"Socket"`
 	Mount   MountSection   `toml:"Mount"`
 	Timer   TimerSection   `toml:"Timer"`
-	Install InstallSection `toml:"Install"`
+	// PathUnit is [Path] (Path is the file).
+	PathUnit PathSection    `toml:"Path"`
+	Install  InstallSection `toml:"Install"`
 }
 
 // Kind is the unit's kind: the suffix of its name.
@@ -294,6 +296,18 @@ type TimerSection struct {
 	RandomizedDelaySec Duration // a random delay up to this is added to each firing
 }
 
+// PathSection is [Path]: a unit started when a path changes.
+type PathSection struct {
+	PathExists        List      // start the unit once the path exists
+	PathExistsGlob    List      // start the unit once a path matches the glob
+	PathChanged       List      // written and closed, or moved, created or removed
+	PathModified      List      // PathChanged, and every write
+	DirectoryNotEmpty List      // start the unit once the directory holds a file
+	Unit              string    // NAME.service by default
+	MakeDirectory     bool      // create the watched directories first
+	DirectoryMode     *FileMode // their mode; 0755 by default
+}
+
 // InstallSection is [Install].
 type InstallSection struct {
 	WantedBy   List // enabling adds this unit to each target's .wants
@@ -353,7 +367,7 @@ func (e *Error) Error() string {
 }
 
 // An instance may itself hold "@" (heartbeat-failed@frr@x.service), as in systemd.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\@-]*)?\.(service|target|socket|mount|timer|device)$`)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\@-]*)?\.(service|target|socket|mount|timer|device|path)$`)
 
 // ValidName reports whether name is a valid unit name with a known kind.
 func ValidName(name string) error {
@@ -464,6 +478,7 @@ var sectionsOf = map[string][]string{
 	"socket":  {"Unit", "Socket", "Install"},
 	"mount":   {"Unit", "Mount", "Install"},
 	"timer":   {"Unit", "Timer", "Install"},
+	"path":    {"Unit", "Path", "Install"},
 	"target":  {"Unit", "Install"},
 	// A device unit exists because devmaster saw the device; a file for it
 	// may only add a description and dependencies.
@@ -530,6 +545,7 @@ var sections = map[string]reflect.Type{
 	"Socket":  reflect.TypeOf(SocketSection{}),
 	"Mount":   reflect.TypeOf(MountSection{}),
 	"Timer":   reflect.TypeOf(TimerSection{}),
+	"Path":    reflect.TypeOf(PathSection{}),
 	"Install": reflect.TypeOf(InstallSection{}),
 }
 

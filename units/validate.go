@@ -1,6 +1,7 @@
 package units
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ func (p *parsed) validate() error {
 		return p.validateMount()
 	case "timer":
 		return p.validateTimer()
+	case "path":
+		return p.validatePath()
 	}
 	return nil
 }
@@ -294,6 +297,43 @@ func (p *parsed) validateMount() error {
 	}
 	if m.TimeoutSec == 0 {
 		m.TimeoutSec = defaultTimeout
+	}
+	return nil
+}
+
+func (p *parsed) validatePath() error {
+	s := &p.u.PathUnit
+	prefix, inst, _ := splitName(p.u.Name)
+	n := 0
+	for _, l := range []struct {
+		key   string
+		paths List
+	}{{"PathExists", s.PathExists}, {"PathExistsGlob", s.PathExistsGlob}, {"PathChanged", s.PathChanged},
+		{"PathModified", s.PathModified}, {"DirectoryNotEmpty", s.DirectoryNotEmpty}} {
+		for _, path := range l.paths {
+			if !strings.HasPrefix(path, "/") {
+				return p.errAt("Path", l.key, "%q is not an absolute path", path)
+			}
+			if l.key == "PathExistsGlob" {
+				if _, err := filepath.Match(path, ""); err != nil {
+					return p.errAt("Path", l.key, "%q: %v", path, err)
+				}
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		f := p.files[0]
+		return &Error{File: f.path, Line: sectionLine(f.text, "Path"), Key: "Path.PathExists", Msg: "missing: a path unit needs PathExists, PathExistsGlob, PathChanged, PathModified or DirectoryNotEmpty"}
+	}
+	if s.Unit == "" {
+		s.Unit = strings.TrimSuffix(p.u.Name, ".path") + ".service"
+		if inst != "" {
+			s.Unit = prefix + "@" + inst + ".service"
+		}
+	}
+	if err := ValidName(s.Unit); err != nil || strings.HasSuffix(s.Unit, ".path") || IsTemplate(s.Unit) {
+		return p.errAt("Path", "Unit", "%q is not a unit a path unit can start", s.Unit)
 	}
 	return nil
 }

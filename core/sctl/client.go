@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 )
 
 // Client speaks to the manager at Socket on behalf of another daemon.
@@ -17,16 +17,16 @@ type Client struct {
 
 // StartUnit queues the start of a unit and returns without waiting for it.
 func (c Client) StartUnit(name string) error {
-	return c.call(core.Request{Cmd: "start", Units: []string{name}, NoBlock: true})
+	return c.call(proto.Request{Cmd: "start", Units: []string{name}, NoBlock: true})
 }
 
 // ReportDevices tells the manager about devices and waits for it to take
 // them in.
-func (c Client) ReportDevices(evs ...core.DeviceEvent) error {
-	return c.call(core.Request{Cmd: "device", Devices: evs})
+func (c Client) ReportDevices(evs ...proto.DeviceEvent) error {
+	return c.call(proto.Request{Cmd: "device", Devices: evs})
 }
 
-func (c Client) call(req core.Request) error {
+func (c Client) call(req proto.Request) error {
 	resp, err := Call(c.Socket, req)
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ type DeviceReporter struct {
 	logf func(format string, args ...any)
 
 	mu      sync.Mutex
-	queue   []core.DeviceEvent
+	queue   []proto.DeviceEvent
 	index   map[string]int // syspath -> its report in queue
 	wake    chan struct{}
 	done    chan struct{}
@@ -68,7 +68,7 @@ func NewDeviceReporter(socket string, logf func(format string, args ...any)) *De
 
 // DeviceChanged queues a report and returns at once.
 func (r *DeviceReporter) DeviceChanged(action, syspath, devnode string, links []string) error {
-	ev := core.DeviceEvent{Action: action, SysPath: syspath, DevNode: devnode, Links: links}
+	ev := proto.DeviceEvent{Action: action, SysPath: syspath, DevNode: devnode, Links: links}
 	r.mu.Lock()
 	if i, ok := r.index[syspath]; ok {
 		r.queue[i] = ev
@@ -109,7 +109,7 @@ func (r *DeviceReporter) run() {
 		}
 		r.mu.Lock()
 		n := min(len(r.queue), maxBatch)
-		batch := append([]core.DeviceEvent(nil), r.queue[:n]...)
+		batch := append([]proto.DeviceEvent(nil), r.queue[:n]...)
 		r.mu.Unlock()
 		if n == 0 {
 			select {
@@ -145,6 +145,6 @@ func (r *DeviceReporter) run() {
 	}
 }
 
-func sameEvent(a, b core.DeviceEvent) bool {
+func sameEvent(a, b proto.DeviceEvent) bool {
 	return a.Action == b.Action && a.SysPath == b.SysPath && a.DevNode == b.DevNode && slices.Equal(a.Links, b.Links)
 }

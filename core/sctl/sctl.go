@@ -2,22 +2,18 @@
 package sctl
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -25,26 +21,10 @@ import (
 const DefaultSocket = "/run/sysmaster/control.sock"
 
 // Call sends one request to the manager at socket and returns its answer.
-func Call(socket string, req core.Request) (core.Response, error) {
-	c, err := net.DialTimeout("unix", socket, 5*time.Second)
-	if err != nil {
-		return core.Response{}, fmt.Errorf("cannot reach the manager at %s: %w", socket, err)
-	}
-	defer c.Close()
-	b, err := json.Marshal(req)
-	if err != nil {
-		return core.Response{}, err
-	}
-	if _, err := c.Write(append(b, '\n')); err != nil {
-		return core.Response{}, fmt.Errorf("send to %s: %w", socket, err)
-	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
-	if err != nil {
-		return core.Response{}, fmt.Errorf("read from %s: %w", socket, err)
-	}
-	var resp core.Response
-	if err := json.Unmarshal(line, &resp); err != nil {
-		return core.Response{}, fmt.Errorf("bad answer from %s: %w", socket, err)
+func Call(socket string, req proto.Request) (proto.Response, error) {
+	var resp proto.Response
+	if err := proto.Call(socket, req, &resp, 0); err != nil {
+		return proto.Response{}, err
 	}
 	return resp, nil
 }
@@ -166,7 +146,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		path = DefaultSocket
 	}
-	req := core.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines,
+	req := proto.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines,
 		NoBlock: *noBlock, JobMode: *jobMode, Signal: *signal, Whom: *whom, JobIDs: jobIDs}
 	resp, err := Call(path, req)
 	if err != nil {
@@ -174,9 +154,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprint(stdout, resp.Out)
-	for _, j := range resp.Jobs {
-		fmt.Fprintf(stdout, "job %d %s %s: %s\n", j.ID, j.Type, j.Unit, j.Result)
-	}
+	render(stdout, cmd, resp, *asJSON)
 	if resp.Err != "" {
 		fmt.Fprintf(stderr, "sctl: %s\n", resp.Err)
 	}
@@ -198,7 +176,7 @@ func Power(action string) func(args []string) int {
 	return func(args []string) int {
 		force := len(args) > 1 && (args[1] == "-f" || args[1] == "--force")
 		if !force {
-			resp, err := Call(DefaultSocket, core.Request{Cmd: action})
+			resp, err := Call(DefaultSocket, proto.Request{Cmd: action})
 			if err == nil && resp.Code == 0 {
 				return 0
 			}
@@ -208,7 +186,7 @@ func Power(action string) func(args []string) int {
 				fmt.Fprintf(os.Stderr, "%s: %v; asking init directly\n", action, err)
 			}
 		}
-		if err := unix.Kill(1, core.InitSignals[action]); err != nil {
+		if err := unix.Kill(1, proto.InitSignals[action]); err != nil {
 			if errors.Is(err, unix.EPERM) {
 				fmt.Fprintf(os.Stderr, "%s: not permitted (are you root?)\n", action)
 			} else {

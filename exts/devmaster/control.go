@@ -15,7 +15,8 @@ import (
 )
 
 // The control protocol: a client connects to the unix stream socket, writes
-// one JSON Request on a line, and reads one JSON Response line.
+// one JSON Request on a line, and reads one JSON Response line, with the
+// convention of the service manager's control socket (core/proto).
 const (
 	// MaxRequest bounds a request line.
 	MaxRequest = 16 << 10
@@ -32,8 +33,8 @@ const (
 
 // Request is a control command.
 type Request struct {
-	// Command is "ping", "settle", "trigger" or "reload".
-	Command string `json:"command"`
+	// Cmd is "ping", "settle", "trigger" or "reload".
+	Cmd string `json:"cmd"`
 	// Timeout bounds waiting, as a Go duration ("30s"): for settle, and
 	// for trigger when Settle is set.
 	Timeout string `json:"timeout,omitempty"`
@@ -45,10 +46,11 @@ type Request struct {
 	Settle bool `json:"settle,omitempty"`
 }
 
-// Response answers a Request.
+// Response answers a Request, as the service manager's answers do (see
+// package core/proto): Code 0 on success, 1 with Err on failure.
 type Response struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
+	Code int    `json:"code"`
+	Err  string `json:"err,omitempty"`
 	// Devices is how many devices a trigger asked events for.
 	Devices int `json:"devices,omitempty"`
 }
@@ -103,7 +105,7 @@ func (s *controlServer) serve(ctx context.Context) {
 				s.handle(ctx, c)
 			}()
 		default:
-			answer(c, Response{Error: "busy"})
+			answer(c, Response{Code: 1, Err: "busy: too many control connections"})
 			c.Close()
 		}
 	}
@@ -114,7 +116,7 @@ func (s *controlServer) handle(ctx context.Context, c *net.UnixConn) {
 	c.SetReadDeadline(time.Now().Add(ioTimeout))
 	req, err := readRequest(c)
 	if err != nil {
-		answer(c, Response{Error: err.Error()})
+		answer(c, Response{Code: 1, Err: err.Error()})
 		return
 	}
 	answer(c, s.do(ctx, req))
@@ -150,27 +152,27 @@ func (s *controlServer) do(ctx context.Context, req Request) Response {
 	if req.Timeout != "" {
 		t, err := time.ParseDuration(req.Timeout)
 		if err != nil || t <= 0 || t > maxTimeout {
-			return Response{Error: fmt.Sprintf("bad timeout %q (want a duration up to %v)", req.Timeout, maxTimeout)}
+			return Response{Code: 1, Err: fmt.Sprintf("bad timeout %q (want a duration up to %v)", req.Timeout, maxTimeout)}
 		}
 		timeout = t
 	}
-	switch req.Command {
+	switch req.Cmd {
 	case "ping":
-		return Response{OK: true}
+		return Response{}
 	case "reload":
 		if err := s.d.Reload(); err != nil {
 			s.d.logf("reload: %v", err)
-			return Response{Error: err.Error()}
+			return Response{Code: 1, Err: err.Error()}
 		}
 		s.d.logf("reload: rules read again")
-		return Response{OK: true}
+		return Response{}
 	case "settle":
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		if err := s.d.Settle(ctx); err != nil {
-			return Response{Error: fmt.Sprintf("settle: %v", err)}
+			return Response{Code: 1, Err: fmt.Sprintf("settle: %v", err)}
 		}
-		return Response{OK: true}
+		return Response{}
 	case "trigger":
 		action := req.Action
 		if action == "" {
@@ -178,21 +180,21 @@ func (s *controlServer) do(ctx context.Context, req Request) Response {
 		}
 		n, done, err := s.d.Trigger(ctx, action, req.Subsystems)
 		if err != nil {
-			return Response{Error: err.Error()}
+			return Response{Code: 1, Err: err.Error()}
 		}
 		s.d.logf("trigger: %s for %d devices", action, n)
 		if req.Settle {
 			select {
 			case <-done:
 			case <-time.After(timeout):
-				return Response{Devices: n, Error: fmt.Sprintf("trigger: events not handled within %v", timeout)}
+				return Response{Code: 1, Devices: n, Err: fmt.Sprintf("trigger: events not handled within %v", timeout)}
 			case <-ctx.Done():
-				return Response{Devices: n, Error: ctx.Err().Error()}
+				return Response{Code: 1, Devices: n, Err: ctx.Err().Error()}
 			}
 		}
-		return Response{OK: true, Devices: n}
+		return Response{Devices: n}
 	}
-	return Response{Error: fmt.Sprintf("unknown command %q", req.Command)}
+	return Response{Code: 1, Err: fmt.Sprintf("unknown command %q", req.Cmd)}
 }
 
 // Call sends req to the control socket at path and returns the answer;
@@ -224,8 +226,8 @@ func Call(ctx context.Context, path string, req Request) (*Response, error) {
 	if err := json.Unmarshal(line, &resp); err != nil {
 		return nil, fmt.Errorf("devmaster control: bad answer: %w", err)
 	}
-	if !resp.OK {
-		return &resp, fmt.Errorf("devmaster: %s", resp.Error)
+	if resp.Code != 0 {
+		return &resp, fmt.Errorf("devmaster: %s", resp.Err)
 	}
 	return &resp, nil
 }

@@ -50,13 +50,13 @@ func TestControl(t *testing.T) {
 	if fi, err := os.Stat(h.d.cfg.Control); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("control socket: %v, %v", fi, err)
 	}
-	if _, err := call(t, h, Request{Command: "ping"}); err != nil {
+	if _, err := call(t, h, Request{Cmd: "ping"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := call(t, h, Request{Command: "settle", Timeout: "5s"}); err != nil {
+	if _, err := call(t, h, Request{Cmd: "settle", Timeout: "5s"}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := call(t, h, Request{Command: "trigger", Subsystems: []string{"block", "tty"}, Action: "change", Settle: true})
+	resp, err := call(t, h, Request{Cmd: "trigger", Subsystems: []string{"block", "tty"}, Action: "change", Settle: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,19 +72,19 @@ func TestControl(t *testing.T) {
 			t.Errorf("got %+v", c)
 		}
 	}
-	if _, err := call(t, h, Request{Command: "reload"}); err != nil {
+	if _, err := call(t, h, Request{Cmd: "reload"}); err != nil {
 		t.Fatal(err)
 	}
 
 	bad := []struct{ name, line, want string }{
 		{"not JSON", "settle\n", "bad request"},
-		{"unknown field", `{"command":"ping","force":true}` + "\n", "unknown field"},
-		{"unknown command", `{"command":"explode"}` + "\n", "unknown command"},
-		{"bad timeout", `{"command":"settle","timeout":"soon"}` + "\n", "bad timeout"},
-		{"negative timeout", `{"command":"settle","timeout":"-1s"}` + "\n", "bad timeout"},
-		{"bad action", `{"command":"trigger","action":"explode"}` + "\n", "bad action"},
-		{"bad subsystem", `{"command":"trigger","subsystems":["../x"]}` + "\n", ""},
-		{"too long", `{"command":"` + strings.Repeat("x", MaxRequest) + `"}` + "\n", "longer than"},
+		{"unknown field", `{"cmd":"ping","force":true}` + "\n", "unknown field"},
+		{"unknown command", `{"cmd":"explode"}` + "\n", "unknown command"},
+		{"bad timeout", `{"cmd":"settle","timeout":"soon"}` + "\n", "bad timeout"},
+		{"negative timeout", `{"cmd":"settle","timeout":"-1s"}` + "\n", "bad timeout"},
+		{"bad action", `{"cmd":"trigger","action":"explode"}` + "\n", "bad action"},
+		{"bad subsystem", `{"cmd":"trigger","subsystems":["../x"]}` + "\n", ""},
+		{"too long", `{"cmd":"` + strings.Repeat("x", MaxRequest) + `"}` + "\n", "longer than"},
 		{"empty", "", "reading request"},
 	}
 	for _, tt := range bad {
@@ -93,12 +93,12 @@ func TestControl(t *testing.T) {
 			if tt.want == "" {
 				return // any answer will do
 			}
-			if resp.OK || !strings.Contains(resp.Error, tt.want) {
+			if resp.Code == 0 || !strings.Contains(resp.Err, tt.want) {
 				t.Errorf("answer %+v, want an error with %q", resp, tt.want)
 			}
 		})
 	}
-	if _, err := call(t, h, Request{Command: "ping"}); err != nil {
+	if _, err := call(t, h, Request{Cmd: "ping"}); err != nil {
 		t.Fatalf("not serving after bad requests: %v", err)
 	}
 }
@@ -111,7 +111,7 @@ func TestSettleTimeout(t *testing.T) {
 	defer close(block)
 	h.ready()
 	h.src.push(recorded(t, "virtio-net-add.txt"))
-	_, err := call(t, h, Request{Command: "settle", Timeout: "100ms"})
+	_, err := call(t, h, Request{Cmd: "settle", Timeout: "100ms"})
 	if err == nil || !strings.Contains(err.Error(), "deadline") {
 		t.Fatalf("settle with a stuck event = %v, want a timeout", err)
 	}
@@ -119,10 +119,10 @@ func TestSettleTimeout(t *testing.T) {
 
 func FuzzReadRequest(f *testing.F) {
 	for _, s := range []string{
-		`{"command":"ping"}` + "\n",
-		`{"command":"trigger","action":"add","subsystems":["block"],"settle":true,"timeout":"5s"}` + "\n",
-		`{"command":"settle","timeout":"1h"}`,
-		"{\n", "", "\n\n", `{"command":1}`,
+		`{"cmd":"ping"}` + "\n",
+		`{"cmd":"trigger","action":"add","subsystems":["block"],"settle":true,"timeout":"5s"}` + "\n",
+		`{"cmd":"settle","timeout":"1h"}`,
+		"{\n", "", "\n\n", `{"cmd":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -135,7 +135,7 @@ func FuzzReadRequest(f *testing.F) {
 			t.Fatalf("accepted a %d-byte request", len(b))
 		}
 		s := &controlServer{d: nil}
-		if req.Command == "ping" || req.Command == "" {
+		if req.Cmd == "ping" || req.Cmd == "" {
 			_ = s.do(context.Background(), req) // must not touch the daemon
 		}
 	})

@@ -146,7 +146,7 @@ func (c *ctl) simple(cmd string, args []string) int {
 	if _, code, ok := c.parse(fs, args, 0); !ok {
 		return code
 	}
-	if _, err := c.call(Request{Command: cmd}, 30*time.Second); err != nil {
+	if _, err := c.call(Request{Cmd: cmd}, 30*time.Second); err != nil {
 		return c.fail(err)
 	}
 	return 0
@@ -163,7 +163,7 @@ func (c *ctl) settle(args []string) int {
 		return 2
 	}
 	// The daemon answers at its timeout; the margin lets its answer arrive.
-	if _, err := c.call(Request{Command: "settle", Timeout: timeout.String()}, *timeout+5*time.Second); err != nil {
+	if _, err := c.call(Request{Cmd: "settle", Timeout: timeout.String()}, *timeout+5*time.Second); err != nil {
 		return c.fail(err)
 	}
 	return 0
@@ -187,7 +187,7 @@ func (c *ctl) trigger(args []string) int {
 		fmt.Fprintf(c.stderr, "devctl trigger: --timeout must be in (0, %v]\n", maxTimeout)
 		return 2
 	}
-	req := Request{Command: "trigger", Action: *action, Subsystems: subsystems, Settle: *settle, Timeout: timeout.String()}
+	req := Request{Cmd: "trigger", Action: *action, Subsystems: subsystems, Settle: *settle, Timeout: timeout.String()}
 	if _, err := c.call(req, *timeout+time.Minute); err != nil {
 		return c.fail(err)
 	}

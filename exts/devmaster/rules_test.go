@@ -146,7 +146,7 @@ func TestBadRulesReported(t *testing.T) {
 	if h.d.rules.Load().Len() != 2 {
 		t.Errorf("%d rules loaded, want the good file's one and the harness's", h.d.rules.Load().Len())
 	}
-	if _, err := call(t, h, Request{Command: "reload"}); err == nil || !strings.Contains(err.Error(), "10-bad.toml") {
+	if _, err := call(t, h, Request{Cmd: "reload"}); err == nil || !strings.Contains(err.Error(), "10-bad.toml") {
 		t.Errorf("reload with a bad file: %v", err)
 	}
 }
