@@ -413,6 +413,13 @@ func (m *Manager) finishStop(u *service) {
 	if err := execute.Cleanup(u.name, &u.svc().Sandbox, m.sandboxRoots(), restart); err != nil {
 		m.logf("%s: %v", u.name, err)
 	}
+	if s := u.svc(); s.RemoveIPC && s.User != "" && !restart {
+		if uid, _, _, err := execute.LookupUser(s.User); err == nil {
+			if err := execute.RemoveIPC(uid); err != nil {
+				m.logf("%s: %v", u.name, err)
+			}
+		}
+	}
 	if p := u.svc().PIDFile; p != "" {
 		// As systemd: a PID file left behind is removed once the service is down.
 		os.Remove(p)

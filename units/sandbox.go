@@ -72,6 +72,7 @@ type Sandbox struct {
 	IOSchedulingClass     string // none, realtime, best-effort or idle (ioprio_set)
 	IOSchedulingPriority  *int   // 0 (highest)..7 within the class
 	SupplementaryGroups   List   // groups added to Group='s
+	RemoveIPC             bool   // at stop, remove the System V and POSIX IPC objects of User=
 	CPUSchedulingPolicy   string // other, batch, idle, fifo or rr
 	CPUSchedulingPriority *int   // 1..99 for fifo and rr
 

@@ -123,7 +123,7 @@ func (s *Sandbox) properties() [][2]string {
 		{"ProtectKernelModules", s.ProtectKernelModules}, {"ProtectKernelLogs", s.ProtectKernelLogs},
 		{"ProtectControlGroups", s.ProtectControlGroups}, {"ProtectClock", s.ProtectClock}, {"ProtectHostname", s.ProtectHostname},
 		{"NoNewPrivileges", s.NoNewPrivileges}, {"RestrictRealtime", s.RestrictRealtime}, {"RestrictSUIDSGID", s.RestrictSUIDSGID},
-		{"MemoryDenyWriteExecute", s.MemoryDenyWriteExecute}, {"LockPersonality", s.LockPersonality},
+		{"MemoryDenyWriteExecute", s.MemoryDenyWriteExecute}, {"LockPersonality", s.LockPersonality}, {"RemoveIPC", s.RemoveIPC},
 	} {
 		add(b.k, yesNo(b.v))
 	}
