@@ -111,6 +111,9 @@ func (m *Manager) show(req Request) Response {
 		if st.Error != "" {
 			props = append(props, [2]string{"LoadError", st.Error})
 		}
+		if u.cfg != nil {
+			props = append(props, u.cfg.Properties()...)
+		}
 		if req.JSON {
 			obj := map[string]string{}
 			for _, p := range props {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -32,17 +33,20 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		return 0, err
 	}
 	spec := &execute.Spec{
-		Argv:      c.Argv,
-		Env:       env,
-		Dir:       s.WorkingDirectory,
-		Setsid:    true,
-		Directive: directive,
-		Cgroup:    u.cgroup,
+		Path:           c.Path,
+		Argv:           c.Expand(envLookup(env)),
+		Env:            env,
+		Dir:            s.WorkingDirectory,
+		Setsid:         true,
+		DefaultSIGPIPE: !*s.IgnoreSIGPIPE,
+		Directive:      directive,
+		Cgroup:         u.cgroup,
 	}
 	if spec.Dir == "" {
 		spec.Dir = "/"
 	}
-	if s.User != "" {
+	asUser := !c.Privileged && !c.KeepUser
+	if s.User != "" && asUser {
 		uid, gid, home, err := execute.LookupUser(s.User)
 		if err != nil {
 			return 0, fmt.Errorf("user %q (User=): %w", s.User, err)
@@ -51,7 +55,7 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		spec.Groups = []uint32{gid}
 		spec.Env = append(spec.Env, "HOME="+home, "USER="+s.User)
 	}
-	if s.Group != "" {
+	if s.Group != "" && asUser {
 		gid, err := execute.LookupGroup(s.Group)
 		if err != nil {
 			return 0, fmt.Errorf("group %q (Group=): %w", s.Group, err)
@@ -59,11 +63,29 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 		spec.GID = &gid
 		spec.Groups = []uint32{gid}
 	}
+	for _, name := range strings.Fields(strings.Join(s.SupplementaryGroups, " ")) {
+		if !asUser {
+			break
+		}
+		gid, err := execute.LookupGroup(name)
+		if err != nil {
+			return 0, fmt.Errorf("group %q (SupplementaryGroups=): %w", name, err)
+		}
+		spec.Groups = append(spec.Groups, gid)
+	}
 	if s.UMask != nil {
 		um := uint32(*s.UMask)
 		spec.UMask = &um
 	}
 	spec.Nice = s.Nice
+	sb, sbEnv, err := execute.NewSandbox(u.name, &s.Sandbox, m.sandboxRoots())
+	if err != nil {
+		return 0, fmt.Errorf("sandbox: %w", err)
+	}
+	spec.Env = append(spec.Env, sbEnv...)
+	if !c.Privileged {
+		spec.Sandbox = sb
+	}
 	if rl := s.Rlimits(); len(rl) > 0 {
 		spec.Rlimits = map[int]unix.Rlimit{}
 		for name, l := range rl {
@@ -99,8 +121,34 @@ func (m *Manager) exec(u *service, c units.Command, directive string, main bool)
 	if main {
 		spec.ExtraFiles = m.socketFiles(u)
 		spec.ListenPID = len(spec.ExtraFiles) > 0
+		spec.NonBlocking = s.NonBlocking
 	}
 	return m.procs.start(m.self, spec)
+}
+
+// envLookup finds a variable in env, the last assignment winning, for
+// $NAME in command lines.
+func envLookup(env []string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
+// sandboxRoots are where the sandbox's directories go: systemd's in system
+// mode, the XDG directories in user mode.
+func (m *Manager) sandboxRoots() execute.Roots {
+	stage := filepath.Join(m.cfg.StateDir, "sandbox")
+	if m.cfg.User {
+		return execute.UserRoots(stage)
+	}
+	r := execute.SystemRoots()
+	r.Stage = stage
+	return r
 }
 
 // output returns the file a service writes kind (StandardOutput=) to.

@@ -552,7 +552,7 @@ func TestDatagramSocketActivation(t *testing.T) {
 	sock := filepath.Join(dir, "dgram.sock")
 	m := newManager(t, map[string]string{
 		"dg.socket":  fmt.Sprintf("[Socket]\nListenDatagram = [%q]\nFileDescriptorName = \"dgram\"\n", sock) + enabled,
-		"dg.service": fmt.Sprintf("[Service]\nExecStart = \"/bin/sh -c 'echo $LISTEN_FDS:$LISTEN_FDNAMES:$(readlink /proc/$$/fd/3 | cut -c1-7) > %s/env; exec sleep 1000'\"\n", dir),
+		"dg.service": fmt.Sprintf("[Service]\nExecStart = \"/bin/sh -c 'echo $LISTEN_FDS:$LISTEN_FDNAMES:$(readlink /proc/$$$$/fd/3 | cut -c1-7) > %s/env; exec sleep 1000'\"\n", dir),
 	})
 	m.start()
 	m.waitState("dg.socket", core.Active)

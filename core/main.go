@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"time"
@@ -32,6 +33,9 @@ func Main(args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
+	// Services inherit SIGPIPE ignored (systemd's IgnoreSIGPIPE=yes); the
+	// exec helper restores it for those that set IgnoreSIGPIPE=no.
+	signal.Ignore(unix.SIGPIPE)
 	cfg := DefaultSystemConfig()
 	cfg.User = *user
 	if cfg.User || *fstab != "" {

@@ -153,6 +153,7 @@ func (m *Manager) load() error {
 	if m.cfg.Fstab != "" {
 		m.addFstab(good)
 	}
+	units.ResolveMountsFor(good)
 	if m.units == nil {
 		m.units = map[string]*unit{}
 	}

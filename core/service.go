@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/core/logbuf"
 	"github.com/sysmaster-go/sysmaster/units"
 )
@@ -58,6 +59,7 @@ const (
 	svcStopPost
 	svcFailed
 	svcAutoRestart
+	svcCondition // ExecCondition=, before ExecStartPre=
 )
 
 var serviceStates = []stateInfo{
@@ -65,6 +67,7 @@ var serviceStates = []stateInfo{
 	svcStartPost: {"start-post", Activating}, svcRunning: {"running", Active}, svcExited: {"exited", Active},
 	svcReload: {"reload", Active}, svcStop: {"stop", Deactivating}, svcStopSigterm: {"stop-sigterm", Deactivating},
 	svcStopPost: {"stop-post", Deactivating}, svcFailed: {"failed", Failed}, svcAutoRestart: {"auto-restart", Activating},
+	svcCondition: {"condition", Activating},
 }
 
 func (s serviceState) String() string { return serviceStates[s].name }
@@ -72,7 +75,7 @@ func (s serviceState) active() State  { return serviceStates[s].active }
 
 // directive names the commands a state runs, for messages.
 var directive = map[serviceState]string{
-	svcStartPre: "ExecStartPre", svcStart: "ExecStart", svcStartPost: "ExecStartPost",
+	svcCondition: "ExecCondition", svcStartPre: "ExecStartPre", svcStart: "ExecStart", svcStartPost: "ExecStartPost",
 	svcStop: "ExecStop", svcStopPost: "ExecStopPost", svcReload: "ExecReload",
 }
 
@@ -164,7 +167,7 @@ func (u *service) start(m *Manager) {
 		m.logf("%s: %v", u.name, err)
 	}
 	m.armStartTimeout(u, u.svc().TimeoutStartSec.D())
-	m.enterPhase(u, svcStartPre, u.svc().ExecStartPre)
+	m.enterPhase(u, svcCondition, u.svc().ExecCondition)
 }
 
 func (m *Manager) enterPhase(u *service, p serviceState, cmds units.Commands) {
@@ -199,6 +202,9 @@ func (m *Manager) step(u *service) {
 func (m *Manager) advance(u *service) {
 	s := u.svc()
 	switch u.phase() {
+	case svcCondition:
+		m.enterPhase(u, svcStartPre, s.ExecStartPre)
+		return
 	case svcStartPre:
 		if s.Type == "oneshot" || s.Type == "forking" {
 			// The ExecStart commands run to completion; a forking service's
@@ -375,7 +381,7 @@ func (m *Manager) reloadDone(u *service, failure string) {
 // commandFailed handles a failed start or stop command of u.
 func (m *Manager) commandFailed(u *service, result unitResult) {
 	switch u.phase() {
-	case svcStartPre, svcStart, svcStartPost:
+	case svcCondition, svcStartPre, svcStart, svcStartPost:
 		u.result = result
 		if u.mainPID > 0 {
 			// Straight to the signals: ExecStop= is for a service that ran.
@@ -404,6 +410,20 @@ func (m *Manager) finishStop(u *service) {
 	}
 	m.removeCgroup(u)
 	restart := !u.stopping && !m.shuttingDown && m.shouldRestart(u)
+	if err := execute.Cleanup(u.name, &u.svc().Sandbox, m.sandboxRoots(), restart); err != nil {
+		m.logf("%s: %v", u.name, err)
+	}
+	if s := u.svc(); s.RemoveIPC && s.User != "" && !restart {
+		if uid, _, _, err := execute.LookupUser(s.User); err == nil {
+			if err := execute.RemoveIPC(uid); err != nil {
+				m.logf("%s: %v", u.name, err)
+			}
+		}
+	}
+	if p := u.svc().PIDFile; p != "" {
+		// As systemd: a PID file left behind is removed once the service is down.
+		os.Remove(p)
+	}
 	switch {
 	case restart:
 		if u.result != resSuccess {
@@ -431,6 +451,9 @@ func (m *Manager) shouldRestart(u *service) bool {
 	if u.lastExitCode >= 0 && u.svc().RestartPreventExitStatus.Prevents(u.lastExitCode, u.lastExitSignal) {
 		return false
 	}
+	if u.svc().RestartForceExitStatus.Prevents(u.lastExitCode, u.lastExitSignal) {
+		return true
+	}
 	ok := u.result == resSuccess
 	switch u.svc().Restart {
 	case "always":
@@ -441,6 +464,10 @@ func (m *Manager) shouldRestart(u *service) bool {
 		return !ok
 	case "on-abnormal":
 		return u.result == resSignal || u.result == resTimeout || u.result == resWatchdog
+	case "on-abort":
+		return u.result == resSignal
+	case "on-watchdog":
+		return u.result == resWatchdog
 	}
 	return false
 }
@@ -509,6 +536,7 @@ func (m *Manager) mainExited(u *service, ws unix.WaitStatus, known bool) {
 		} else if ws.Signaled() {
 			u.lastExitSignal = unix.SignalName(ws.Signal())
 		}
+		ok = ok || u.svc().SuccessExitStatus.Prevents(u.lastExitCode, u.lastExitSignal)
 	}
 	// Leftover processes of the service go with its main process.
 	if km := u.svc().KillMode; km == "control-group" || km == "mixed" || km == "" {
@@ -548,6 +576,18 @@ func (m *Manager) ctrlExited(u *service, ws unix.WaitStatus) {
 			return
 		}
 		m.beginStop(u)
+		return
+	}
+	if !ok && u.phase() == svcCondition && ws.Exited() && ws.ExitStatus() < 255 {
+		// As systemd: ExecCondition= exiting 1..254 skips the unit, it
+		// does not fail it.
+		m.logf("%s: ExecCondition %s exited, %s; skipped", u.name, u.cmds[u.cmdIdx].Argv[0], desc)
+		if u.startTimer != nil {
+			u.startTimer.Stop()
+		}
+		m.removeCgroup(u)
+		m.setState(u.unit, svcDead)
+		m.startEnded(u.unit, resultSkipped)
 		return
 	}
 	if !ok && u.cmdIdx < len(u.cmds) && !u.cmds[u.cmdIdx].IgnoreFailure {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -211,9 +212,38 @@ func openSockets(c *units.Unit) (*listeners, error) {
 			if err := os.Chmod(a.Addr, mode); err != nil {
 				return fail(fmt.Errorf("SocketMode: %w", err))
 			}
+			if err := chownSocket(a.Addr, c.Socket.SocketUser, c.Socket.SocketGroup); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	return st, nil
+}
+
+// chownSocket gives a socket file to SocketUser= and SocketGroup=.
+func chownSocket(path, user, group string) error {
+	uid, gid := -1, -1
+	if user != "" {
+		u, g, _, err := execute.LookupUser(user)
+		if err != nil {
+			return fmt.Errorf("SocketUser %q: %w", user, err)
+		}
+		uid, gid = int(u), int(g)
+	}
+	if group != "" {
+		g, err := execute.LookupGroup(group)
+		if err != nil {
+			return fmt.Errorf("SocketGroup %q: %w", group, err)
+		}
+		gid = int(g)
+	}
+	if uid < 0 && gid < 0 {
+		return nil
+	}
+	if err := os.Lchown(path, uid, gid); err != nil {
+		return fmt.Errorf("SocketUser/SocketGroup: %w", err)
+	}
+	return nil
 }
 
 // listenFile opens one listening socket and returns it as a file the

@@ -687,6 +687,7 @@ func addUnits(t *Tree, dir string, o *options, network bool) error {
 		return fmt.Errorf("units: %w", err)
 	}
 	sort.Strings(files)
+	have := map[string]bool{}
 	for _, f := range files {
 		if !network && slices.Contains(networkUnits, filepath.Base(f)) {
 			continue
@@ -694,8 +695,49 @@ func addUnits(t *Tree, dir string, o *options, network bool) error {
 		if err := t.AddHostFile(path.Join(unitsDir, filepath.Base(f)), f, 0o644); err != nil {
 			return fmt.Errorf("units: %w", err)
 		}
+		have[strings.TrimSuffix(filepath.Base(f), ".toml")] = true
 	}
 	o.logf("adding %d units from %s", len(files), dir)
+	// systemd unit files beside the TOML ones are converted; a TOML unit
+	// of the same name wins.
+	conv, err := units.ConvertDir(dir)
+	if err != nil {
+		return fmt.Errorf("units: %w", err)
+	}
+	n := 0
+	for _, u := range conv.Units {
+		if have[u.Name] {
+			continue
+		}
+		src := filepath.Join(dir, u.Name)
+		if u.Err != nil {
+			return fmt.Errorf("units: %s: %w", src, u.Err)
+		}
+		for _, d := range u.Lost() {
+			o.logf("%s: %s", src, d)
+		}
+		if err := t.AddFile(path.Join(unitsDir, u.Name+".toml"), u.TOML, 0o644); err != nil {
+			return fmt.Errorf("units: %w", err)
+		}
+		have[u.Name] = true
+		n++
+	}
+	for _, l := range conv.Links {
+		sub, unit := path.Split(l)
+		file := unit
+		if !have[file] {
+			file = units.TemplateOf(unit)
+		}
+		if !have[file] {
+			continue
+		}
+		if err := t.AddSymlink(path.Join(unitsDir, sub, unit), "../"+file+".toml"); err != nil {
+			return fmt.Errorf("units: %w", err)
+		}
+	}
+	if n > 0 {
+		o.logf("converted %d systemd units from %s", n, dir)
+	}
 	return nil
 }
 

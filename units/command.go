@@ -10,15 +10,35 @@ import (
 type Command struct {
 	// IgnoreFailure is set by the "-" prefix: a non-zero exit is not a failure.
 	IgnoreFailure bool
-	Argv          []string
+	// Path is the file executed when it differs from Argv[0] ("@" prefix:
+	// the second word becomes argv[0]); "" executes Argv[0].
+	Path string
+	// Privileged ("+") runs the command as the manager: no User=, Group=
+	// or sandboxing.
+	Privileged bool
+	// KeepUser ("!") runs the command without User= and Group=, but
+	// sandboxed.
+	KeepUser bool
+	// NoExpand (":") leaves $VAR in the arguments as written.
+	NoExpand bool
+	Argv     []string
 }
 
 func (c Command) String() string {
 	var b strings.Builder
-	if c.IgnoreFailure {
-		b.WriteByte('-')
+	for _, p := range []struct {
+		on bool
+		ch byte
+	}{{c.IgnoreFailure, '-'}, {c.Path != "", '@'}, {c.Privileged, '+'}, {c.KeepUser, '!'}, {c.NoExpand, ':'}} {
+		if p.on {
+			b.WriteByte(p.ch)
+		}
 	}
-	for i, a := range c.Argv {
+	argv := c.Argv
+	if c.Path != "" {
+		argv = append([]string{c.Path}, argv...)
+	}
+	for i, a := range argv {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
@@ -65,17 +85,31 @@ func (cs *Commands) UnmarshalTOML(v any) error {
 }
 
 // ParseCommand splits one command line: words separated by blanks, double
-// and single quotes group, backslash escapes, a leading "-" ignores failure.
+// and single quotes group, backslash escapes; the prefixes "-", "@", "+",
+// "!" and ":" are systemd's (see Command). "!!" is read as "!".
 func ParseCommand(line string) (Command, error) {
 	var c Command
 	s := strings.TrimSpace(line)
-	for len(s) > 0 && strings.ContainsRune("-@+!:", rune(s[0])) {
-		if s[0] == '-' {
+	at := false
+	for len(s) > 0 && strings.ContainsRune("-@+!:|", rune(s[0])) {
+		switch s[0] {
+		case '-':
 			c.IgnoreFailure = true
-		} else {
+		case '@':
+			at = true
+		case '+':
+			c.Privileged = true
+		case '!':
+			c.KeepUser = true
+		case ':':
+			c.NoExpand = true
+		default:
 			return c, fmt.Errorf("command %q: prefix %q is not supported", line, s[0])
 		}
 		s = s[1:]
+	}
+	if c.Privileged && c.KeepUser {
+		return c, fmt.Errorf("command %q: prefixes '+' and '!' exclude each other", line)
 	}
 	argv, err := SplitWords(s)
 	if err != nil {
@@ -87,8 +121,80 @@ func ParseCommand(line string) (Command, error) {
 	if !strings.HasPrefix(argv[0], "/") {
 		return c, fmt.Errorf("command %q: executable %q is not an absolute path", line, argv[0])
 	}
+	if at {
+		if len(argv) < 2 {
+			return c, fmt.Errorf("command %q: '@' needs the executable and then argv[0]", line)
+		}
+		c.Path, argv = argv[0], argv[1:]
+	}
 	c.Argv = argv
 	return c, nil
+}
+
+// Expand substitutes environment variables in the arguments as systemd
+// does: "${NAME}" is replaced within its word, a word that is exactly
+// "$NAME" becomes the value's blank-separated words (none when unset or
+// empty), and "$$" is a literal "$". The executable path is never
+// expanded. lookup returns a variable's value and whether it is set.
+func (c Command) Expand(lookup func(string) (string, bool)) []string {
+	if c.NoExpand {
+		return c.Argv
+	}
+	out := []string{c.Argv[0]}
+	for _, a := range c.Argv[1:] {
+		if name, ok := wholeVar(a); ok {
+			v, _ := lookup(name)
+			out = append(out, strings.Fields(v)...)
+			continue
+		}
+		out = append(out, expandWord(a, lookup))
+	}
+	return out
+}
+
+// wholeVar reports whether w is exactly "$NAME".
+func wholeVar(w string) (string, bool) {
+	if len(w) < 2 || w[0] != '$' || !validVarName(w[1:]) {
+		return "", false
+	}
+	return w[1:], true
+}
+
+func validVarName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func expandWord(w string, lookup func(string) (string, bool)) string {
+	var b strings.Builder
+	for i := 0; i < len(w); i++ {
+		if w[i] != '$' || i+1 >= len(w) {
+			b.WriteByte(w[i])
+			continue
+		}
+		switch {
+		case w[i+1] == '$':
+			b.WriteByte('$')
+			i++
+		case w[i+1] == '{':
+			end := strings.IndexByte(w[i:], '}')
+			if end < 0 || !validVarName(w[i+2:i+end]) {
+				b.WriteByte('$')
+				continue
+			}
+			v, _ := lookup(w[i+2 : i+end])
+			b.WriteString(v)
+			i += end
+		default:
+			// "$NAME" inside a longer word: systemd leaves it as written.
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
 }
 
 // SplitWords splits s into words the way systemd splits Exec lines.

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -21,8 +22,17 @@ func (h fakeHost) Stat(p string) (fs.FileInfo, error) {
 	}
 	return fs.Stat(h.files, p[1:])
 }
-func (h fakeHost) KernelCommandLine() string { return h.cmdline }
-func (h fakeHost) Virtualization() string    { return h.virt }
+func (h fakeHost) KernelCommandLine() string           { return h.cmdline }
+func (h fakeHost) Lstat(p string) (fs.FileInfo, error) { return h.Stat(p) }
+func (h fakeHost) Glob(pattern string) ([]string, error) {
+	m, err := fs.Glob(h.files, pattern[1:])
+	return m, err
+}
+func (h fakeHost) ReadDir(p string) ([]fs.DirEntry, error) { return fs.ReadDir(h.files, p[1:]) }
+func (h fakeHost) ReadOnly(p string) bool                  { return strings.HasPrefix(p, "/usr") }
+func (h fakeHost) Capabilities() uint64                    { return 1 << 12 } // CAP_NET_ADMIN
+func (h fakeHost) ACPower() bool                           { return true }
+func (h fakeHost) Virtualization() string                  { return h.virt }
 
 func TestConditions(t *testing.T) {
 	host := fakeHost{
@@ -30,6 +40,8 @@ func TestConditions(t *testing.T) {
 			"etc/full":  {Data: []byte("x")},
 			"etc/empty": {},
 			"var/lib":   {Mode: fs.ModeDir},
+			"usr/bin/x": {Mode: 0o755},
+			"etc/x.d/a": {},
 		},
 		cmdline: `console=ttyS0 quiet root=/dev/vda "x=a b"`,
 		virt:    "qemu",
@@ -60,6 +72,19 @@ func TestConditions(t *testing.T) {
 		{"virt container", `ConditionVirtualization = "container"`, "ConditionVirtualization=container"},
 		{"virt other", `ConditionVirtualization = "!qemu"`, "ConditionVirtualization=!qemu"},
 		{"asserts are separate", `AssertPathExists = "/nope"`, ""},
+		{"glob", `ConditionPathExistsGlob = "/etc/x.d/*"`, ""},
+		{"glob fails", `ConditionPathExistsGlob = "/etc/y.d/*"`, "ConditionPathExistsGlob=/etc/y.d/*"},
+		{"executable", `ConditionFileIsExecutable = "/usr/bin/x"`, ""},
+		{"not executable", `ConditionFileIsExecutable = "/etc/full"`, "ConditionFileIsExecutable=/etc/full"},
+		{"directory not empty", `ConditionDirectoryNotEmpty = "/etc/x.d"`, ""},
+		{"read-write", `ConditionPathIsReadWrite = "/usr/bin/x"`, "ConditionPathIsReadWrite=/usr/bin/x"},
+		{"capability", `ConditionCapability = "CAP_NET_ADMIN"`, ""},
+		{"capability missing", `ConditionCapability = "CAP_SYS_ADMIN"`, "ConditionCapability=CAP_SYS_ADMIN"},
+		{"AC power", `ConditionACPower = "true"`, ""},
+		{"AC power false", `ConditionACPower = "false"`, "ConditionACPower=false"},
+		{"one trigger holds", `ConditionPathExists = ["|/nope", "|/etc/full"]`, ""},
+		{"no trigger holds", `ConditionPathExists = ["|/nope", "|!/etc/full"]`, "ConditionPathExists=|/nope"},
+		{"plain check still counts", `ConditionPathExists = ["|/etc/full", "/nope"]`, "ConditionPathExists=/nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package units
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -55,12 +56,8 @@ Also=sshd.socket
 		t.Fatalf("output does not parse: %v\n%s", err, out)
 	}
 	wantUnsupported := []string{
-		"Unit.StopWhenUnneeded (line 8): not supported",
-		`Service.ExecStartPre (line 15): not supported: command "+/usr/bin/setup": prefix '+' is not supported`,
-		"Service.ProtectSystem (line 28): not supported",
-		"Service.PrivateTmp (line 29): not supported",
-		"Install.Also (line 37): not supported",
-		`Service.Type (line 31): not supported: "idle" is not one of simple, exec, oneshot, forking, notify`,
+		"Unit.StopWhenUnneeded (line 8): not supported: units are not stopped when nothing needs them",
+		"Service.Type (line 31): ignored: Type=idle is started as simple: jobs are not held back for console output",
 	}
 	if !reflect.DeepEqual(unsupported, wantUnsupported) {
 		t.Errorf("unsupported:\n got %q\nwant %q", unsupported, wantUnsupported)
@@ -76,7 +73,9 @@ Also=sshd.socket
 		{"Type", u.Service.Type, "simple"},
 		{"Environment", u.Service.Environment, List{"A=1 2", "B=3"}},
 		{"EnvironmentFile", u.Service.EnvironmentFile, List{"-/etc/sysconfig/sshd"}},
-		{"ExecStartPre", len(u.Service.ExecStartPre), 1},
+		{"ExecStartPre", len(u.Service.ExecStartPre), 2},
+		{"ExecStartPre +", u.Service.ExecStartPre[1].Privileged, true},
+		{"Also", u.Install.Also, List{"sshd.socket"}},
 		{"ExecStart", u.Service.ExecStart[0].Argv, []string{"/usr/sbin/sshd", "-D", "$OPTIONS"}},
 		{"ExecStartPost", u.Service.ExecStartPost[0].Argv, []string{"/bin/a", "--long"}},
 		{"KillSignal", u.Service.KillSignal, "SIGTERM"},
@@ -90,6 +89,8 @@ Also=sshd.socket
 		{"UMask", *u.Service.UMask, FileMode(0o027)},
 		{"StandardOutput", u.Service.StandardOutput, "log"},
 		{"WantedBy", u.Install.WantedBy, List{"multi-user.target"}},
+		{"ProtectSystem", u.Service.ProtectSystem, Choice("strict")},
+		{"PrivateTmp", u.Service.PrivateTmp, true},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -153,5 +154,52 @@ func TestConvertINIErrors(t *testing.T) {
 		if _, _, err := ConvertINI(tt.name, []byte(tt.src)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ConvertINI(%q) = %v, want %q", tt.src, err, tt.want)
 		}
+	}
+}
+
+func TestConvertINIRewrites(t *testing.T) {
+	tests := []struct {
+		name, src string
+		check     func(u *Unit) any
+		want      any
+		note      string // a Dropped entry must contain this
+	}{
+		{"StartLimit in Service", "[Service]\nExecStart=/bin/a\nStartLimitInterval=5s\nStartLimitBurst=3\n",
+			func(u *Unit) any { return []any{u.Unit.StartLimitIntervalSec.D().String(), u.Unit.StartLimitBurst} }, []any{"5s", 3}, ""},
+		{"ReadWriteDirectories", "[Service]\nExecStart=/bin/a\nReadWriteDirectories=/var/x\n",
+			func(u *Unit) any { return u.Service.ReadWritePaths }, List{"/var/x"}, ""},
+		{"PermissionsStartOnly", "[Service]\nExecStart=/bin/a\nExecStartPre=/bin/b\nPermissionsStartOnly=yes\nUser=nobody\n",
+			func(u *Unit) any {
+				return []bool{u.Service.ExecStart[0].Privileged, u.Service.ExecStartPre[0].Privileged}
+			}, []bool{false, true}, ""},
+		{"Type=dbus", "[Service]\nType=dbus\nBusName=org.x\nExecStart=/bin/a\n",
+			func(u *Unit) any { return u.Service.Type }, "simple", "Type=dbus is started as simple"},
+		{"journal+console", "[Service]\nExecStart=/bin/a\nStandardOutput=journal+console\n",
+			func(u *Unit) any { return u.Service.StandardOutput }, "log", "journal+console"},
+		{"After automount", "[Unit]\nAfter=boot.automount network.target\n[Service]\nExecStart=/bin/a\n",
+			func(u *Unit) any { return u.Unit.After }, List{"network.target"}, "boot.automount left out"},
+		{"Slice system", "[Service]\nExecStart=/bin/a\nSlice=system.slice\n",
+			func(u *Unit) any { return u.Service.Type }, "simple", "system.slice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Convert("a.service", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lost := c.Lost(); len(lost) > 0 {
+				t.Errorf("lost: %v", lost)
+			}
+			u, err := Parse("a.service.toml", c.TOML)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.check(u); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v\n%s", got, tt.want, c.TOML)
+			}
+			if tt.note != "" && !strings.Contains(fmt.Sprint(c.Dropped), tt.note) {
+				t.Errorf("no note %q in %v", tt.note, c.Dropped)
+			}
+		})
 	}
 }

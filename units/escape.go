@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Escape escapes s for use in a unit name as systemd-escape does: "/"
@@ -77,13 +80,22 @@ func UnescapePath(s string) (string, error) {
 // ("/mnt/data", "mount") -> "mnt-data.mount".
 func UnitNameFromPath(p, kind string) string { return EscapePath(p) + "." + kind }
 
+// systemSpecifiers are the specifiers that name the system manager's
+// directories and user, as systemd resolves them for system units.
+var systemSpecifiers = map[byte]string{
+	't': "/run", 'S': "/var/lib", 'C': "/var/cache", 'L': "/var/log", 'E': "/etc",
+	'T': "/tmp", 'V': "/var/tmp", 'h': "/root", 'u': "root", 'U': "0", 'g': "root", 'G': "0", 's': "/bin/sh",
+}
+
 // expand replaces specifiers in every string value of the unit: %i %I %n
-// %N %p %P %f %H and %%.
+// %N %p %P %f %j %J %H %l %v %a, the directories %t %S %C %L %E %T %V, the
+// manager's user %h %u %U %g %G %s, and %%.
 func (p *parsed) expand(hostname func() (string, error)) error {
 	name := p.u.Name
 	prefix, inst, kind := splitName(name)
 	var host string
-	spec := func(c byte) (string, error) {
+	var spec func(c byte) (string, error)
+	spec = func(c byte) (string, error) {
 		switch c {
 		case 'n':
 			return name, nil
@@ -113,8 +125,27 @@ func (p *parsed) expand(hostname func() (string, error)) error {
 				host = h
 			}
 			return host, nil
+		case 'j':
+			return prefix[strings.LastIndexByte(prefix, '-')+1:], nil
+		case 'J':
+			return Unescape(prefix[strings.LastIndexByte(prefix, '-')+1:])
+		case 'l':
+			h, err := spec('H')
+			short, _, _ := strings.Cut(h, ".")
+			return short, err
+		case 'v':
+			var u unix.Utsname
+			if err := unix.Uname(&u); err != nil {
+				return "", fmt.Errorf("%%v: %w", err)
+			}
+			return unix.ByteSliceToString(u.Release[:]), nil
+		case 'a':
+			return goarchToSystemd[runtime.GOARCH], nil
 		case '%':
 			return "%", nil
+		}
+		if v, ok := systemSpecifiers[c]; ok {
+			return v, nil
 		}
 		return "", fmt.Errorf("unknown specifier %%%c", c)
 	}
@@ -147,17 +178,28 @@ func (p *parsed) expand(hostname func() (string, error)) error {
 			field = "PathUnit"
 		}
 		sv := uv.FieldByName(field)
-		for i := 0; i < sv.NumField(); i++ {
-			key := sv.Type().Field(i).Name
+		for _, fd := range reflect.VisibleFields(sv.Type()) {
+			if fd.Anonymous {
+				continue
+			}
+			key := fd.Name
 			var err error
-			switch f := sv.Field(i).Addr().Interface().(type) {
+			switch f := sv.FieldByIndex(fd.Index).Addr().Interface().(type) {
 			case *string:
 				*f, err = sub(*f)
+			case *Choice:
+				var s string
+				s, err = sub(string(*f))
+				*f = Choice(s)
 			case *List:
 				err = subAll(*f, sub)
 			case *Commands:
-				for _, c := range *f {
+				for i := range *f {
+					c := &(*f)[i]
 					if err = subAll(c.Argv, sub); err != nil {
+						break
+					}
+					if c.Path, err = sub(c.Path); err != nil {
 						break
 					}
 				}
@@ -168,6 +210,11 @@ func (p *parsed) expand(hostname func() (string, error)) error {
 		}
 	}
 	return nil
+}
+
+// goarchToSystemd maps GOARCH to systemd's architecture names (%a).
+var goarchToSystemd = map[string]string{
+	"amd64": "x86-64", "arm64": "arm64", "arm": "arm", "riscv64": "riscv64", "386": "x86",
 }
 
 func subAll(l []string, sub func(string) (string, error)) error {

@@ -51,6 +51,7 @@ func FuzzConvertINI(f *testing.F) {
 	f.Add("a.service", []byte("[Unit]\nAfter=b.target\n[Service]\nExecStart=/bin/a\nEnvironment=\"A=1 2\"\nLimitNOFILE=1:2\n"))
 	f.Add("a.timer", []byte("[Timer]\nOnCalendar=daily\n[X]\nY=z\n"))
 	f.Add("a@.socket", []byte("[Socket]\nListenStream=/run/%i\nAccept=yes\n"))
+	f.Add("b.service", []byte("[Service]\nExecStart=@/bin/a a \\\n# comment\n  -x \"q \\\" w\" $X ${Y}\nExecStartPre=+!/bin/b\nProtectSystem=strict\nSystemCallFilter=@system-service\nSystemCallFilter=~@mount:EPERM\nStartLimitBurst=3\nType=dbus\nPermissionsStartOnly=yes\n[Unit]\nAfter=x.automount\nConditionPathExists=|!/x\n"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		out, _, err := ConvertINI(name, data)
 		if err != nil {

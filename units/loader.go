@@ -144,6 +144,26 @@ func (l *Loader) LoadAll() (good map[string]*Unit, bad map[string]error, err err
 	return good, bad, nil
 }
 
+// ResolveMountsFor turns each unit's RequiresMountsFor= into Requires=
+// and After= on the mount units among good that cover its paths, as
+// systemd does once every unit is loaded. It may be called again on the
+// same units.
+func ResolveMountsFor(good map[string]*Unit) {
+	for _, u := range good {
+		for _, m := range u.Unit.MountUnitsFor() {
+			if good[m] == nil || m == u.Name {
+				continue
+			}
+			if !oneOf(m, u.Unit.Requires...) {
+				u.Unit.Requires = append(u.Unit.Requires, m)
+			}
+			if !oneOf(m, u.Unit.After...) {
+				u.Unit.After = append(u.Unit.After, m)
+			}
+		}
+	}
+}
+
 // references are the unit names u mentions.
 func (u *Unit) references() []string {
 	s := &u.Unit

@@ -49,17 +49,20 @@ func (u *Unit) Instance() string { _, inst, _ := splitName(u.Name); return inst 
 
 // UnitSection is [Unit].
 type UnitSection struct {
-	Description   string
-	Documentation List
-	Requires      List
-	Requisite     List
-	Wants         List // also receives the entries of TARGET.wants/ directories
-	BindsTo       List
-	PartOf        List
-	OnFailure     List
-	After         List
-	Before        List
-	Conflicts     List
+	Description   string // shown by sctl status and in state changes
+	Documentation List   // URLs or man pages, informational
+	// Requires starts the units with this one and stops this one when they stop;
+	// it fails when they fail to start.
+	Requires List
+	// Requisite fails the start unless the units are active already.
+	Requisite List
+	Wants     List // units started with this one; also the entries of TARGET.wants/ directories
+	BindsTo   List // as Requires, and this unit stops when they stop for any reason
+	PartOf    List // stopped and restarted with the units named
+	OnFailure List // units started when this one fails
+	After     List // ordering: this unit starts after these, and stops before them
+	Before    List // ordering: this unit starts before these, and stops after them
+	Conflicts List // units stopped when this one starts, and the other way round
 
 	// StartLimitBurst starts within StartLimitIntervalSec are allowed;
 	// 0 leaves the manager's default.
@@ -75,11 +78,54 @@ type UnitSection struct {
 	ConditionFileNotEmpty      List
 	ConditionKernelCommandLine List
 	ConditionVirtualization    List
-	AssertPathExists           List
-	AssertPathIsDirectory      List
-	AssertFileNotEmpty         List
-	AssertKernelCommandLine    List
-	AssertVirtualization       List
+	// Globs, links, emptiness and modes are read at start; Capability
+	// tests the manager's bounding set; ACPower is true without batteries.
+	ConditionPathExistsGlob     List
+	ConditionPathIsSymbolicLink List
+	ConditionPathIsReadWrite    List
+	ConditionDirectoryNotEmpty  List
+	ConditionFileIsExecutable   List
+	ConditionCapability         List
+	ConditionACPower            List
+	AssertPathExists            List
+	AssertPathIsDirectory       List
+	AssertFileNotEmpty          List
+	AssertKernelCommandLine     List
+	AssertVirtualization        List
+	AssertPathExistsGlob        List
+	AssertPathIsReadWrite       List
+	AssertDirectoryNotEmpty     List
+	AssertFileIsExecutable      List
+	AssertCapability            List
+
+	// RequiresMountsFor adds Requires= and After= on the mount units of
+	// each path and of its parents, those that exist.
+	RequiresMountsFor List
+}
+
+// MountUnitsFor lists the mount units RequiresMountsFor names: those of
+// each path and of every parent up to "/", parents first.
+func (s *UnitSection) MountUnitsFor() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range s.RequiresMountsFor {
+		for _, p := range strings.Fields(m) {
+			var chain []string
+			for p = filepath.Clean(p); ; p = filepath.Dir(p) {
+				chain = append([]string{UnitNameFromPath(p, "mount")}, chain...)
+				if p == "/" {
+					break
+				}
+			}
+			for _, n := range chain {
+				if !seen[n] {
+					seen[n] = true
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // HasDefaultDependencies reports DefaultDependencies, true when unset.
@@ -89,8 +135,16 @@ func (s *UnitSection) HasDefaultDependencies() bool {
 
 // ServiceSection is [Service].
 type ServiceSection struct {
-	Type          string // simple (default), exec, oneshot, forking, notify
-	PIDFile       string // forking only
+	Type    string // simple (default), exec, oneshot, forking, notify
+	PIDFile string // the daemon's pid file for Type="forking"; removed after stop for any type
+	// ExecCondition runs first: an exit of 1..254 skips the start (the
+	// unit stays inactive, not failed), 255 or a signal fails it.
+	ExecCondition Commands
+
+	// Exec* are command lines, in order: before the main process, the main
+	// process (several only for oneshot), after it started, on reload, to
+	// stop it and after it stopped. Prefixes "-", "@", "+", "!" and ":"
+	// are systemd's; $NAME and ${NAME} are expanded from the environment.
 	ExecStartPre  Commands
 	ExecStart     Commands
 	ExecStartPost Commands
@@ -98,11 +152,25 @@ type ServiceSection struct {
 	ExecStop      Commands
 	ExecStopPost  Commands
 
+	// RemainAfterExit keeps the service active once its processes exited.
 	RemainAfterExit bool
-	Restart         string
-	RestartSec      Duration
+	// Restart is when the service restarts after it ended: no, on-success,
+	// on-failure, on-abnormal, on-abort, on-watchdog or always.
+	Restart    string
+	RestartSec Duration // wait before a restart
 	// RestartPreventExitStatus lists exits that never cause a restart.
 	RestartPreventExitStatus ExitStatusSet
+	// RestartForceExitStatus lists exits that cause a restart whatever
+	// Restart= says.
+	RestartForceExitStatus ExitStatusSet
+	// SuccessExitStatus lists exits of the main process that count as a
+	// clean exit, beside 0 and SIGHUP, SIGINT, SIGTERM and SIGPIPE.
+	SuccessExitStatus ExitStatusSet
+	// NonBlocking sets O_NONBLOCK on the sockets passed to the service.
+	NonBlocking bool
+	// IgnoreSIGPIPE starts the service with SIGPIPE ignored; never nil
+	// after loading (default true).
+	IgnoreSIGPIPE *bool
 	// TimeoutSec sets TimeoutStartSec and TimeoutStopSec where those are unset.
 	TimeoutSec      Duration
 	TimeoutStartSec Duration
@@ -114,7 +182,7 @@ type ServiceSection struct {
 	SendSIGKILL  *bool
 	NotifyAccess string // none, main, exec, all; "main" by default for notify
 
-	Environment List
+	Environment List // NAME=VALUE assignments, in order; later ones win
 	// EnvironmentFile lists files of NAME=VALUE lines; a "-" prefix makes
 	// a missing file not an error (see EnvironmentFiles).
 	EnvironmentFile  List
@@ -124,11 +192,12 @@ type ServiceSection struct {
 	UMask            *FileMode
 	Nice             *int
 
-	StandardInput  string
-	StandardOutput string // "journal" is read as "log"
-	StandardError  string
-	TTYPath        string
+	StandardInput  string // null (default) or tty
+	StandardOutput string // inherit, console, null, tty, log or kmsg; "journal" is read as "log"
+	StandardError  string // as StandardOutput; unset follows it
+	TTYPath        string // the terminal for StandardInput="tty"; /dev/console by default
 
+	// Limit* set the resource limits (setrlimit) of the service.
 	LimitCPU     *Rlimit
 	LimitFSIZE   *Rlimit
 	LimitCORE    *Rlimit
@@ -141,6 +210,8 @@ type ServiceSection struct {
 	MemoryMax Bytes // 0: no limit
 	CPUWeight int   // 1..10000, 0: unset
 	TasksMax  Count // 0: no limit
+
+	Sandbox
 }
 
 // EnvironmentFile is one entry of EnvironmentFile.
@@ -180,30 +251,37 @@ func (s *ServiceSection) Rlimits() map[string]Rlimit {
 // SocketSection is [Socket]. Only Accept=false sockets are supported: the
 // listening sockets are passed to one service.
 type SocketSection struct {
+	// Listen* are the addresses listened on: "/run/x.sock", "@abstract",
+	// "8080", "127.0.0.1:8080" or "[::1]:80".
 	ListenStream           List
 	ListenDatagram         List
 	ListenSequentialPacket List
-	Accept                 bool
+	Accept                 bool // only false: one service gets the listening sockets
 	// Service is the unit started on traffic; NAME.service by default.
 	Service            string
 	SocketMode         *FileMode // 0666 by default
 	FileDescriptorName string    // NAME by default
 	Backlog            int       // 0: SOMAXCONN
-	RemoveOnStop       bool
+	RemoveOnStop       bool      // remove the socket files when the socket stops
+	// SocketUser and SocketGroup own the socket files; root by default.
+	SocketUser  string
+	SocketGroup string
 }
 
 // MountSection is [Mount]. The unit's name must be the escaped Where.
 type MountSection struct {
-	What          string
-	Where         string
-	Type          string
-	Options       string
+	What          string    // the device, file or remote to mount
+	Where         string    // the mount point; the unit's name is its escaped path
+	Type          string    // the file system type, as mount -t
+	Options       string    // mount options, comma-separated, as mount -o
 	DirectoryMode *FileMode // 0755 by default
 	TimeoutSec    Duration  // 90s by default
 }
 
 // TimerSection is [Timer].
 type TimerSection struct {
+	// On*Sec fire that long after boot, after the manager started, after
+	// the timer started, after the unit last started or last stopped.
 	OnBootSec         Duration
 	OnStartupSec      Duration
 	OnActiveSec       Duration
@@ -212,29 +290,34 @@ type TimerSection struct {
 	// OnCalendar is only checked for being non-empty here: its syntax
 	// belongs to the calendar parser.
 	OnCalendar         List
-	Unit               string // NAME.service by default
-	Persistent         bool
-	AccuracySec        Duration // 1min by default
-	RandomizedDelaySec Duration
+	Unit               string   // NAME.service by default
+	Persistent         bool     // a calendar timer missed while down fires once at start
+	AccuracySec        Duration // how late a timer may fire, to group wakeups
+	RandomizedDelaySec Duration // a random delay up to this is added to each firing
 }
 
 // PathSection is [Path]: a unit started when a path changes.
 type PathSection struct {
-	PathExists        List
-	PathExistsGlob    List
-	PathChanged       List // written and closed, or moved, created or removed
-	PathModified      List // PathChanged, and every write
-	DirectoryNotEmpty List
-	Unit              string // NAME.service by default
-	MakeDirectory     bool
-	DirectoryMode     *FileMode
+	PathExists        List      // start the unit once the path exists
+	PathExistsGlob    List      // start the unit once a path matches the glob
+	PathChanged       List      // written and closed, or moved, created or removed
+	PathModified      List      // PathChanged, and every write
+	DirectoryNotEmpty List      // start the unit once the directory holds a file
+	Unit              string    // NAME.service by default
+	MakeDirectory     bool      // create the watched directories first
+	DirectoryMode     *FileMode // their mode; 0755 by default
 }
 
 // InstallSection is [Install].
 type InstallSection struct {
-	WantedBy   List
-	RequiredBy List
-	Alias      List
+	WantedBy   List // enabling adds this unit to each target's .wants
+	RequiredBy List // enabling adds this unit to each unit's .requires
+	Alias      List // other names of the unit, made links when enabled
+	// Also names units enabled and disabled together with this one.
+	Also List
+	// DefaultInstance is the instance a template is enabled as when none
+	// is named.
+	DefaultInstance string
 }
 
 // List is a list value: a TOML array of strings, or one string.
@@ -283,7 +366,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|target|socket|mount|timer|device|path)$`)
+// An instance may itself hold "@" (heartbeat-failed@frr@x.service), as in systemd.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\@-]*)?\.(service|target|socket|mount|timer|device|path)$`)
 
 // ValidName reports whether name is a valid unit name with a known kind.
 func ValidName(name string) error {
@@ -482,8 +566,10 @@ func unknownKey(path, text string, k toml.Key) error {
 	key := k[len(k)-1]
 	e := &Error{File: path, Line: keyLine(text, sec, key), Key: sec + "." + key, Msg: "unknown key"}
 	var names []string
-	for i := 0; i < typ.NumField(); i++ {
-		names = append(names, typ.Field(i).Name)
+	for _, f := range reflect.VisibleFields(typ) {
+		if !f.Anonymous {
+			names = append(names, f.Name)
+		}
 	}
 	if s := suggest.Nearest(key, names); s != "" {
 		e.Msg += fmt.Sprintf(" (did you mean %s?)", s)

@@ -58,6 +58,13 @@ func (p *parsed) validateUnit() error {
 			}
 		}
 	}
+	for _, m := range s.RequiresMountsFor {
+		for _, w := range strings.Fields(m) {
+			if !strings.HasPrefix(w, "/") {
+				return p.errAt("Unit", "RequiresMountsFor", "%q is not an absolute path", w)
+			}
+		}
+	}
 	if s.StartLimitBurst < 0 {
 		return p.errAt("Unit", "StartLimitBurst", "%d is negative", s.StartLimitBurst)
 	}
@@ -67,11 +74,20 @@ func (p *parsed) validateUnit() error {
 	}
 	for _, c := range s.checks() {
 		for _, v := range c.values {
-			arg := strings.TrimPrefix(v, "!")
+			arg := strings.TrimPrefix(strings.TrimPrefix(v, "|"), "!")
 			switch c.test {
-			case "PathExists", "PathIsDirectory", "FileNotEmpty":
+			case "PathExists", "PathIsDirectory", "FileNotEmpty", "PathExistsGlob", "PathIsSymbolicLink",
+				"PathIsReadWrite", "DirectoryNotEmpty", "FileIsExecutable":
 				if !strings.HasPrefix(arg, "/") {
 					return p.errAt("Unit", c.key, "%q is not an absolute path", v)
+				}
+			case "Capability":
+				if _, ok := capabilityNumber(arg); !ok {
+					return p.errAt("Unit", c.key, "%q is not a capability name", v)
+				}
+			case "ACPower":
+				if !oneOf(strings.ToLower(arg), "true", "false", "yes", "no", "1", "0") {
+					return p.errAt("Unit", c.key, "%q is not a boolean", v)
 				}
 			case "KernelCommandLine", "Virtualization":
 				if arg == "" || strings.ContainsAny(arg, " \t\n") {
@@ -86,7 +102,7 @@ func (p *parsed) validateUnit() error {
 // serviceTypes and friends are the accepted values, in the order messages list them.
 var (
 	serviceTypes = []string{"simple", "exec", "oneshot", "forking", "notify"}
-	restarts     = []string{"no", "on-success", "on-failure", "on-abnormal", "always"}
+	restarts     = []string{"no", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog", "always"}
 	killModes    = []string{"control-group", "process", "mixed", "none"}
 	notifyAccess = []string{"none", "main", "exec", "all"}
 	stdinValues  = []string{"null", "tty"}
@@ -111,7 +127,9 @@ func (p *parsed) validateService() error {
 	if err := enum("Type", &s.Type, "simple", serviceTypes); err != nil {
 		return err
 	}
-	if len(s.ExecStart) == 0 {
+	// A oneshot service may have only ExecStop= (with RemainAfterExit=),
+	// as systemd allows.
+	if len(s.ExecStart) == 0 && !(s.Type == "oneshot" && len(s.ExecStop) > 0) {
 		f := p.files[0]
 		return &Error{File: f.path, Line: sectionLine(f.text, "Service"), Key: "Service.ExecStart", Msg: "missing: a service needs ExecStart"}
 	}
@@ -119,9 +137,7 @@ func (p *parsed) validateService() error {
 		return p.errAt("Service", "ExecStart", "only Type=\"oneshot\" may have more than one command")
 	}
 	if s.PIDFile != "" {
-		if s.Type != "forking" {
-			return p.errAt("Service", "PIDFile", "only meaningful with Type=\"forking\"")
-		}
+		// For other types, as systemd, the file is only removed after stop.
 		if !strings.HasPrefix(s.PIDFile, "/") {
 			return p.errAt("Service", "PIDFile", "%q is not an absolute path", s.PIDFile)
 		}
@@ -152,6 +168,10 @@ func (p *parsed) validateService() error {
 	if s.SendSIGKILL == nil {
 		t := true
 		s.SendSIGKILL = &t
+	}
+	if s.IgnoreSIGPIPE == nil {
+		t := true
+		s.IgnoreSIGPIPE = &t
 	}
 	defNotify := "none"
 	if s.Type == "notify" {
@@ -210,7 +230,7 @@ func (p *parsed) validateService() error {
 	if s.TTYPath != "" && !strings.HasPrefix(s.TTYPath, "/") {
 		return p.errAt("Service", "TTYPath", "%q is not an absolute path", s.TTYPath)
 	}
-	return nil
+	return p.validateSandbox()
 }
 
 func (p *parsed) validateSocket() error {

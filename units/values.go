@@ -2,6 +2,7 @@ package units
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -59,11 +60,22 @@ func (b *Bytes) UnmarshalTOML(v any) error {
 		*b = Bytes(v)
 		return nil
 	case string:
+		if pct, ok, err := percent(v); ok {
+			if err != nil {
+				return err
+			}
+			var si unix.Sysinfo_t
+			if err := unix.Sysinfo(&si); err != nil {
+				return fmt.Errorf("%q: physical memory: %w", v, err)
+			}
+			*b = Bytes(pct * float64(uint64(si.Totalram)*uint64(si.Unit)) / 100)
+			return nil
+		}
 		n, err := parseSize(v)
 		*b = Bytes(n)
 		return err
 	}
-	return fmt.Errorf("want an integer or a size like \"64M\" or \"infinity\", got %T", v)
+	return fmt.Errorf("want an integer or a size like \"64M\", \"50%%\" or \"infinity\", got %T", v)
 }
 
 // Count is a number or "infinity" (Unlimited).
@@ -83,6 +95,13 @@ func (c *Count) UnmarshalTOML(v any) error {
 			*c = Unlimited
 			return nil
 		}
+		if pct, ok, err := percent(v); ok {
+			if err != nil {
+				return err
+			}
+			*c = Count(pct * float64(maxTasks()) / 100)
+			return nil
+		}
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return fmt.Errorf("%q is not a number or \"infinity\"", v)
@@ -91,6 +110,36 @@ func (c *Count) UnmarshalTOML(v any) error {
 		return nil
 	}
 	return fmt.Errorf("want an integer or \"infinity\", got %T", v)
+}
+
+// percent reads "N%" (ok reports the form); systemd resolves such limits
+// against the machine the unit runs on, and so does Parse.
+func percent(s string) (float64, bool, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	if !ok {
+		return 0, false, nil
+	}
+	p, err := strconv.ParseFloat(num, 64)
+	if err != nil || p < 0 || p > 100 {
+		return 0, true, fmt.Errorf("%q is not a percentage from 0%% to 100%%", s)
+	}
+	return p, true, nil
+}
+
+// maxTasks is the kernel's limit on tasks: the smaller of pid_max and
+// threads-max, as systemd takes it.
+func maxTasks() uint64 {
+	limit := uint64(4194304)
+	for _, f := range []string{"/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n < limit {
+			limit = n
+		}
+	}
+	return limit
 }
 
 const sizeSuffixes = "KMGTPE"

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"syscall"
 
@@ -24,7 +25,9 @@ import (
 
 // Spec says how to start one service process.
 type Spec struct {
-	Argv []string // Argv[0] is the path executed; it is not searched in $PATH
+	// Path is the file executed; "" means Argv[0]. It is not searched in $PATH.
+	Path string
+	Argv []string
 	Env  []string
 	Dir  string // working directory; "" keeps the manager's
 
@@ -44,10 +47,19 @@ type Spec struct {
 	// ExtraFiles become fds 3, 4, ... in the service (socket activation);
 	// setting LISTEN_FDS and friends in Env is the caller's job.
 	ExtraFiles []*os.File
+	// NonBlocking sets O_NONBLOCK on ExtraFiles (NonBlocking=).
+	NonBlocking bool
+	// DefaultSIGPIPE starts the service with SIGPIPE at its default
+	// action (IgnoreSIGPIPE=no) through the helper; otherwise the service
+	// inherits the manager's disposition, which the manager sets to ignored.
+	DefaultSIGPIPE bool
 
 	// ListenPID sets LISTEN_PID to the service's own pid, which only the
 	// process itself knows before exec (socket activation).
 	ListenPID bool
+
+	// Sandbox is applied by the helper; nil for none (see NewSandbox).
+	Sandbox *Sandbox
 
 	// Directive names the setting in the helper's error line
 	// ("sm-exec: ExecStart=/bin/x: ..."); "" means ExecStart.
@@ -85,30 +97,20 @@ const (
 // ExitCodeName returns systemd's name of a helper exit code ("EXEC" for
 // 203), or "" for a code the helper does not use, so that a status can be
 // printed as "status=203/EXEC".
-func ExitCodeName(code int) string {
-	switch code {
-	case ExitChdir:
-		return "CHDIR"
-	case ExitNice:
-		return "NICE"
-	case ExitExec:
-		return "EXEC"
-	case ExitMemory:
-		return "MEMORY"
-	case ExitLimits:
-		return "LIMITS"
-	case ExitGroup:
-		return "GROUP"
-	case ExitUser:
-		return "USER"
-	case ExitCgroup:
-		return "CGROUP"
-	}
-	return ""
+func ExitCodeName(code int) string { return exitCodeNames[code] }
+
+var exitCodeNames = map[int]string{
+	ExitChdir: "CHDIR", ExitNice: "NICE", ExitExec: "EXEC", ExitMemory: "MEMORY", ExitLimits: "LIMITS",
+	ExitGroup: "GROUP", ExitUser: "USER", ExitCgroup: "CGROUP", ExitOOMAdjust: "OOM_ADJUST",
+	ExitSecureBits: "SECUREBITS", ExitSetScheduler: "SETSCHEDULER", ExitCapabilities: "CAPABILITIES",
+	ExitNetwork: "NETWORK", ExitNamespace: "NAMESPACE", ExitNoNewPrivileges: "NO_NEW_PRIVILEGES",
+	ExitSeccomp: "SECCOMP", ExitRuntimeDirectory: "RUNTIME_DIRECTORY", ExitStateDirectory: "STATE_DIRECTORY",
+	ExitCacheDirectory: "CACHE_DIRECTORY", ExitLogsDirectory: "LOGS_DIRECTORY", ExitConfigDirectory: "CONFIGURATION_DIRECTORY",
 }
 
 // wireSpec is the part of Spec the helper needs; files travel as fds.
 type wireSpec struct {
+	Path      string              `json:"path,omitempty"`
 	Argv      []string            `json:"argv"`
 	Env       []string            `json:"env"`
 	Dir       string              `json:"dir,omitempty"`
@@ -121,12 +123,16 @@ type wireSpec struct {
 	Cgroup    string              `json:"cgroup,omitempty"`
 	Directive string              `json:"directive,omitempty"`
 	ListenPID bool                `json:"listen_pid,omitempty"`
+	// IgnoreSIGPIPE is the manager's SIGPIPE disposition unless
+	// DefaultSIGPIPE: Go's runtime in the helper does not keep it.
+	IgnoreSIGPIPE bool     `json:"ignore_sigpipe,omitempty"`
+	Sandbox       *Sandbox `json:"sandbox,omitempty"`
 }
 
 // needsHelper reports whether s asks for anything ForkExec cannot do.
 func (s *Spec) needsHelper() bool {
 	return s.UMask != nil || s.Nice != nil || len(s.Rlimits) > 0 ||
-		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID
+		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID || s.Sandbox != nil || s.DefaultSIGPIPE
 }
 
 // Start starts the process described by s and returns its pid without
@@ -146,23 +152,41 @@ func Start(self string, s *Spec) (int, error) {
 		return 0, err
 	}
 	defer closeAll()
+	if s.NonBlocking {
+		// After childFiles: Fd() puts a file back in blocking mode.
+		for _, fd := range files[3:] {
+			if err := unix.SetNonblock(int(fd), true); err != nil {
+				return 0, fmt.Errorf("execute: NonBlocking: %w", err)
+			}
+		}
+	}
 
 	sys := &syscall.SysProcAttr{Setsid: s.Setsid, Setctty: s.SetCtty, Ctty: 0}
 	if !s.needsHelper() {
 		sys.Credential = credential(s)
 		attr := &syscall.ProcAttr{Dir: s.Dir, Env: s.Env, Files: files, Sys: sys}
-		pid, err := syscall.ForkExec(s.Argv[0], s.Argv, attr)
+		pid, err := syscall.ForkExec(s.path(), s.Argv, attr)
 		keepAlive(s)
 		if err != nil {
-			return 0, fmt.Errorf("%s=%s: %w", s.directive(), s.Argv[0], err)
+			return 0, fmt.Errorf("%s=%s: %w", s.directive(), s.path(), err)
 		}
 		return pid, nil
 	}
 
+	sandbox := s.Sandbox
+	if sb := s.Sandbox; sb != nil && os.Geteuid() != 0 && (sb.PrivateUsers || sb.needsPrivilege()) {
+		userNamespace(sys, s)
+		c := *sb
+		c.OwnUserNS = true
+		sandbox = &c
+	} else if sb != nil && sb.PrivateUsers {
+		userNamespace(sys, s)
+	}
 	b, err := json.Marshal(wireSpec{
-		Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
+		Path: s.Path, Argv: s.Argv, Env: s.Env, Dir: s.Dir, UID: s.UID, GID: s.GID,
 		Groups: s.Groups, UMask: s.UMask, Nice: s.Nice, Rlimits: s.Rlimits,
-		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID,
+		Cgroup: s.Cgroup, Directive: s.Directive, ListenPID: s.ListenPID, Sandbox: sandbox,
+		IgnoreSIGPIPE: !s.DefaultSIGPIPE && sigpipeIgnored(),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("execute: encode spec: %w", err)
@@ -179,6 +203,13 @@ func Start(self string, s *Spec) (int, error) {
 		return 0, fmt.Errorf("execute: start helper %s: %w", self, err)
 	}
 	return pid, nil
+}
+
+func (s *Spec) path() string {
+	if s.Path != "" {
+		return s.Path
+	}
+	return s.Argv[0]
 }
 
 func (s *Spec) directive() string {
@@ -238,6 +269,46 @@ func keepAlive(s *Spec) {
 	runtime.KeepAlive(s.Stdout)
 	runtime.KeepAlive(s.Stderr)
 	runtime.KeepAlive(s.ExtraFiles)
+}
+
+// sigpipeIgnored reports whether this process ignores SIGPIPE.
+func sigpipeIgnored() bool { return signal.Ignored(syscall.SIGPIPE) }
+
+// userNamespace makes the helper start in a new user namespace, which Go
+// can only create at clone time (unshare needs a single-threaded process).
+// As systemd's PrivateUsers=, root and the service's user map to
+// themselves and every other id to nobody. An unprivileged manager may only
+// map its own ids: it maps them to root of the namespace, so that the
+// helper keeps its capabilities there across its own execve and can build
+// mount namespaces at all; the helper drops them all before the service.
+func userNamespace(sys *syscall.SysProcAttr, s *Spec) {
+	sys.Cloneflags |= syscall.CLONE_NEWUSER
+	uid, gid := os.Geteuid(), os.Getegid()
+	if uid != 0 {
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
+		return
+	}
+	sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+	sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+	if s.UID != nil && *s.UID != 0 {
+		sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: int(*s.UID), HostID: int(*s.UID), Size: 1})
+	}
+	seen := map[uint32]bool{0: true}
+	for _, g := range append(append([]uint32{}, s.Groups...), gidOf(s)...) {
+		if !seen[g] {
+			seen[g] = true
+			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: int(g), HostID: int(g), Size: 1})
+		}
+	}
+	sys.GidMappingsEnableSetgroups = true
+}
+
+func gidOf(s *Spec) []uint32 {
+	if s.GID == nil {
+		return nil
+	}
+	return []uint32{*s.GID}
 }
 
 // credential fills the ids ForkExec switches to; nil when none is asked.

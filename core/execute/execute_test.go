@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == HelperName {
 		os.Exit(Main(os.Args))
 	}
+	if os.Getenv(probeEnv) != "" {
+		os.Exit(probe(os.Args[1:]))
+	}
 	os.Exit(m.Run())
 }
 

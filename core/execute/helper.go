@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -65,6 +67,11 @@ func apply(w *wireSpec) error {
 			return &exitError{ExitNice, fmt.Errorf("set nice %d: %w", *w.Nice, err)}
 		}
 	}
+	if w.Sandbox != nil {
+		if err := w.Sandbox.beforeIDs(w.UID, w.GID); err != nil {
+			return err
+		}
+	}
 	if err := setIDs(w); err != nil {
 		return err
 	}
@@ -76,11 +83,25 @@ func apply(w *wireSpec) error {
 			return &exitError{ExitChdir, fmt.Errorf("chdir %s: %w", w.Dir, err)}
 		}
 	}
+	if w.Sandbox != nil {
+		if err := w.Sandbox.afterIDs(); err != nil {
+			return err
+		}
+	}
 	env := w.Env
 	if w.ListenPID {
 		env = append(env, fmt.Sprintf("LISTEN_PID=%d", unix.Getpid()))
 	}
-	err := unix.Exec(w.Argv[0], w.Argv, env)
+	if w.IgnoreSIGPIPE {
+		// Go's runtime handles SIGPIPE itself, which execve resets to the
+		// default action: ignore it for real.
+		signal.Ignore(syscall.SIGPIPE)
+	}
+	path := w.Path
+	if path == "" {
+		path = w.Argv[0]
+	}
+	err := unix.Exec(path, w.Argv, env)
 	return &exitError{ExitExec, fmt.Errorf("exec: %w", err)}
 }
 

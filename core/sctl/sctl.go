@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,7 +64,7 @@ var commands = map[string]struct {
 	"reboot":            {false, "stop all units and reboot"},
 	"halt":              {false, "stop all units and halt"},
 	"ping":              {false, "check that the manager answers"},
-	"convert":           {true, "turn systemd unit files into TOML units (prints them; lists what could not be carried over)"},
+	"convert":           {true, "convert [-o DIR] [--strict] FILE|DIR...: turn systemd unit files into TOML units (lists what could not be carried over)"},
 }
 
 // Main is the sctl applet.
@@ -74,6 +73,10 @@ func Main(args []string) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// convert works offline and has flags of its own.
+	if len(args) > 1 && args[1] == "convert" {
+		return units.RunConvert("sctl convert", args[2:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("sctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", "", "control socket (default $SYSMASTER_SOCKET or "+DefaultSocket+")")
@@ -118,9 +121,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if spec.units && len(names) == 0 {
 		fmt.Fprintf(stderr, "sctl %s: no unit given\n", cmd)
 		return 2
-	}
-	if cmd == "convert" {
-		return convert(names, stdout, stderr)
 	}
 	var jobIDs []int
 	if cmd == "cancel" {
@@ -196,28 +196,4 @@ func Power(action string) func(args []string) int {
 		}
 		return 0
 	}
-}
-
-// convert turns systemd unit files into TOML units, offline.
-func convert(files []string, stdout, stderr io.Writer) int {
-	code := 0
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			fmt.Fprintf(stderr, "sctl convert: %v\n", err)
-			code = 1
-			continue
-		}
-		out, unsupported, err := units.ConvertINI(filepath.Base(f), data)
-		if err != nil {
-			fmt.Fprintf(stderr, "sctl convert: %s: %v\n", f, err)
-			code = 1
-			continue
-		}
-		fmt.Fprintf(stdout, "# %s.toml\n%s", filepath.Base(f), out)
-		for _, u := range unsupported {
-			fmt.Fprintf(stderr, "%s: %s\n", f, u)
-		}
-	}
-	return code
 }

@@ -39,19 +39,48 @@ func TestRunArguments(t *testing.T) {
 func TestConvert(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "web.service")
-	if err := os.WriteFile(f, []byte("[Unit]\nDescription=Web\nAfter=network.target\n\n[Service]\nExecStart=/usr/bin/httpd -f\nRestart=on-failure\nPrivateTmp=yes\n"), 0o644); err != nil {
+	if err := os.WriteFile(f, []byte("[Unit]\nDescription=Web\nAfter=network.target\n\n[Service]\nExecStart=/usr/bin/httpd -f\nRestart=on-failure\nPrivateTmp=yes\nIPAccounting=yes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
 	if code := run([]string{"sctl", "convert", f}, &out, &errb); code != 0 {
 		t.Fatalf("convert: %d %s", code, errb.String())
 	}
-	for _, w := range []string{"# web.service.toml", "ExecStart", "/usr/bin/httpd -f", "on-failure"} {
+	for _, w := range []string{"# web.service.toml", "ExecStart", "/usr/bin/httpd -f", "on-failure", "PrivateTmp = true"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "PrivateTmp") {
-		t.Errorf("unsupported PrivateTmp not listed: %q", errb.String())
+	if !strings.Contains(errb.String(), "IPAccounting") {
+		t.Errorf("unsupported IPAccounting not listed: %q", errb.String())
+	}
+}
+
+func TestConvertDirStrict(t *testing.T) {
+	src, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.service"), []byte("[Service]\nExecStart=/bin/a\n[Install]\nWantedBy=multi-user.target\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "b.service"), []byte("[Service]\nExecStart=/bin/b\nDelegate=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"sctl", "convert", "-o", out, src}, &stdout, &stderr); code != 0 {
+		t.Fatalf("convert -o: %d %s", code, stderr.String())
+	}
+	for _, f := range []string{"a.service.toml", "b.service.toml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.Contains(stderr.String(), "b.service: Service.Delegate (line 3): not supported") {
+		t.Errorf("Delegate not reported with its line: %q", stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"sctl", "convert", "--strict", filepath.Join(src, "b.service")}, &stdout, &stderr); code != 1 {
+		t.Errorf("--strict: code %d, want 1 (%s)", code, stderr.String())
+	}
+	if code := run([]string{"sctl", "convert", "--strict", filepath.Join(src, "a.service")}, &stdout, &stderr); code != 0 {
+		t.Errorf("--strict on a clean file: code %d (%s)", code, stderr.String())
 	}
 }

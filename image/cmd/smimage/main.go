@@ -27,6 +27,7 @@ import (
 	"github.com/sysmaster-go/sysmaster/board"
 	"github.com/sysmaster-go/sysmaster/image"
 	"github.com/sysmaster-go/sysmaster/qemu"
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 const usage = `usage:
@@ -39,6 +40,7 @@ const usage = `usage:
   smimage boot --board NAME [--format F] [--kernel PATH] [--append ARGS] IMAGE
   smimage boards [--json] [FILE.toml...]
   smimage diff [--json] OLD NEW
+  smimage convert [-o DIR] [--strict] FILE|DIR...
 `
 
 // usageError is a mistake on the command line: exit status 2.
@@ -90,6 +92,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdBoards(rest, stdout, stderr)
 	case "diff":
 		return cmdDiff(rest, stdout, stderr)
+	case "convert":
+		if code := units.RunConvert("smimage convert", rest, stdout, stderr); code != 0 {
+			return fmt.Errorf("convert failed")
+		}
+		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -157,7 +164,7 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	boardName := fs.String("board", "", "board `NAME` or board file (required)")
 	out := fs.String("o", "", "output `FILE` (default out/NAME/initramfs.cpio[.EXT])")
 	compress := fs.String("compress", "", "compression: none, gzip, xz, zstd or lz4 (default: the board's, else gzip)")
-	units := fs.String("units", "", "copy `DIR`/*.toml to /etc/sysmaster/units (default: the module's units/)")
+	units := fs.String("units", "", "copy `DIR`/*.toml to /etc/sysmaster/units, converting systemd unit files beside them (default: the module's units/)")
 	busybox := fs.String("busybox", "", "add a static busybox at `PATH` with its applet links (\"cache\": the one scripts/fetch-busybox fetched for the board)")
 	smbox := fs.String("smbox", "", "use the prebuilt smbox at `PATH` instead of compiling it")
 	format := fs.String("format", "", "image `FORMAT`, one of the board's formats (default: its first)")

@@ -1,0 +1,3 @@
+package seccomp
+
+var nativeTable = &table_arm64

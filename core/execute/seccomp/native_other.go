@@ -1,0 +1,5 @@
+//go:build !amd64 && !arm64 && !arm && !riscv64
+
+package seccomp
+
+var nativeTable *table
