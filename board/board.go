@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 //go:embed *.toml
@@ -36,6 +38,9 @@ type Board struct {
 	Kernel      Kernel  `toml:"kernel"`
 	QEMU        QEMU    `toml:"qemu"`
 	Modules     Modules `toml:"modules"`
+	// System is written to the image as /etc/sysmaster/system.toml
+	// ([system.Manager] RuntimeWatchdogSec = "30s", …).
+	System system.Config `toml:"system"`
 }
 
 // Kernel names the Debian package that carries the board's kernel and the
@@ -161,6 +166,9 @@ func (b *Board) validate() error {
 	}
 	if b.QEMU.Memory == "" {
 		b.QEMU.Memory = "512M"
+	}
+	if err := b.System.Validate(); err != nil {
+		return fmt.Errorf("system.%w", err)
 	}
 	return b.Modules.validate()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/board"
 	"github.com/sysmaster-go/sysmaster/units"
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 // smboxPath is where the multi-call binary lives; every applet link points
@@ -380,6 +381,11 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 
 	if err := addSystemFiles(t); err != nil {
 		return nil, err
+	}
+	if !b.System.Empty() {
+		if err := t.AddFile(system.Path, b.System.Encode(), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	if o.busybox != "" {
 		if err := addBusybox(t, o.busybox, b.Arch); err != nil {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 	"github.com/sysmaster-go/sysmaster/board"
+	"github.com/sysmaster-go/sysmaster/units"
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 // fakeELF writes a minimal ELF executable header for machine, with a
@@ -223,6 +225,18 @@ func TestBuildDefaults(t *testing.T) {
 	if e := m["init"]; !e.ModTime.Equal(time.Unix(1234567890, 0)) {
 		t.Errorf("mtime %v, want SOURCE_DATE_EPOCH", e.ModTime)
 	}
+	if _, ok := m["etc/sysmaster/system.toml"]; ok {
+		t.Error("system.toml written for a board without a [system] table")
+	}
+	// A board's [system] table becomes the image's system.toml.
+	b.System.Manager.RuntimeWatchdogSec = units.Duration(30 * time.Second)
+	if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root), WithoutKernelModules()); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := entryMap(t, out)["etc/sysmaster/system.toml"]; !ok || e.Size != int64(len(b.System.Encode())) {
+		t.Errorf("system.toml from the board's [system]: %+v, present %v", e, ok)
+	}
+	b.System = system.Config{}
 
 	t.Setenv("SOURCE_DATE_EPOCH", "soon")
 	if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root), WithoutKernelModules()); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/core/reap"
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 // Version is printed in init's banner.
@@ -64,6 +65,9 @@ type pid1 struct {
 	coreConn    *os.File // init's end of the fd store pair: also reports exits
 	reaped      []string // "pid=status" of orphans, kept until a core that was given them is up
 	reapedGiven int      // how many of reaped the running core was started with
+
+	// wd is the hardware watchdog, when system.toml asks for one.
+	wd *watchdog
 }
 
 // Main is the init applet.
@@ -153,6 +157,7 @@ func (p *pid1) run() int {
 	for _, w := range warnings {
 		p.logf("warning: %s", w)
 	}
+	p.startWatchdog(p.readSystemConfig(system.Path).Manager, openWatchdog)
 	return p.loop(sigs)
 }
 
@@ -311,6 +316,7 @@ func (p *pid1) startCore() {
 					// A core that was up restarts at once when it dies.
 					p.quickFails, p.backoff = 0, 0
 					p.coreUp()
+					p.coreAlive()
 				}
 			}
 		}
@@ -358,8 +364,10 @@ func (p *pid1) coreFailed() {
 	case "poweroff", "reboot":
 		p.beginShutdown(p.opts.OnFailure)
 	case "shell":
+		p.giveUpWatchdog("core cannot be brought back")
 		p.rescueShell()
 	default:
+		p.giveUpWatchdog("core cannot be brought back")
 		p.logf("hanging: the system stays up without a service manager")
 	}
 }
@@ -412,6 +420,7 @@ func (p *pid1) finalize() {
 		p.exit <- 0
 		return
 	}
+	p.finalWatchdog()
 	p.logf("sending SIGTERM to all processes")
 	_ = unix.Kill(-1, unix.SIGTERM)
 	if !p.waitAllGone(termGrace) {

@@ -117,6 +117,8 @@ type bootConfig struct {
 	cmdline string
 	files   map[string]string // image path -> content
 	monitor bool              // open QEMU's monitor (hotplug)
+	modules []string          // kernel modules besides the board's
+	args    []string          // QEMU arguments besides the board's
 }
 
 func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
@@ -125,6 +127,7 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Modules.Names = append(b.Modules.Names, cfg.modules...)
 	cache, err := qemu.CacheDir()
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +163,7 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 		t.Fatal(err)
 	}
 	vm, err := qemu.Start(context.Background(), qemu.Options{
-		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor,
+		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor, Args: cfg.args,
 		Timeout: 5 * time.Minute,
 		Log:     func(l string) { t.Log(l) },
 	})
