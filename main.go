@@ -15,7 +15,9 @@ import (
 	"github.com/sysmaster-go/sysmaster/core/notify"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 	"github.com/sysmaster-go/sysmaster/exts/devmaster"
+	"github.com/sysmaster-go/sysmaster/exts/identity"
 	"github.com/sysmaster-go/sysmaster/exts/kmod"
+	"github.com/sysmaster-go/sysmaster/exts/randomseed"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 )
 
@@ -24,16 +26,18 @@ type applet func(args []string) int
 
 func applets() map[string]applet {
 	return map[string]applet{
-		"init":      pid1.Main,
-		"sysmaster": core.Main,
-		"sctl":      sctl.Main,
-		"poweroff":  sctl.Power("poweroff"),
-		"reboot":    sctl.Power("reboot"),
-		"halt":      sctl.Power("halt"),
-		"notify":    notify.Main,
-		"modprobe":  kmod.Main,
-		"devmaster": devmaster.Main,
-		"devctl":    devmaster.CtlMain,
+		"init":        pid1.Main,
+		"sysmaster":   core.Main,
+		"sctl":        sctl.Main,
+		"poweroff":    sctl.Power("poweroff"),
+		"reboot":      sctl.Power("reboot"),
+		"halt":        sctl.Power("halt"),
+		"notify":      notify.Main,
+		"modprobe":    kmod.Main,
+		"devmaster":   devmaster.Main,
+		"devctl":      devmaster.CtlMain,
+		"identity":    identity.Main,
+		"random-seed": randomseed.Main,
 		// The service manager runs this first when a service needs settings
 		// that must be applied between fork and exec.
 		execute.HelperName: execute.Main,

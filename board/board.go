@@ -38,6 +38,8 @@ type Board struct {
 	Kernel      Kernel  `toml:"kernel"`
 	QEMU        QEMU    `toml:"qemu"`
 	Modules     Modules `toml:"modules"`
+	// Hostname is written to the image's /etc/hostname.
+	Hostname string `toml:"hostname"`
 	// System is written to the image as /etc/sysmaster/system.toml
 	// ([system.Manager] RuntimeWatchdogSec = "30s", …).
 	System system.Config `toml:"system"`
@@ -166,6 +168,11 @@ func (b *Board) validate() error {
 	}
 	if b.QEMU.Memory == "" {
 		b.QEMU.Memory = "512M"
+	}
+	if b.Hostname != "" {
+		if err := system.ValidHostname(b.Hostname); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
 	}
 	if err := b.System.Validate(); err != nil {
 		return fmt.Errorf("system.%w", err)

@@ -382,6 +382,18 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	if err := addSystemFiles(t); err != nil {
 		return nil, err
 	}
+	if b.Hostname != "" {
+		if err := t.AddFile("/etc/hostname", []byte(b.Hostname+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	// A reproducible image (SOURCE_DATE_EPOCH) says when it was built, so
+	// a board without a clock does not start in 1970.
+	if mtime, err := o.resolveMtime(); err == nil && mtime.Unix() > 0 {
+		if err := t.AddFile(system.BuildTimeFile, []byte(strconv.FormatInt(mtime.Unix(), 10)+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	if !b.System.Empty() {
 		if err := t.AddFile(system.Path, b.System.Encode(), 0o644); err != nil {
 			return nil, err

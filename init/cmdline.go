@@ -11,6 +11,8 @@ type Options struct {
 	OnFailure string
 	// Core is the path of the core binary.
 	Core string
+	// Hostname is systemd.hostname=, checked when it is set.
+	Hostname string
 }
 
 // onFailureActions are the values of sysmaster.on_failure=.
@@ -34,6 +36,8 @@ func ParseCmdline(cmdline string) (Options, []string) {
 				continue
 			}
 			o.OnFailure = v
+		case "systemd.hostname":
+			o.Hostname = v
 		case "sysmaster.core":
 			if strings.HasPrefix(v, "/") {
 				o.Core = v

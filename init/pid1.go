@@ -157,6 +157,8 @@ func (p *pid1) run() int {
 	for _, w := range warnings {
 		p.logf("warning: %s", w)
 	}
+	p.clockFloor()
+	p.setHostname()
 	p.startWatchdog(p.readSystemConfig(system.Path).Manager, openWatchdog)
 	return p.loop(sigs)
 }

@@ -119,6 +119,7 @@ type bootConfig struct {
 	monitor bool              // open QEMU's monitor (hotplug)
 	modules []string          // kernel modules besides the board's
 	args    []string          // QEMU arguments besides the board's
+	mtime   time.Time         // the image's build time (SOURCE_DATE_EPOCH)
 }
 
 func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
@@ -151,6 +152,9 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 		image.WithCompression(comp),
 		image.WithUnits(filepath.Join(root, "units")),
 		image.WithBusybox(busybox),
+	}
+	if !cfg.mtime.IsZero() {
+		opts = append(opts, image.WithMtime(cfg.mtime))
 	}
 	for name, body := range testUnits {
 		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+name, []byte(body), 0o644))

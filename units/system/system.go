@@ -21,6 +21,10 @@ import (
 // Path is where init reads the file on the board.
 const Path = "/etc/sysmaster/system.toml"
 
+// BuildTimeFile holds the image's build time (Unix seconds), written by
+// the image builder: init never lets the clock start before it.
+const BuildTimeFile = "/etc/sysmaster/build-time"
+
 // DefaultWatchdogDevice is used when WatchdogDevice is not set.
 const DefaultWatchdogDevice = "/dev/watchdog0"
 
@@ -169,4 +173,21 @@ func keyLine(text, s string) int {
 		}
 	}
 	return 0
+}
+
+// ValidHostname reports why name cannot be a hostname, or nil: 1 to 64
+// letters, digits, '-' and '.', not starting with '-' or '.'.
+func ValidHostname(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("%q: a hostname has 1 to 64 characters", name)
+	}
+	if name[0] == '-' || name[0] == '.' {
+		return fmt.Errorf("%q: a hostname starts with a letter or digit", name)
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return fmt.Errorf("%q: a hostname has only letters, digits, '-' and '.'", name)
+		}
+	}
+	return nil
 }
