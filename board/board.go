@@ -27,11 +27,17 @@ type Board struct {
 	// the built-in name, or the path of its file.
 	Ref         string `toml:"-"`
 	Description string `toml:"description"`
+	// Inherit names the board this one is read over (see decodeChain):
+	// its keys are the defaults of this one's.
+	Inherit string `toml:"inherit"`
 	// Arch is the GOARCH of the board; GOARM is set for 32-bit arm.
 	Arch  string `toml:"arch"`
 	GOARM string `toml:"goarm"`
 	// DebianArch names the architecture of the board's Debian packages.
-	DebianArch  string  `toml:"debian_arch"`
+	DebianArch string `toml:"debian_arch"`
+	// DebianSuite is the Debian release its packages come from (default
+	// bookworm); riscv64 is official from trixie on.
+	DebianSuite string  `toml:"debian_suite"`
 	Console     string  `toml:"console"`
 	Cmdline     string  `toml:"cmdline"`
 	Compression string  `toml:"compression"`
@@ -43,6 +49,21 @@ type Board struct {
 	// System is written to the image as /etc/sysmaster/system.toml
 	// ([system.Manager] RuntimeWatchdogSec = "30s", …).
 	System system.Config `toml:"system"`
+	// Packages names Debian packages of the board's arch whose files go
+	// into the image; Package selects a subset of one's files.
+	Packages []string                `toml:"packages"`
+	Package  map[string]PackageFiles `toml:"package"`
+	// MaxSize bounds the size of the file smimage writes; 0 is no bound.
+	MaxSize Size `toml:"max_size"`
+}
+
+// PackageFiles is the [package.NAME] table of a board: which files of a
+// package in Packages go into the image.
+type PackageFiles struct {
+	// Files are paths inside the package ("/usr/sbin/dropbear"): a file,
+	// a directory with all it holds, or a path.Match pattern. Empty takes
+	// the whole package.
+	Files []string `toml:"files"`
 }
 
 // Kernel names the Debian package that carries the board's kernel and the
@@ -76,6 +97,10 @@ type QEMU struct {
 	Args    []string `toml:"args"`
 }
 
+// DefaultSuite is the Debian release of a board's packages unless it says
+// debian_suite.
+const DefaultSuite = "bookworm"
+
 // ErrUnknown is returned for a board name that is neither built in nor a file.
 var ErrUnknown = errors.New("unknown board")
 
@@ -106,11 +131,11 @@ func Load(name string) (*Board, error) {
 		}
 		return b, err
 	}
-	data, err := builtin.ReadFile(name + ".toml")
+	src, err := builtinSource(name)
 	if err != nil {
 		return nil, fmt.Errorf("board %q: %w (known: %s)", name, ErrUnknown, strings.Join(Names(), ", "))
 	}
-	return Parse("board/"+name+".toml", name, data)
+	return parse(src)
 }
 
 // FetchRef is the argument of scripts/fetch-kernel for b.
@@ -121,25 +146,53 @@ func (b *Board) FetchRef() string {
 	return b.Name
 }
 
-// Parse decodes a board file strictly: unknown keys are errors.
+// Parse decodes a board file strictly: unknown keys are errors. A board
+// that inherits another (inherit = "NAME") is read over its parent: see
+// resolve. Parents of a file on disk are looked up next to it first, then
+// among the built-in boards.
 func Parse(file, name string, data []byte) (*Board, error) {
+	return parse(source{file: file, name: name, data: data})
+}
+
+func parse(src source) (*Board, error) {
+	chain, err := resolve(src)
+	if err != nil {
+		return nil, err
+	}
 	var b Board
-	md, err := toml.Decode(string(data), &b)
+	if len(chain) == 1 {
+		// The common case keeps the line numbers of the file's own errors.
+		if err := decodeStrict(src, &b); err != nil {
+			return nil, err
+		}
+	} else if err := decodeChain(chain, &b); err != nil {
+		return nil, err
+	}
+	b.Name = src.name
+	if err := b.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.file, err)
+	}
+	return &b, nil
+}
+
+// decodeStrict decodes one file into v; a syntax error names its line, an
+// unknown key its name.
+func decodeStrict(src source, v any) error {
+	md, err := toml.Decode(string(src.data), v)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", file, pe.Position.Line, pe.Message)
+			if pe.LastKey != "" && !strings.Contains(pe.Message, pe.LastKey) {
+				return fmt.Errorf("%s:%d: %s: %s", src.file, pe.Position.Line, pe.LastKey, pe.Message)
+			}
+			return fmt.Errorf("%s:%d: %s", src.file, pe.Position.Line, pe.Message)
 		}
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return fmt.Errorf("%s: %w", src.file, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q", file, und[0].String())
+		return fmt.Errorf("%s: unknown key %q", src.file, und[0].String())
 	}
-	b.Name = name
-	if err := b.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return &b, nil
+	return nil
 }
 
 func (b *Board) validate() error {
@@ -163,6 +216,13 @@ func (b *Board) validate() error {
 	if b.DebianArch == "" {
 		b.DebianArch = b.Arch
 	}
+	switch b.DebianSuite {
+	case "":
+		b.DebianSuite = DefaultSuite
+	case "bookworm", "trixie":
+	default:
+		return fmt.Errorf("debian_suite %q: not a Debian release the scripts know (bookworm, trixie)", b.DebianSuite)
+	}
 	if b.QEMU.Binary == "" {
 		return errors.New("missing key \"qemu.binary\"")
 	}
@@ -177,7 +237,57 @@ func (b *Board) validate() error {
 	if err := b.System.Validate(); err != nil {
 		return fmt.Errorf("system.%w", err)
 	}
-	return b.Modules.validate()
+	if err := b.Modules.validate(); err != nil {
+		return err
+	}
+	return b.validatePackages()
+}
+
+func (b *Board) validatePackages() error {
+	seen := make(map[string]bool)
+	for i, p := range b.Packages {
+		if !ValidPackageName(p) {
+			return fmt.Errorf("packages[%d]: %q is not a Debian package name", i, p)
+		}
+		if seen[p] {
+			return fmt.Errorf("packages[%d]: %q is listed twice", i, p)
+		}
+		seen[p] = true
+	}
+	names := make([]string, 0, len(b.Package))
+	for n := range b.Package {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !seen[n] {
+			return fmt.Errorf("package.%s: %q is not in packages", n, n)
+		}
+		for i, f := range b.Package[n].Files {
+			if f == "" || strings.Contains(f, "..") {
+				return fmt.Errorf("package.%s.files[%d]: %q is not a path inside the package", n, i, f)
+			}
+			if _, err := path.Match(f, ""); err != nil {
+				return fmt.Errorf("package.%s.files[%d]: %q: %w", n, i, f, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidPackageName reports whether s is a Debian package name: lower-case
+// letters, digits, '+', '-' and '.', starting with a letter or digit, at
+// least two long.
+func ValidPackageName(s string) bool {
+	if len(s) < 2 || !('a' <= s[0] && s[0] <= 'z' || '0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func (m Modules) validate() error {

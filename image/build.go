@@ -80,6 +80,9 @@ type options struct {
 	moduleRoot  string
 	kmods       string // kernel module tree, lib/modules/VERSION
 	noKmods     bool
+	debs        []string // Debian packages besides the board's
+	debSource   PackageSource
+	staticOnly  bool
 }
 
 // WithCompression sets the compression; the default is the board's, else
@@ -149,6 +152,24 @@ func WithKernelModules(dir string) Option {
 // boots.
 func WithoutKernelModules() Option {
 	return func(o *options) { o.kmods, o.noKmods = "", true }
+}
+
+// WithDeb adds the Debian package name, for the board's architecture, as
+// the board's packages are: all its files but the documentation.
+func WithDeb(name string) Option {
+	return func(o *options) { o.debs = append(o.debs, name) }
+}
+
+// WithStaticOnly refuses dynamically linked binaries instead of bringing
+// in their interpreter and libraries.
+func WithStaticOnly() Option {
+	return func(o *options) { o.staticOnly = true }
+}
+
+// WithPackageSource says where Debian packages come from (the board's
+// packages and WithDeb); without it an image that needs one fails.
+func WithPackageSource(src PackageSource) Option {
+	return func(o *options) { o.debSource = src }
 }
 
 func (o *options) logf(format string, args ...any) {
@@ -237,6 +258,13 @@ func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Re
 	files, raw, err := writeCompressed(tmp, t, comp, mtime)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: writing %s: %w", b.Name, out, err)
+	}
+	written, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
+	}
+	if err := checkMaxSize(b, t, written, string(comp)); err != nil {
+		return nil, fmt.Errorf("build %s: %w", b.Name, err)
 	}
 	size, err := commit(tmp, out)
 	if err != nil {
@@ -409,6 +437,10 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	if err := o.addKernelModules(t, b); err != nil {
 		return nil, err
 	}
+	res := newResolver(b, t, o.debSource, o.staticOnly, o.logf)
+	if err := o.addPackages(ctx, t, b, res); err != nil {
+		return nil, err
+	}
 
 	for _, a := range o.adds {
 		if a.src == "" {
@@ -417,9 +449,6 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 			}
 			continue
 		}
-		if err := CheckBinary(a.src, b.Arch); err != nil {
-			return nil, err
-		}
 		fi, err := os.Stat(a.src)
 		if err != nil {
 			return nil, fmt.Errorf("extra file: %w", err)
@@ -427,7 +456,13 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		if err := t.AddHostFile(a.dst, a.src, fi.Mode()); err != nil {
 			return nil, fmt.Errorf("extra file: %w", err)
 		}
+		res.check(path.Clean("/"+a.dst), a.src, nil, a.src)
 		o.logf("adding %s as %s", a.src, a.dst)
+	}
+	// Every ELF file is checked once the image has all it was given, so a
+	// library that an extra or a package brings is found there first.
+	if err := res.run(ctx); err != nil {
+		return nil, err
 	}
 	if err := presetUnits(t); err != nil {
 		return nil, err
@@ -445,6 +480,51 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 		}
 	}
 	return t, nil
+}
+
+// addPackages adds the board's Debian packages and those of WithDeb.
+func (o *options) addPackages(ctx context.Context, t *Tree, b *board.Board, res *resolver) error {
+	type want struct {
+		name, from string
+		files      []string
+	}
+	var wants []want
+	seen := make(map[string]bool)
+	for _, p := range b.Packages {
+		wants = append(wants, want{p, "packages", b.Package[p].Files})
+		seen[p] = true
+	}
+	for _, p := range o.debs {
+		if !board.ValidPackageName(p) {
+			return fmt.Errorf("--deb %q: not a Debian package name", p)
+		}
+		if !seen[p] {
+			wants = append(wants, want{p, "--deb", nil})
+			seen[p] = true
+		}
+	}
+	if len(wants) == 0 {
+		return nil
+	}
+	if o.debSource == nil {
+		return fmt.Errorf("%s %s: no source of Debian packages (WithPackageSource)", wants[0].from, wants[0].name)
+	}
+	for _, w := range wants {
+		p, err := o.debSource.Package(ctx, b.DebianArch, b.DebianSuite, w.name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.from, err)
+		}
+		files, err := addPackage(t, p, w.files)
+		if err != nil {
+			return err
+		}
+		res.addPackage(p)
+		for _, f := range files {
+			res.check(f.dst, f.src, p, f.dst+" (package "+p.Name+")")
+		}
+		o.logf("adding Debian package %s (%s, %s): %d files", p.Name, p.Arch, p.Suite, len(files))
+	}
+	return nil
 }
 
 func (o *options) addKernelModules(t *Tree, b *board.Board) error {

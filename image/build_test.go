@@ -274,7 +274,10 @@ func TestBuildErrors(t *testing.T) {
 			opts: []Option{WithSmbox(smbox)}, wantErr: []string{"output", regular, "not a directory"}},
 		{name: "synthetic dynamic extra", out: "o.cpio",
 			opts:    []Option{WithSmbox(smbox), WithExtraFile(dynamic, "/bin/dyn")},
-			wantErr: []string{dynamic, "dynamically linked", "/lib64/ld-linux-x86-64.so.2", "only static"}},
+			wantErr: []string{dynamic, "needs /lib64/ld-linux-x86-64.so.2", "not in the image", "no source of Debian packages"}},
+		{name: "dynamic extra, static only", out: "o.cpio",
+			opts:    []Option{WithSmbox(smbox), WithExtraFile(dynamic, "/bin/dyn"), WithStaticOnly()},
+			wantErr: []string{dynamic, "dynamically linked", "/lib64/ld-linux-x86-64.so.2", "--static-only"}},
 		{name: "wrong arch extra", out: "o.cpio", existing: true,
 			opts:    []Option{WithSmbox(smbox), WithExtraFile(arm, "/bin/arm")},
 			wantErr: []string{arm, "EM_ARM", "amd64", "EM_X86_64"}},
@@ -306,7 +309,7 @@ func TestBuildErrors(t *testing.T) {
 			opts     []Option
 			wantErr  []string
 		}{name: "host /bin/ls", out: "o.cpio", opts: []Option{WithSmbox(smbox), WithExtraFile("/bin/ls", "/bin/ls")},
-			wantErr: []string{"/bin/ls", "dynamically linked"}})
+			wantErr: []string{"/bin/ls", "needs /lib64/ld-linux-x86-64.so.2"}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

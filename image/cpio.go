@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -265,22 +266,53 @@ func Inspect(r io.Reader) ([]Entry, error) {
 
 func readCPIO(r io.Reader) ([]Entry, error) {
 	var entries []Entry
+	err := walkCPIO(r, func(e Entry, _ io.Reader) error {
+		entries = append(entries, e)
+		return nil
+	})
+	return entries, err
+}
+
+// Walk calls fn for each member of a newc cpio archive, compressed with any
+// Compression or not, with a reader of a regular file's data (empty for
+// other members); what fn leaves unread is skipped. It stops at the first
+// trailer, or at fn's first error, which it returns.
+func Walk(r io.Reader, fn func(e Entry, data io.Reader) error) error {
+	dr, _, err := Decompress(r)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	return walkCPIO(bufio.NewReaderSize(dr, 64<<10), fn)
+}
+
+func walkCPIO(r io.Reader, fn func(Entry, io.Reader) error) error {
 	var off int64
 	for {
-		e, next, err := readEntry(r, off)
+		e, next, err := readEntry(r, off, fn)
+		var ce callbackError
+		if errors.As(err, &ce) {
+			return ce.err
+		}
 		if err != nil {
-			return entries, fmt.Errorf("cpio: at offset %d: %w", off, err)
+			return fmt.Errorf("cpio: at offset %d: %w", off, err)
 		}
 		if e == nil {
-			return entries, nil
+			return nil
 		}
-		entries = append(entries, *e)
 		off = next
 	}
 }
 
-// readEntry reads one member starting at off and returns nil at the trailer.
-func readEntry(r io.Reader, off int64) (*Entry, int64, error) {
+// callbackError carries an error of Walk's function, which Walk returns
+// as it is.
+type callbackError struct{ err error }
+
+func (e callbackError) Error() string { return e.err.Error() }
+
+// readEntry reads one member starting at off, hands it to fn, and returns
+// nil at the trailer.
+func readEntry(r io.Reader, off int64, fn func(Entry, io.Reader) error) (*Entry, int64, error) {
 	var hdr [newcHdrLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -335,11 +367,18 @@ func readEntry(r io.Reader, off int64) (*Entry, int64, error) {
 			return nil, off, fmt.Errorf("%s: reading target: %w", e.Name, unexpected(err))
 		}
 		e.Linkname = string(buf[:size])
+		if err := fn(*e, strings.NewReader("")); err != nil {
+			return nil, off, callbackError{err}
+		}
 		return e, next, nil
 	case sIFCHR, sIFBLK:
 		e.Major, e.Minor = rmaj, rmin
 	}
-	if _, err := io.CopyN(io.Discard, r, dataLen); err != nil {
+	data := &io.LimitedReader{R: r, N: int64(size)}
+	if err := fn(*e, data); err != nil {
+		return nil, off, callbackError{err}
+	}
+	if _, err := io.CopyN(io.Discard, r, data.N+dataLen-int64(size)); err != nil {
 		return nil, off, fmt.Errorf("%s: reading data: %w", e.Name, unexpected(err))
 	}
 	return e, next, nil

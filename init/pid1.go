@@ -35,7 +35,9 @@ const (
 	termGrace       = 3 * time.Second
 )
 
-var rebootCmds = map[string]int{
+// rebootCmds are reboot(2) commands: unsigned 32-bit values (HALT does not
+// fit a 32-bit int), passed as the int the call takes.
+var rebootCmds = map[string]uint32{
 	"poweroff": unix.LINUX_REBOOT_CMD_POWER_OFF,
 	"reboot":   unix.LINUX_REBOOT_CMD_RESTART,
 	"halt":     unix.LINUX_REBOOT_CMD_HALT,
@@ -434,7 +436,7 @@ func (p *pid1) finalize() {
 	UnmountAll(p.mounter, p.mounted, func(s string) { p.logf("warning: %s", s) })
 	unix.Sync()
 	p.logf("%s", p.shutdown)
-	if err := unix.Reboot(rebootCmds[p.shutdown]); err != nil {
+	if err := unix.Reboot(int(int32(rebootCmds[p.shutdown]))); err != nil {
 		p.logf("reboot(2): %v; hanging", err)
 	}
 }

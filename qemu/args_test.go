@@ -2,6 +2,7 @@ package qemu_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sysmaster-go/sysmaster/board"
@@ -133,4 +134,28 @@ func containsSeq(s, seq []string) bool {
 		}
 	}
 	return false
+}
+
+func TestHostForwards(t *testing.T) {
+	b, err := board.Load("qemu-aarch64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := qemu.Args(b, "/k", "/i", "")
+	got, err := qemu.WithHostForwards(args, []qemu.HostForward{{HostPort: 2222, GuestPort: 22}, {HostPort: 8080, GuestPort: 80}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsSeq(got, []string{"-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:80"}) {
+		t.Errorf("no forwards on the user netdev: %q", got)
+	}
+	if !slices.Equal(qemu.Args(b, "/k", "/i", ""), args) {
+		t.Error("the board's arguments changed")
+	}
+	if _, err := qemu.WithHostForwards(args, []qemu.HostForward{{HostPort: 0, GuestPort: 22}}); err == nil {
+		t.Error("port 0 accepted")
+	}
+	if _, err := qemu.WithHostForwards([]string{"-netdev", "tap,id=n"}, []qemu.HostForward{{HostPort: 2222, GuestPort: 22}}); err == nil || !strings.Contains(err.Error(), "no user-networking") {
+		t.Errorf("no user netdev: %v", err)
+	}
 }

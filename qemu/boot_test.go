@@ -114,12 +114,14 @@ func bootImageWith(t *testing.T, boardName string, comp image.Compression, cmdli
 
 // bootConfig is what a test adds to the standard test image and VM.
 type bootConfig struct {
-	cmdline string
-	files   map[string]string // image path -> content
-	monitor bool              // open QEMU's monitor (hotplug)
-	modules []string          // kernel modules besides the board's
-	args    []string          // QEMU arguments besides the board's
-	mtime   time.Time         // the image's build time (SOURCE_DATE_EPOCH)
+	cmdline  string
+	files    map[string]string // image path -> content
+	monitor  bool              // open QEMU's monitor (hotplug)
+	debs     []string          // Debian packages for the image
+	forwards []qemu.HostForward
+	modules  []string  // kernel modules besides the board's
+	args     []string  // QEMU arguments besides the board's
+	mtime    time.Time // the image's build time (SOURCE_DATE_EPOCH)
 }
 
 func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
@@ -162,12 +164,19 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	for p, body := range cfg.files {
 		opts = append(opts, image.WithFile(p, []byte(body), 0o644))
 	}
+	if len(cfg.debs) > 0 {
+		opts = append(opts, image.WithPackageSource(image.NewAptSource(root, cache)))
+		for _, d := range cfg.debs {
+			opts = append(opts, image.WithDeb(d))
+		}
+	}
 	out := filepath.Join(t.TempDir(), "initramfs.cpio"+comp.Ext())
 	if _, err := image.Build(context.Background(), b, out, opts...); err != nil {
 		t.Fatal(err)
 	}
 	vm, err := qemu.Start(context.Background(), qemu.Options{
-		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor, Args: cfg.args,
+		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor, HostForwards: cfg.forwards,
+		Args:    cfg.args,
 		Timeout: 5 * time.Minute,
 		Log:     func(l string) { t.Log(l) },
 	})
@@ -234,7 +243,7 @@ func (g *guest) poweroff(cmd string) {
 	}
 }
 
-var bootBoards = []string{"qemu-x86_64", "qemu-aarch64"}
+var bootBoards = []string{"qemu-x86_64", "qemu-aarch64", "qemu-armv7", "qemu-riscv64"}
 
 func TestBootAndPoweroff(t *testing.T) {
 	if testing.Short() {

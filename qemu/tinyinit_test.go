@@ -22,7 +22,7 @@ func TestTinyInitBoot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
 	}
-	for _, name := range []string{"qemu-x86_64", "qemu-aarch64"} {
+	for _, name := range bootBoards {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b, err := board.Load(name)

@@ -41,6 +41,9 @@ type Options struct {
 	// Monitor opens QEMU's human monitor on a socket, for VM.Monitor
 	// (device_add and friends).
 	Monitor bool
+	// HostForwards reach guest ports from 127.0.0.1, through the board's
+	// user-networking -netdev.
+	HostForwards []HostForward
 }
 
 // VM is a running QEMU whose serial console is read line by line.
@@ -91,7 +94,12 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
-	qargs := append(Args(opts.Board, opts.Kernel, opts.Initrd, opts.Cmdline), opts.Args...)
+	qargs, err := withHostForwards(Args(opts.Board, opts.Kernel, opts.Initrd, opts.Cmdline), opts.HostForwards)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("qemu: board %s: %w", opts.Board.Name, err)
+	}
+	qargs = append(qargs, opts.Args...)
 	if opts.Monitor {
 		// A short path: socket addresses are limited to 108 bytes.
 		if v.monDir, err = os.MkdirTemp("", "qmon"); err != nil {

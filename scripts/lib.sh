@@ -24,8 +24,37 @@ die() {
 
 # board_key FILE KEY [SECTION] prints the string value of KEY in a board's
 # TOML file, looking only inside [SECTION] when given (top level otherwise).
+# A key the file does not set is looked up in the board it inherits from
+# (inherit = "NAME"), found as board.Load finds it: NAME.toml next to the
+# file (other than the file itself), else the built-in board/NAME.toml; a
+# NAME ending in .toml is a path relative to the file.
 board_key() {
-	local file=$1 key=$2 section=${3:-}
+	local file=$1 key=$2 section=${3:-} depth=0 val parent
+	while ((depth++ < 16)); do
+		val=$(board_key_own "$file" "$key" "$section")
+		if [[ -n $val ]]; then
+			printf '%s\n' "$val"
+			return 0
+		fi
+		parent=$(board_key_own "$file" inherit "")
+		[[ -n $parent ]] || return 0
+		if [[ $parent == *.toml ]]; then
+			[[ $parent == /* ]] || parent="$(dirname "$file")/$parent"
+			file=$parent
+		elif [[ -r "$(dirname "$file")/$parent.toml" && ! "$(dirname "$file")/$parent.toml" -ef $file ]]; then
+			# A file named like the built-in board it inherits means that one.
+			file="$(dirname "$file")/$parent.toml"
+		else
+			file="$REPO_ROOT/board/$parent.toml"
+		fi
+		[[ -r $file ]] || die "board $file (inherited) not found"
+	done
+	die "inherit chain too long or a cycle at $file"
+}
+
+# board_key_own FILE KEY SECTION reads KEY from FILE alone.
+board_key_own() {
+	local file=$1 key=$2 section=$3
 	awk -v key="$key" -v want="$section" '
 		/^[[:space:]]*\[/ { gsub(/[][[:space:]]/, ""); cur = $0; next }
 		cur == want {
@@ -41,14 +70,30 @@ board_key() {
 		}' "$file"
 }
 
-# apt_setup ARCH prepares a private apt configuration for Debian bookworm
-# packages of ARCH under the cache and sets APT_DIR. It goes in through
+# apt_dir ARCH prints the folder of the private apt index for ARCH and the
+# suite in $DEBIAN_SUITE (default bookworm, whose folder is plain ARCH).
+apt_dir() {
+	local arch=$1 suite=${DEBIAN_SUITE:-bookworm}
+	if [[ $suite == bookworm ]]; then
+		printf '%s\n' "$(cache_dir)/apt/$arch"
+	else
+		printf '%s\n' "$(cache_dir)/apt/$arch-$suite"
+	fi
+}
+
+# apt_setup ARCH prepares a private apt configuration for Debian packages
+# of ARCH from the suite in $DEBIAN_SUITE (default bookworm) under the cache
+# and sets APT_DIR. It goes in through
 # APT_CONFIG because apt reads that file before /etc/apt/apt.conf.d, so the
 # host's sources, pins, hooks and dpkg status all stay out of it. Proxies
 # still work through the usual http_proxy variable.
 apt_setup() {
-	local arch=$1
-	APT_DIR="$(cache_dir)/apt/$arch"
+	local arch=$1 suite=${DEBIAN_SUITE:-bookworm}
+	case $suite in
+	bookworm | trixie) ;;
+	*) die "DEBIAN_SUITE=$suite: not a suite these scripts know (bookworm, trixie)" ;;
+	esac
+	APT_DIR=$(apt_dir "$arch")
 	mkdir -p "$APT_DIR"/{etc/sources.list.d,etc/apt.conf.d,etc/preferences.d,etc/trusted.gpg.d,state/lists/partial,cache/archives/partial}
 	touch "$APT_DIR/state/status"
 	local keyring="$APT_DIR/etc/debian-archive-keyring.gpg"
@@ -58,9 +103,9 @@ apt_setup() {
 		cp /usr/share/keyrings/debian-archive-keyring.gpg "$keyring"
 	fi
 	cat >"$APT_DIR/etc/sources.list" <<-SRC
-		deb [arch=$arch signed-by=$keyring] http://deb.debian.org/debian bookworm main
-		deb [arch=$arch signed-by=$keyring] http://deb.debian.org/debian bookworm-updates main
-		deb [arch=$arch signed-by=$keyring] http://deb.debian.org/debian-security bookworm-security main
+		deb [arch=$arch signed-by=$keyring] http://deb.debian.org/debian $suite main
+		deb [arch=$arch signed-by=$keyring] http://deb.debian.org/debian $suite-updates main
+		deb [arch=$arch signed-by=$keyring] http://deb.debian.org/debian-security $suite-security main
 	SRC
 	local sandbox=""
 	if [[ $(id -u) -eq 0 ]]; then
@@ -90,7 +135,7 @@ apt_setup() {
 apt_run() {
 	local arch=$1
 	shift
-	APT_CONFIG="$(cache_dir)/apt/$arch/apt.conf" "$@" \
+	APT_CONFIG="$(apt_dir "$arch")/apt.conf" "$@" \
 		-o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
 }
 
@@ -106,7 +151,7 @@ apt_update() {
 		compgen -G "$APT_DIR/state/lists/*_Packages*" >/dev/null; then
 		return 0
 	fi
-	log "updating package index for $arch"
+	log "updating package index for $arch (${DEBIAN_SUITE:-bookworm})"
 	if ! apt_run "$arch" apt-get -qq update >&2; then
 		log "apt-get update ($arch) exited non-zero; checking what arrived"
 	fi

@@ -2,10 +2,11 @@
 //
 //	smimage build --board NAME [-o FILE] [--compress KIND] [--units DIR]
 //	              [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-//	              [--modules DIR|none] [-q]
+//	              [--modules DIR|none] [--deb NAME]... [--static-only] [-q]
 //	smimage inspect FILE
 //	smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
-//	smimage boards
+//	smimage boards [--json] [FILE.toml...]
+//	smimage diff [--json] OLD NEW
 package main
 
 import (
@@ -28,10 +29,11 @@ import (
 const usage = `usage:
   smimage build --board NAME [-o FILE] [--compress none|gzip|xz|zstd|lz4] [--units DIR]
                 [--busybox PATH] [--extra SRC:DST]... [--smbox PATH]
-                [--modules DIR|none] [-q]
+                [--modules DIR|none] [--deb NAME]... [--static-only] [-q]
   smimage inspect FILE
   smimage boot --board NAME [--kernel PATH] [--append ARGS] IMAGE
-  smimage boards
+  smimage boards [--json] [FILE.toml...]
+  smimage diff [--json] OLD NEW
 `
 
 // usageError is a mistake on the command line: exit status 2.
@@ -81,6 +83,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdBoot(ctx, rest, stderr)
 	case "boards":
 		return cmdBoards(rest, stdout, stderr)
+	case "diff":
+		return cmdDiff(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -119,6 +123,30 @@ func (e *extraFlag) Set(v string) error {
 	return nil
 }
 
+// listFlag collects the values of a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// aptSource fetches packages with the module's scripts/fetch-deb into the
+// cache.
+func aptSource() (*image.AptSource, error) {
+	root, err := image.FindModuleRoot(".")
+	if err != nil {
+		return nil, fmt.Errorf("fetching Debian packages needs scripts/fetch-deb: %w", err)
+	}
+	cache, err := qemu.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return image.NewAptSource(root, cache), nil
+}
+
 func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("build", stderr)
 	boardName := fs.String("board", "", "board `NAME` or board file (required)")
@@ -131,6 +159,9 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	var extras extraFlag
 	fs.Var(&extras, "extra", "copy host file SRC to DST in the image (`SRC:DST`, repeatable)")
+	staticOnly := fs.Bool("static-only", false, "refuse dynamically linked binaries instead of adding their interpreter and libraries")
+	var debs listFlag
+	fs.Var(&debs, "deb", "add the Debian package `NAME` for the board's architecture (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -185,6 +216,19 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	for _, e := range extras {
 		opts = append(opts, image.WithExtraFile(e[0], e[1]))
+	}
+	for _, d := range debs {
+		opts = append(opts, image.WithDeb(d))
+	}
+	if *staticOnly {
+		opts = append(opts, image.WithStaticOnly())
+	}
+	// Packages are fetched only when the image needs one: named, or holding
+	// the libraries of a dynamic binary.
+	if src, err := aptSource(); err == nil {
+		opts = append(opts, image.WithPackageSource(src))
+	} else if len(debs) > 0 || len(b.Packages) > 0 {
+		return err
 	}
 	switch {
 	case *modules == "none":
@@ -243,20 +287,4 @@ func formatEntry(e image.Entry) string {
 		line += " -> " + e.Linkname
 	}
 	return line
-}
-
-func cmdBoards(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("boards", stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("boards: unexpected argument %q", fs.Arg(0))
-	}
-	for _, n := range board.Names() {
-		if _, err := fmt.Fprintln(stdout, n); err != nil {
-			return err
-		}
-	}
-	return nil
 }
