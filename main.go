@@ -15,6 +15,7 @@ import (
 	"github.com/sysmaster-go/sysmaster/core/notify"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 	"github.com/sysmaster-go/sysmaster/exts/devmaster"
+	"github.com/sysmaster-go/sysmaster/exts/fsck"
 	"github.com/sysmaster-go/sysmaster/exts/identity"
 	"github.com/sysmaster-go/sysmaster/exts/kmod"
 	"github.com/sysmaster-go/sysmaster/exts/randomseed"
@@ -36,6 +37,7 @@ func applets() map[string]applet {
 		"modprobe":    kmod.Main,
 		"devmaster":   devmaster.Main,
 		"devctl":      devmaster.CtlMain,
+		"fsck":        fsck.Main,
 		"identity":    identity.Main,
 		"random-seed": randomseed.Main,
 		// The service manager runs this first when a service needs settings

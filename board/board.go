@@ -49,6 +49,8 @@ type Board struct {
 	// System is written to the image as /etc/sysmaster/system.toml
 	// ([system.Manager] RuntimeWatchdogSec = "30s", …).
 	System system.Config `toml:"system"`
+	// Data is a data partition mounted at boot.
+	Data Data `toml:"data"`
 	// Packages names Debian packages of the board's arch whose files go
 	// into the image; Package selects a subset of one's files.
 	Packages []string                `toml:"packages"`
@@ -236,6 +238,9 @@ func (b *Board) validate() error {
 	}
 	if err := b.System.Validate(); err != nil {
 		return fmt.Errorf("system.%w", err)
+	}
+	if err := b.Data.validate(); err != nil {
+		return err
 	}
 	if err := b.Modules.validate(); err != nil {
 		return err

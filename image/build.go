@@ -464,6 +464,9 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	if err := res.run(ctx); err != nil {
 		return nil, err
 	}
+	if err := addDataUnits(t, b.Data); err != nil {
+		return nil, err
+	}
 	if err := presetUnits(t); err != nil {
 		return nil, err
 	}

@@ -433,6 +433,9 @@ func (p *pid1) finalize() {
 		p.waitAllGone(termGrace)
 	}
 	unix.Sync()
+	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		p.unmountLeft(mi)
+	}
 	UnmountAll(p.mounter, p.mounted, func(s string) { p.logf("warning: %s", s) })
 	unix.Sync()
 	p.logf("%s", p.shutdown)

@@ -122,6 +122,7 @@ type bootConfig struct {
 	modules  []string  // kernel modules besides the board's
 	args     []string  // QEMU arguments besides the board's
 	mtime    time.Time // the image's build time (SOURCE_DATE_EPOCH)
+	data     board.Data
 }
 
 func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
@@ -131,6 +132,9 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 		t.Fatal(err)
 	}
 	b.Modules.Names = append(b.Modules.Names, cfg.modules...)
+	if !cfg.data.Empty() {
+		b.Data = cfg.data
+	}
 	cache, err := qemu.CacheDir()
 	if err != nil {
 		t.Fatal(err)

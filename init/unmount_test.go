@@ -1,0 +1,24 @@
+package pid1
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestLeftMounted(t *testing.T) {
+	mi := strings.Join([]string{
+		"1 0 0:2 / / rw - rootfs rootfs rw",
+		"20 1 0:5 / /dev rw - devtmpfs devtmpfs rw",
+		"21 20 0:20 / /dev/pts rw - devpts devpts rw",
+		"22 1 0:21 / /proc rw - proc proc rw",
+		"30 1 254:0 / /var rw - ext4 /dev/vda rw",
+		"31 30 0:40 / /var/cache rw - tmpfs tmpfs rw",
+		`32 1 0:41 / /mnt/my\040disk rw - vfat /dev/vdb1 rw`,
+	}, "\n")
+	got := leftMounted([]byte(mi), []string{"/dev", "/proc"})
+	want := []string{"/var", "/var/cache", "/mnt/my disk"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("leftMounted = %q, want %q", got, want)
+	}
+}
