@@ -70,6 +70,9 @@ type addition struct {
 }
 
 type options struct {
+	// rootModules are loaded by the first stage of BuildRoot.
+	rootModules []string
+
 	compression Compression
 	mtime       *time.Time
 	units       *string

@@ -49,3 +49,11 @@ func TestReadTimestamp(t *testing.T) {
 		t.Fatalf("ClockForward into the past: moved %v, %v", moved, err)
 	}
 }
+
+func TestParseCmdlineRootAndHostname(t *testing.T) {
+	o, w := ParseCmdline("console=ttyS0 root=/dev/vda rootfstype=squashfs rootflags=noatime init=/sbin/other systemd.hostname=box")
+	want := RootSpec{Device: "/dev/vda", FSType: "squashfs", Flags: "noatime", Init: "/sbin/other"}
+	if o.Root != want || o.Hostname != "box" || len(w) != 0 {
+		t.Fatalf("ParseCmdline = %+v, %q", o, w)
+	}
+}

@@ -142,8 +142,17 @@ func (p *pid1) run() int {
 		p.reap()
 		return p.loop(sigs)
 	}
-	mounted, err := MountAll(p.mounter, Mounts(), func(s string) { p.logf("warning: %s", s) })
-	p.mounted = mounted
+	table, moved := Mounts(), []string(nil)
+	switched := os.Getenv(switchedEnv)
+	if switched != "" {
+		// A first-stage init mounted these and moved them here.
+		os.Unsetenv(switchedEnv)
+		if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+			table, moved = alreadyMounted(table, mi)
+		}
+	}
+	mounted, err := MountAll(p.mounter, table, func(s string) { p.logf("warning: %s", s) })
+	p.mounted = append(moved, mounted...)
 	p.setupConsole()
 	if err != nil {
 		p.logf("warning: %v", err)
@@ -158,6 +167,12 @@ func (p *pid1) run() int {
 	p.logf("sysmaster init %s starting (kernel uptime %s)", Version, uptime())
 	for _, w := range warnings {
 		p.logf("warning: %s", w)
+	}
+	if switched != "" {
+		p.logf("running on the root from %s", switched)
+	} else if opts.Root.Device != "" {
+		// Returns only when the switch could not be made.
+		p.logf("cannot switch to the root on %s: %v; staying in the initramfs", opts.Root.Device, p.switchRoot(opts.Root))
 	}
 	p.clockFloor()
 	p.setHostname()

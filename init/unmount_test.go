@@ -22,3 +22,28 @@ func TestLeftMounted(t *testing.T) {
 		t.Fatalf("leftMounted = %q, want %q", got, want)
 	}
 }
+
+func TestAlreadyMounted(t *testing.T) {
+	mi := "1 0 0:2 / / rw - rootfs rootfs rw\n20 1 0:5 / /dev rw - devtmpfs devtmpfs rw\n22 1 0:21 / /proc rw - proc proc rw\n23 1 0:22 / /sys rw - sysfs sysfs rw\n"
+	todo, done := alreadyMounted(Mounts(), []byte(mi))
+	if !slices.Equal(done, []string{"/dev", "/proc", "/sys"}) {
+		t.Fatalf("done = %q", done)
+	}
+	for _, m := range todo {
+		if slices.Contains(done, m.Target) {
+			t.Fatalf("%s mounted again", m.Target)
+		}
+	}
+	if len(todo)+len(done) != len(Mounts()) {
+		t.Fatalf("%d to do + %d done, table has %d", len(todo), len(done), len(Mounts()))
+	}
+}
+
+func TestFindDevice(t *testing.T) {
+	if _, err := findDevice("vda"); err == nil || !strings.Contains(err.Error(), "not a /dev path") {
+		t.Fatalf("findDevice(vda) = %v", err)
+	}
+	if _, err := waitRootDevice("/dev/no-such-disk", 0); err == nil || !strings.Contains(err.Error(), "root device /dev/no-such-disk") {
+		t.Fatalf("waitRootDevice = %v", err)
+	}
+}
