@@ -20,6 +20,7 @@ import (
 	"github.com/sysmaster-go/sysmaster/exts/kmod"
 	"github.com/sysmaster-go/sysmaster/exts/randomseed"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
+	"github.com/sysmaster-go/sysmaster/init/pages"
 )
 
 // An applet is one on-board program.
@@ -47,6 +48,10 @@ func applets() map[string]applet {
 }
 
 func main() {
+	// Every applet maps only the pages of smbox it runs (init, which starts
+	// before /proc is mounted, does this once it is).
+	pages.Trim()
+	pages.TrimLater()
 	os.Exit(dispatch(os.Args, os.Stdout, os.Stderr))
 }
 

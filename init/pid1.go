@@ -153,6 +153,7 @@ func (p *pid1) run() int {
 	}
 	mounted, err := MountAll(p.mounter, table, func(s string) { p.logf("warning: %s", s) })
 	p.mounted = append(moved, mounted...)
+	p.lean()
 	p.setupConsole()
 	if err != nil {
 		p.logf("warning: %v", err)
