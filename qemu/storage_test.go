@@ -178,6 +178,19 @@ func TestDataPartition(t *testing.T) {
 			t.Fatalf("filesystem state %q after the next boot's poweroff, want clean", s)
 		}
 	})
+	// A partition that never appears: after the device wait (core's 90 s,
+	// which holds the default target) the mount fails, the units that
+	// need it fail naming it, the rest boots.
+	t.Run("missing", func(t *testing.T) {
+		t.Parallel()
+		g := boot(t, boardName, image.Gzip, storageConfig(""))
+		g.expect(`dev-disk-by\x2dlabel-data.device did not appear within`, 4*time.Minute)
+		g.expect("fsck: /dev/disk/by-label/data: the device is not there", time.Minute)
+		g.expect("writer.service: dependency var.mount failed or is not active; not starting", time.Minute)
+		g.run("until sctl is-active default.target >/dev/null; do sleep 0.2; done; ! sctl is-active var.mount && ! sctl is-active writer.service && sctl is-active sleeper.service && echo MISSING-$((4+3))")
+		g.expect("MISSING-7", time.Minute)
+		g.poweroff("poweroff")
+	})
 	// A filesystem that fails its check is not mounted: the units that
 	// need it fail, naming why; the rest boots.
 	t.Run("check-fails", func(t *testing.T) {

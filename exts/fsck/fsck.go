@@ -48,6 +48,11 @@ func run(checker, device string) (int, error) {
 // Check runs the checker for typ on device and says what it found. The
 // exit status is 0 when the filesystem may be mounted.
 func Check(typ, device string, stat func(string) (os.FileInfo, error), run func(checker, device string) (int, error), out io.Writer) int {
+	// The unit runs once the wait for the device is over, found or not.
+	if _, err := stat(device); err != nil {
+		fmt.Fprintf(out, "fsck: %s: the device is not there (%v); not mounting it\n", device, err)
+		return 1
+	}
 	paths, ok := checkers[typ]
 	if !ok {
 		fmt.Fprintf(out, "fsck: %s: no checker known for %s; mounting unchecked\n", device, typ)

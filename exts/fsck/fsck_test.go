@@ -10,6 +10,7 @@ import (
 
 func TestCheck(t *testing.T) {
 	has := func(paths ...string) func(string) (os.FileInfo, error) {
+		paths = append(paths, "/dev/vda")
 		return func(p string) (os.FileInfo, error) {
 			for _, q := range paths {
 				if p == q {
@@ -33,6 +34,7 @@ func TestCheck(t *testing.T) {
 		{"no checker", "ext4", has(), 0, nil, "the image has no checker for ext4 (/sbin/e2fsck); mounting unchecked", 0},
 		{"vfat", "vfat", has("/sbin/fsck.fat"), 0, nil, "clean", 0},
 		{"unknown type", "btrfs", has(), 0, nil, "no checker known for btrfs", 0},
+		{"no device", "ext4", func(string) (os.FileInfo, error) { return nil, os.ErrNotExist }, 0, nil, "fsck: /dev/vda: the device is not there (file does not exist); not mounting it", 1},
 		{"cannot run", "ext4", has("/sbin/e2fsck"), 0, errors.New("exec format error"), "running /sbin/e2fsck: exec format error", 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
