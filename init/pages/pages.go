@@ -35,7 +35,8 @@ func Trim() {
 		return
 	}
 	for _, r := range readOnlyImage(maps) {
-		// Random access: no fault-around, no read-ahead for this range.
+		// Random access: no read-ahead for this range (and no fault-around
+		// where the kernel honours it for that).
 		if madvise(r, unix.MADV_RANDOM) != nil {
 			continue
 		}
