@@ -15,9 +15,13 @@ import (
 	"github.com/sysmaster-go/sysmaster/core/notify"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 	"github.com/sysmaster-go/sysmaster/exts/devmaster"
+	"github.com/sysmaster-go/sysmaster/exts/fsck"
+	"github.com/sysmaster-go/sysmaster/exts/identity"
 	"github.com/sysmaster-go/sysmaster/exts/kmod"
 	"github.com/sysmaster-go/sysmaster/exts/network"
+	"github.com/sysmaster-go/sysmaster/exts/randomseed"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
+	"github.com/sysmaster-go/sysmaster/init/pages"
 )
 
 // An applet is one on-board program.
@@ -25,18 +29,21 @@ type applet func(args []string) int
 
 func applets() map[string]applet {
 	return map[string]applet{
-		"init":      pid1.Main,
-		"sysmaster": core.Main,
-		"sctl":      sctl.Main,
-		"poweroff":  sctl.Power("poweroff"),
-		"reboot":    sctl.Power("reboot"),
-		"halt":      sctl.Power("halt"),
-		"notify":    notify.Main,
-		"modprobe":  kmod.Main,
-		"devmaster": devmaster.Main,
-		"devctl":    devmaster.CtlMain,
-		"netmaster": network.Main,
-		"netctl":    network.CtlMain,
+		"init":        pid1.Main,
+		"sysmaster":   core.Main,
+		"sctl":        sctl.Main,
+		"poweroff":    sctl.Power("poweroff"),
+		"reboot":      sctl.Power("reboot"),
+		"halt":        sctl.Power("halt"),
+		"notify":      notify.Main,
+		"modprobe":    kmod.Main,
+		"devmaster":   devmaster.Main,
+		"devctl":      devmaster.CtlMain,
+		"netmaster":   network.Main,
+		"netctl":      network.CtlMain,
+		"fsck":        fsck.Main,
+		"identity":    identity.Main,
+		"random-seed": randomseed.Main,
 		// The service manager runs this first when a service needs settings
 		// that must be applied between fork and exec.
 		execute.HelperName: execute.Main,
@@ -44,6 +51,10 @@ func applets() map[string]applet {
 }
 
 func main() {
+	// Every applet maps only the pages of smbox it runs (init, which starts
+	// before /proc is mounted, does this once it is).
+	pages.Trim()
+	pages.TrimLater()
 	os.Exit(dispatch(os.Args, os.Stdout, os.Stderr))
 }
 

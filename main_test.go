@@ -20,9 +20,9 @@ func TestDispatch(t *testing.T) {
 		out  string
 		err  string
 	}{
-		{"list", []string{"/bin/smbox", "--list"}, 0, "devctl\ndevmaster\nhalt\ninit\nmodprobe\nnetctl\nnetmaster\nnotify\npoweroff\nreboot\nsctl\nsm-exec\nsysmaster\n", ""},
+		{"list", []string{"/bin/smbox", "--list"}, 0, "devctl\ndevmaster\nfsck\nhalt\nidentity\ninit\nmodprobe\nnetctl\nnetmaster\nnotify\npoweroff\nrandom-seed\nreboot\nsctl\nsm-exec\nsysmaster\n", ""},
 		{"unknown argv0", []string{"/usr/bin/frob"}, 2, "", `unknown applet "frob"`},
-		{"unknown argv1", []string{"smbox", "frob"}, 2, "", "applets: [devctl devmaster halt init modprobe netctl netmaster notify"},
+		{"unknown argv1", []string{"smbox", "frob"}, 2, "", "applets: [devctl devmaster fsck halt identity init modprobe netctl netmaster notify"},
 		{"bare smbox", []string{"smbox"}, 2, "", "applets:"},
 		{"applet by argv1", []string{"smbox", "sctl"}, 2, "", ""},
 		{"applet by argv0", []string{"/bin/sctl"}, 2, "", ""},

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 //go:embed *.toml
@@ -46,6 +48,13 @@ type Board struct {
 	// (cpio when the key is missing).
 	Formats []string `toml:"formats"`
 	Boot    Boot     `toml:"boot"`
+	// Hostname is written to the image's /etc/hostname.
+	Hostname string `toml:"hostname"`
+	// System is written to the image as /etc/sysmaster/system.toml
+	// ([system.Manager] RuntimeWatchdogSec = "30s", …).
+	System system.Config `toml:"system"`
+	// Data is a data partition mounted at boot.
+	Data Data `toml:"data"`
 	// Packages names Debian packages of the board's arch whose files go
 	// into the image; Package selects a subset of one's files.
 	Packages []string                `toml:"packages"`
@@ -240,6 +249,17 @@ func (b *Board) validate() error {
 		b.QEMU.Memory = "512M"
 	}
 	if err := b.validateBoot(); err != nil {
+		return err
+	}
+	if b.Hostname != "" {
+		if err := system.ValidHostname(b.Hostname); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
+	}
+	if err := b.System.Validate(); err != nil {
+		return fmt.Errorf("system.%w", err)
+	}
+	if err := b.Data.validate(); err != nil {
 		return err
 	}
 	if err := b.Modules.validate(); err != nil {

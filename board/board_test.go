@@ -50,6 +50,9 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown key", write("key.toml", "arch = \"amd64\"\nfoo = 1\n[kernel]\npackage=\"x\"\n[qemu]\nbinary=\"q\"\n"), `unknown key "foo"`},
 		{"bad arch", write("arch.toml", "arch = \"vax\"\n[kernel]\npackage=\"x\"\n[qemu]\nbinary=\"q\"\n"), "not a supported GOARCH"},
 		{"no kernel", write("nok.toml", "arch = \"amd64\"\n[qemu]\nbinary=\"q\"\n"), "kernel.package"},
+		{"bad hostname", write("host.toml", "arch = \"amd64\"\nhostname = \"my_box\"\n[kernel]\npackage=\"x\"\n[qemu]\nbinary=\"q\"\n"), `hostname: "my_box": a hostname has only letters`},
+		{"bad system key", write("sys.toml", "arch = \"amd64\"\n[kernel]\npackage=\"x\"\n[qemu]\nbinary=\"q\"\n[system.Manager]\nRuntimeWatchdog = \"10s\"\n"), `unknown key "system.Manager.RuntimeWatchdog"`},
+		{"bad system value", write("sysv.toml", "arch = \"amd64\"\n[kernel]\npackage=\"x\"\n[qemu]\nbinary=\"q\"\n[system.Manager]\nRuntimeWatchdogSec = \"infinity\"\n"), "sysv.toml: system.Manager.RuntimeWatchdogSec: a watchdog cannot wait forever"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

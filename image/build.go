@@ -19,6 +19,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/board"
 	"github.com/sysmaster-go/sysmaster/units"
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 // smboxPath is where the multi-call binary lives; every applet link points
@@ -73,6 +74,9 @@ type addition struct {
 }
 
 type options struct {
+	// rootModules are loaded by the first stage of BuildRoot.
+	rootModules []string
+
 	compression Compression
 	mtime       *time.Time
 	units       *string
@@ -513,6 +517,23 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	if err := addNetwork(t, b); err != nil {
 		return nil, err
 	}
+	if b.Hostname != "" {
+		if err := t.AddFile("/etc/hostname", []byte(b.Hostname+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	// A reproducible image (SOURCE_DATE_EPOCH) says when it was built, so
+	// a board without a clock does not start in 1970.
+	if mtime, err := o.resolveMtime(); err == nil && mtime.Unix() > 0 {
+		if err := t.AddFile(system.BuildTimeFile, []byte(strconv.FormatInt(mtime.Unix(), 10)+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if !b.System.Empty() {
+		if err := t.AddFile(system.Path, b.System.Encode(), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	if o.busybox != "" {
 		if err := addBusybox(t, o.busybox, b.Arch); err != nil {
 			return nil, err
@@ -548,6 +569,9 @@ func (o *options) layout(ctx context.Context, b *board.Board, workDir string) (*
 	// Every ELF file is checked once the image has all it was given, so a
 	// library that an extra or a package brings is found there first.
 	if err := res.run(ctx); err != nil {
+		return nil, err
+	}
+	if err := addDataUnits(t, b.Data); err != nil {
 		return nil, err
 	}
 	if err := presetUnits(t); err != nil {

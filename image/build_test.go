@@ -16,6 +16,8 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 	"github.com/sysmaster-go/sysmaster/board"
+	"github.com/sysmaster-go/sysmaster/units"
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 // fakeELF writes a minimal ELF executable header for machine, with a
@@ -224,6 +226,29 @@ func TestBuildDefaults(t *testing.T) {
 	if e := m["init"]; !e.ModTime.Equal(time.Unix(1234567890, 0)) {
 		t.Errorf("mtime %v, want SOURCE_DATE_EPOCH", e.ModTime)
 	}
+	for _, p := range []string{"etc/sysmaster/system.toml", "etc/hostname"} {
+		if _, ok := m[p]; ok {
+			t.Errorf("%s written for a board that does not set it", p)
+		}
+	}
+	if e := m["etc/sysmaster/build-time"]; e.Size != int64(len("1234567890\n")) {
+		t.Errorf("build-time: %+v, want SOURCE_DATE_EPOCH", e)
+	}
+	// A board's [system] table becomes the image's system.toml, its
+	// hostname /etc/hostname.
+	b.System.Manager.RuntimeWatchdogSec = units.Duration(30 * time.Second)
+	b.Hostname = "gateway-1"
+	if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root), WithoutKernelModules()); err != nil {
+		t.Fatal(err)
+	}
+	m = entryMap(t, out)
+	if e, ok := m["etc/sysmaster/system.toml"]; !ok || e.Size != int64(len(b.System.Encode())) {
+		t.Errorf("system.toml from the board's [system]: %+v, present %v", e, ok)
+	}
+	if e := m["etc/hostname"]; e.Size != int64(len("gateway-1\n")) {
+		t.Errorf("hostname: %+v", e)
+	}
+	b.System, b.Hostname = system.Config{}, ""
 
 	t.Setenv("SOURCE_DATE_EPOCH", "soon")
 	if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithModuleRoot(root), WithoutKernelModules()); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {

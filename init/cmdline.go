@@ -11,6 +11,10 @@ type Options struct {
 	OnFailure string
 	// Core is the path of the core binary.
 	Core string
+	// Hostname is systemd.hostname=, checked when it is set.
+	Hostname string
+	// Root is the real root a first-stage initramfs switches to.
+	Root RootSpec
 }
 
 // onFailureActions are the values of sysmaster.on_failure=.
@@ -34,6 +38,16 @@ func ParseCmdline(cmdline string) (Options, []string) {
 				continue
 			}
 			o.OnFailure = v
+		case "systemd.hostname":
+			o.Hostname = v
+		case "root":
+			o.Root.Device = v
+		case "rootfstype":
+			o.Root.FSType = v
+		case "rootflags":
+			o.Root.Flags = v
+		case "init":
+			o.Root.Init = v
 		case "sysmaster.core":
 			if strings.HasPrefix(v, "/") {
 				o.Core = v

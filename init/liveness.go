@@ -30,6 +30,9 @@ func (p *pid1) watchCore() {
 		done := make(chan int, 1)
 		p.timers <- func() { done <- p.corePID }
 		pid := <-done
+		if pid != 0 && ok {
+			p.timers <- p.coreAlive
+		}
 		if pid == 0 || ok {
 			misses = 0
 			continue

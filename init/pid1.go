@@ -19,6 +19,7 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/core/reap"
+	"github.com/sysmaster-go/sysmaster/units/system"
 )
 
 // Version is printed in init's banner.
@@ -67,6 +68,9 @@ type pid1 struct {
 	coreConn    *os.File // init's end of the fd store pair: also reports exits
 	reaped      []string // "pid=status" of orphans, kept until a core that was given them is up
 	reapedGiven int      // how many of reaped the running core was started with
+
+	// wd is the hardware watchdog, when system.toml asks for one.
+	wd *watchdog
 }
 
 // Main is the init applet.
@@ -139,8 +143,18 @@ func (p *pid1) run() int {
 		p.reap()
 		return p.loop(sigs)
 	}
-	mounted, err := MountAll(p.mounter, Mounts(), func(s string) { p.logf("warning: %s", s) })
-	p.mounted = mounted
+	table, moved := Mounts(), []string(nil)
+	switched := os.Getenv(switchedEnv)
+	if switched != "" {
+		// A first-stage init mounted these and moved them here.
+		os.Unsetenv(switchedEnv)
+		if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+			table, moved = alreadyMounted(table, mi)
+		}
+	}
+	mounted, err := MountAll(p.mounter, table, func(s string) { p.logf("warning: %s", s) })
+	p.mounted = append(moved, mounted...)
+	p.lean()
 	p.setupConsole()
 	if err != nil {
 		p.logf("warning: %v", err)
@@ -156,6 +170,15 @@ func (p *pid1) run() int {
 	for _, w := range warnings {
 		p.logf("warning: %s", w)
 	}
+	if switched != "" {
+		p.logf("running on the root from %s", switched)
+	} else if opts.Root.Device != "" {
+		// Returns only when the switch could not be made.
+		p.logf("cannot switch to the root on %s: %v; staying in the initramfs", opts.Root.Device, p.switchRoot(opts.Root))
+	}
+	p.clockFloor()
+	p.setHostname()
+	p.startWatchdog(p.readSystemConfig(system.Path).Manager, openWatchdog)
 	return p.loop(sigs)
 }
 
@@ -314,6 +337,7 @@ func (p *pid1) startCore() {
 					// A core that was up restarts at once when it dies.
 					p.quickFails, p.backoff = 0, 0
 					p.coreUp()
+					p.coreAlive()
 				}
 			}
 		}
@@ -358,8 +382,10 @@ func (p *pid1) coreFailed() {
 	case "poweroff", "reboot":
 		p.beginShutdown(p.opts.OnFailure)
 	case "shell":
+		p.giveUpWatchdog("core cannot be brought back")
 		p.rescueShell()
 	default:
+		p.giveUpWatchdog("core cannot be brought back")
 		p.logf("hanging: the system stays up without a service manager")
 	}
 }
@@ -412,6 +438,7 @@ func (p *pid1) finalize() {
 		p.exit <- 0
 		return
 	}
+	p.finalWatchdog()
 	p.logf("sending SIGTERM to all processes")
 	_ = unix.Kill(-1, unix.SIGTERM)
 	if !p.waitAllGone(termGrace) {
@@ -420,6 +447,9 @@ func (p *pid1) finalize() {
 		p.waitAllGone(termGrace)
 	}
 	unix.Sync()
+	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		p.unmountLeft(mi)
+	}
 	UnmountAll(p.mounter, p.mounted, func(s string) { p.logf("warning: %s", s) })
 	unix.Sync()
 	p.logf("%s", p.shutdown)

@@ -23,6 +23,7 @@ type savedInit struct {
 	CoreConn    int              `json:"core_conn,omitempty"`
 	Reaped      []string         `json:"reaped,omitempty"`
 	ReapedGiven int              `json:"reaped_given,omitempty"`
+	Watchdog    *watchdogState   `json:"watchdog,omitempty"`
 }
 
 // reexec executes init's binary in place. It returns only on failure.
@@ -45,6 +46,9 @@ func (p *pid1) reexec() error {
 	if p.coreConn != nil && p.corePID != 0 {
 		st.CoreConn = int(p.coreConn.Fd())
 		keep = append(keep, p.coreConn)
+	}
+	if st.Watchdog, err = p.saveWatchdog(); err != nil {
+		return err
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -75,6 +79,7 @@ func (p *pid1) restore() bool {
 	}
 	p.corePID, p.mounted, p.opts = st.CorePID, st.Mounted, st.Opts
 	p.reaped, p.reapedGiven = st.Reaped, min(st.ReapedGiven, len(st.Reaped))
+	p.restoreWatchdog(st.Watchdog)
 	for name, fds := range st.FDs {
 		for _, fd := range fds {
 			if f := inherit(fd, "stored"); f != nil {

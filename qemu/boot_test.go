@@ -122,7 +122,11 @@ type bootConfig struct {
 	forwards []qemu.HostForward
 	// format, when not cpio, is the board's image format to boot through
 	// U-Boot from a disk.
-	format string
+	format  string
+	modules []string  // kernel modules besides the board's
+	args    []string  // QEMU arguments besides the board's
+	mtime   time.Time // the image's build time (SOURCE_DATE_EPOCH)
+	data    board.Data
 }
 
 func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
@@ -130,6 +134,10 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	b, err := board.Load(boardName)
 	if err != nil {
 		t.Fatal(err)
+	}
+	b.Modules.Names = append(b.Modules.Names, cfg.modules...)
+	if !cfg.data.Empty() {
+		b.Data = cfg.data
 	}
 	cache, err := qemu.CacheDir()
 	if err != nil {
@@ -154,6 +162,9 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 		image.WithCompression(comp),
 		image.WithUnits(filepath.Join(root, "units")),
 		image.WithBusybox(busybox),
+	}
+	if !cfg.mtime.IsZero() {
+		opts = append(opts, image.WithMtime(cfg.mtime))
 	}
 	for name, body := range testUnits {
 		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+name, []byte(body), 0o644))
@@ -182,6 +193,7 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	}
 	qopts := qemu.Options{
 		Board: b, Kernel: kernel, Initrd: out, Cmdline: cfg.cmdline, Monitor: cfg.monitor, HostForwards: cfg.forwards,
+		Args:    cfg.args,
 		Timeout: 5 * time.Minute,
 		Log:     func(l string) { t.Log(l) },
 	}

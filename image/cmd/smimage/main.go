@@ -178,6 +178,7 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 	staticOnly := fs.Bool("static-only", false, "refuse dynamically linked binaries instead of adding their interpreter and libraries")
 	var debs listFlag
 	fs.Var(&debs, "deb", "add the Debian package `NAME` for the board's architecture (repeatable)")
+	rootFS := fs.String("root-squashfs", "", "write the whole tree as a squashfs root `FILE` and -o as a first-stage initramfs that mounts it (root= on the kernel command line)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -275,6 +276,10 @@ func cmdBuild(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		opts = append(opts, image.WithKernelModules(dir))
+	}
+	if *rootFS != "" {
+		_, err = image.BuildRoot(ctx, b, *out, *rootFS, opts...)
+		return err
 	}
 	_, err = image.Build(ctx, b, *out, opts...)
 	return err
