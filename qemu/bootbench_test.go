@@ -170,7 +170,7 @@ func BenchmarkBootPeers(b *testing.B) {
 	}
 	dir := b.TempDir()
 	ours := buildOurs(b, brd, cache, dir)
-	bb := buildBusybox(b, brd, ours.image, dir)
+	bb := buildBusybox(b, ours.image, dir)
 	systems := []system{ours, bb}
 	runs := map[string][]bootRun{}
 	for i := range boots {
@@ -224,20 +224,36 @@ func buildOurs(b *testing.B, brd *board.Board, cache, dir string) system {
 
 // buildBusybox takes busybox and the kernel modules of our image and
 // nothing else, and adds busybox init's configuration.
-func buildBusybox(b *testing.B, brd *board.Board, ours, dir string) system {
-	f, err := os.Open(ours)
+func buildBusybox(b *testing.B, ours, dir string) system {
+	t := peerTree(b, ours, func(e image.Entry) bool {
+		return e.Name == "bin/busybox" || strings.HasPrefix(e.Name, "lib/modules/") || e.Name == "dev/console" || e.Name == "dev/null"
+	})
+	addFiles(b, t, map[string]string{"etc/inittab": busyboxInittab, "etc/init.d/rcS": busyboxRcS})
+	if err := t.AddSymlink("init", "bin/busybox"); err != nil {
+		b.Fatal(err)
+	}
+	return writePeer(b, t, dir, "busybox init")
+}
+
+// peerTree reads the image at src into a tree, keeping what keep says,
+// and adds what every peer needs: busybox's applets (those the shell
+// links, and what init scripts use: the kernel runs /sbin/modprobe for
+// its own module requests), the mount points and the report.
+func peerTree(b *testing.B, src string, keep func(image.Entry) bool) *image.Tree {
+	f, err := os.Open(src)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
 	t := image.NewTree()
 	err = image.Walk(f, func(e image.Entry, data io.Reader) error {
-		keep := e.Name == "bin/busybox" || strings.HasPrefix(e.Name, "lib/modules/") || e.Name == "dev/console" || e.Name == "dev/null"
 		switch {
-		case !keep:
+		case !keep(e):
 			return nil
 		case e.Mode.IsDir():
 			return t.AddDir(e.Name, e.Mode.Perm())
+		case e.Mode&os.ModeSymlink != 0:
+			return t.AddSymlink(e.Name, e.Linkname)
 		case e.Mode&os.ModeCharDevice != 0:
 			return t.AddCharDev(e.Name, e.Mode.Perm(), e.Major, e.Minor)
 		case e.Mode.IsRegular():
@@ -252,8 +268,6 @@ func buildBusybox(b *testing.B, brd *board.Board, ours, dir string) system {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// What the shell links, and what busybox init and rcS need besides
-	// (the kernel runs /sbin/modprobe for its own module requests).
 	for _, a := range append(image.BusyboxApplets(), "modprobe", "insmod", "nc", "poweroff") {
 		if _, ok := t.Lookup("bin/" + a); !ok {
 			if err := t.AddSymlink("bin/"+a, "busybox"); err != nil {
@@ -266,24 +280,29 @@ func buildBusybox(b *testing.B, brd *board.Board, ours, dir string) system {
 			b.Fatal(err)
 		}
 	}
-	for _, e := range []struct {
-		p    string
-		body string
-		mode os.FileMode
-	}{
-		{"etc/inittab", busyboxInittab, 0o644},
-		{"etc/init.d/rcS", busyboxRcS, 0o755},
-		{"bin/bench-report", benchReport, 0o755},
-	} {
-		if err := t.AddFile(e.p, []byte(e.body), e.mode); err != nil {
+	if _, ok := t.Lookup("sbin"); !ok {
+		if err := t.AddSymlink("sbin", "bin"); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for _, l := range [][2]string{{"init", "bin/busybox"}, {"sbin", "bin"}} {
-		if err := t.AddSymlink(l[0], l[1]); err != nil {
+	addFiles(b, t, map[string]string{"bin/bench-report": benchReport})
+	return t
+}
+
+// addFiles adds files, executable when they start with "#!".
+func addFiles(b *testing.B, t *image.Tree, files map[string]string) {
+	for p, body := range files {
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(body, "#!") {
+			mode = 0o755
+		}
+		if err := t.AddFile(p, []byte(body), mode); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+func writePeer(b *testing.B, t *image.Tree, dir, name string) system {
 	var buf bytes.Buffer
 	zw, err := image.NewCompressor(&buf, image.Gzip)
 	if err != nil {
@@ -295,11 +314,11 @@ func buildBusybox(b *testing.B, brd *board.Board, ours, dir string) system {
 	if err := zw.Close(); err != nil {
 		b.Fatal(err)
 	}
-	out := filepath.Join(dir, "busybox.cpio.gz")
+	out := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".cpio.gz")
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	return system{name: "busybox init", image: out, size: int64(buf.Len())}
+	return system{name: name, image: out, size: int64(buf.Len())}
 }
 
 var (
