@@ -118,6 +118,33 @@ ip link set lo up
 echo "hello from busybox: $(uname -sr)"
 `
 
+// The finit peer: Debian's finit (with its libraries, through the image's
+// package support), its tasks and services doing the same work, the
+// coldplug of the busybox peer's rcS.
+const finitConf = `runlevel 2
+run [S] name:coldplug /bin/coldplug -- Coldplug
+run [S] name:setup /bin/sh -c "mkdir -p /run/app && echo ok > /run/app/state" -- Setup
+run [S] name:lo /bin/ip link set lo up -- Loopback
+task [S] name:hello /bin/sh -c "echo hello from finit > /dev/console" -- Hello
+service [2345] name:d1 /bin/sleep 100000 -- d1
+service [2345] name:d2 /bin/sleep 100001 -- d2
+service [2345] name:d3 /bin/sleep 100002 -- d3
+service [2345] name:listen /bin/busybox nc -l -p 7777 -e /bin/cat -- Listener
+task [2345] name:report /bin/sh -c "/bin/bench-report > /dev/console 2>&1" -- Report
+`
+
+const finitColdplug = `#!/bin/sh
+read up idle < /proc/uptime
+echo "BOOT-PID1 $up s" > /dev/console
+mdev -s
+n=-1
+while [ "$(wc -l < /proc/modules)" != "$n" ]; do
+	n=$(wc -l < /proc/modules)
+	find /sys/devices -name modalias | xargs cat | sort -u | xargs modprobe -qa
+done
+true
+`
+
 // system is one system under test.
 type system struct {
 	name  string
@@ -137,8 +164,9 @@ type bootRun struct {
 	modules int
 }
 
-// BenchmarkBootPeers boots our image and a busybox-init image doing the
-// same work, in turns (SYSMASTER_BENCH_BOOTS each, default 5) on the
+// BenchmarkBootPeers boots our image, a busybox-init image and a finit
+// image (Debian's package; SYSMASTER_BENCH_FINIT=0 leaves it out) doing
+// the same work, in turns (SYSMASTER_BENCH_BOOTS each, default 5) on the
 // same kernel, QEMU line and devices, and reports the medians. With
 // SYSMASTER_BENCH_REPORT=FILE it writes the table there as Markdown
 // (scripts/bench puts it into docs/BENCHMARKS.md); with
@@ -172,6 +200,14 @@ func BenchmarkBootPeers(b *testing.B) {
 	ours := buildOurs(b, brd, cache, dir)
 	bb := buildBusybox(b, ours.image, dir)
 	systems := []system{ours, bb}
+	var notes []string
+	if os.Getenv("SYSMASTER_BENCH_FINIT") != "0" {
+		if fi, err := buildFinit(b, brd, cache, dir); err != nil {
+			notes = append(notes, fmt.Sprintf("finit: no image (%v).", err))
+		} else {
+			systems = append(systems, fi)
+		}
+	}
 	runs := map[string][]bootRun{}
 	for i := range boots {
 		for _, s := range systems {
@@ -184,7 +220,7 @@ func BenchmarkBootPeers(b *testing.B) {
 		}
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	table := benchTable(brd, systems, runs, boots, strings.Join(strings.Fields(string(load))[:3], " "))
+	table := benchTable(brd, systems, runs, boots, strings.Join(strings.Fields(string(load))[:3], " "), notes)
 	b.Logf("\n%s", table)
 	if out := os.Getenv("SYSMASTER_BENCH_REPORT"); out != "" {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
@@ -233,6 +269,47 @@ func buildBusybox(b *testing.B, ours, dir string) system {
 		b.Fatal(err)
 	}
 	return writePeer(b, t, dir, "busybox init")
+}
+
+// buildFinit builds an image with Debian's finit package and keeps it,
+// its libraries, busybox and the kernel modules: none of ours. An error
+// (the package cannot be fetched) leaves finit out of the table, saying
+// why.
+func buildFinit(b *testing.B, brd *board.Board, cache, dir string) (system, error) {
+	root, err := image.FindModuleRoot(".")
+	if err != nil {
+		return system{}, err
+	}
+	busybox, err := qemu.BusyboxPath(cache, brd.DebianArch)
+	if err != nil {
+		return system{}, err
+	}
+	mods, err := image.KernelModulesDir(cache, brd)
+	if err != nil {
+		return system{}, err
+	}
+	src := filepath.Join(dir, "with-finit.cpio.gz")
+	_, err = image.Build(context.Background(), brd, src, image.WithKernelModules(mods), image.WithBusybox(busybox),
+		image.WithPackageSource(image.NewAptSource(root, cache)), image.WithDeb("finit"), image.WithCompression(image.Gzip))
+	if err != nil {
+		return system{}, err
+	}
+	t := peerTree(b, src, func(e image.Entry) bool {
+		switch {
+		case e.Name == "bin/smbox" || e.Name == "init" || e.Linkname == "/bin/smbox" || e.Linkname == "smbox":
+			return false
+		case strings.HasPrefix(e.Name, "etc/sysmaster") || strings.HasPrefix(e.Name, "lib/devmaster") || strings.HasPrefix(e.Name, "etc/finit.d"):
+			return false
+		}
+		return true
+	})
+	addFiles(b, t, map[string]string{"etc/finit.conf": finitConf, "bin/coldplug": finitColdplug, "etc/fstab": ""})
+	for _, l := range [][2]string{{"init", "sbin/finit"}, {"sbin/modprobe", "/bin/busybox"}} {
+		if err := t.AddSymlink(l[0], l[1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return writePeer(b, t, dir, "finit"), nil
 }
 
 // peerTree reads the image at src into a tree, keeping what keep says,
@@ -343,7 +420,7 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
 	if err != nil {
 		b.Fatalf("%s: %v", s.name, err)
 	}
-	m, err := vm.ExpectRegexp(readyRE, 4*time.Minute)
+	m, err := vm.ExpectRegexp(readyRE, 90*time.Second)
 	if err != nil {
 		b.Fatalf("%s: %v", s.name, err)
 	}
@@ -398,7 +475,7 @@ func median(runs []bootRun, f func(bootRun) float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, boots int, load string) string {
+func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, boots int, load string, notes []string) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "Board %s under TCG, %d interleaved boots each, load average before the last boot %s.\n\n", brd.Name, boots, load)
 	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (gzip) |\n")
@@ -428,11 +505,17 @@ func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, b
 		fmt.Fprintf(&w, "| %s | %.2f s | %.2f–%.2f s | %.2f s | %.2f s | %.2f s | %s | %s | %s | %.0f MiB | %.2f MiB |\n", s.name, ready,
 			lo.Seconds(), hi.Seconds(), kern, user, host, mem(rs, "pid1"), mem(rs, "sysmaster"), mem(rs, "devmaster"), avail/1024, float64(s.size)/(1<<20))
 	}
-	if len(readyMed) == 2 && readyMed[1] > 0 {
+	w.WriteString("\nRatios of the medians (target: ready ≤ 1.10 against busybox init):\n\n")
+	for i := 1; i < len(systems); i++ {
+		fmt.Fprintf(&w, "- sysmaster / %s: ready %.2f, userspace %.2f\n", systems[i].name, readyMed[0]/readyMed[i], userMed[0]/userMed[i])
+	}
+	for _, n := range notes {
+		fmt.Fprintf(&w, "\n%s\n", n)
+	}
+	if len(readyMed) > 1 {
 		if bl := runs[systems[0].name]; len(bl[len(bl)-1].blame) > 0 {
 			fmt.Fprintf(&w, "\nWhere sysmaster's userspace went in its last boot (`sctl analyze blame`):\n\n```\n%s\n```\n", strings.Join(bl[len(bl)-1].blame, "\n"))
 		}
-		fmt.Fprintf(&w, "\nRatios sysmaster / busybox init: ready %.2f (target ≤ 1.10), userspace %.2f.\n", readyMed[0]/readyMed[1], userMed[0]/userMed[1])
 	}
 	return w.String()
 }
