@@ -185,6 +185,8 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 	switch req.Cmd {
 	case "ping":
 		ch <- Response{Out: "pong\n"}
+	case "analyze":
+		ch <- Response{Boot: m.bootAnswer()}
 	case "device":
 		for i := range req.Devices {
 			m.deviceChanged(&req.Devices[i])

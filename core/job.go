@@ -582,6 +582,9 @@ func (tx *transaction) apply() error {
 		m.lastJobID++
 		j.id = m.lastJobID
 		u.job = j
+		if j.typ == jobStart || j.typ == jobRestart {
+			m.jobQueued(u)
+		}
 		m.pending[j] = struct{}{}
 	}
 	m.stateChanged = true // jobs in flight are part of the state

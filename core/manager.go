@@ -107,6 +107,8 @@ type Manager struct {
 	cg           *cgroup.Manager // nil: process groups only
 	host         units.Host
 	started      time.Time
+	kclock       kernelClock // where m.now() meets the kernel's clock
+	boot         bootRecord
 }
 
 // New loads the units of cfg. Units that fail to load are kept, marked bad.
@@ -310,6 +312,7 @@ func (m *Manager) Run(ctx context.Context) (string, error) {
 	defer signal.Stop(sigs)
 
 	m.started = m.now()
+	m.startBoot()
 	ready := takeReadyFD()
 	if m.host == nil {
 		m.host = units.SystemHost()

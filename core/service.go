@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +26,10 @@ type service struct {
 	ctrlPID   int
 	ctrlStart uint64 // of ctrlPID
 	startTime uint64 // of mainPID, to recognise it after a core restart
-	adopted   bool   // mainPID is not our child: watched through a pidfd
+	// mainAt and ctrlAt are when mainPID and ctrlPID started, on the
+	// kernel clock (boot analysis: how long the unit's processes ran).
+	mainAt, ctrlAt time.Duration
+	adopted        bool // mainPID is not our child: watched through a pidfd
 
 	lastExitCode   int // of the main process; -1 when it did not exit normally
 	lastExitSignal string
@@ -120,6 +124,7 @@ func (u *service) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
 			return true
 		}
 		m.setMain(u, rec.MainPID, rec.StartTime)
+		u.mainAt = processStart(rec.StartTime)
 		u.adopted, u.result = true, resSuccess
 		m.watchAdopted(rec.MainPID, pf.pidfd(rec.MainPID))
 		pf.adopted++
@@ -144,9 +149,13 @@ func (m *Manager) setMain(u *service, pid int, start uint64) {
 	if u.mainPID > 0 && m.pids[u.mainPID] == u {
 		delete(m.pids, u.mainPID)
 	}
-	u.mainPID, u.startTime = pid, start
+	if u.mainPID > 0 {
+		m.processEnded(u.unit, u.mainAt)
+	}
+	u.mainPID, u.startTime, u.mainAt = pid, start, 0
 	if pid > 0 {
 		m.pids[pid] = u
+		u.mainAt = m.uptimeNow()
 	}
 }
 
@@ -154,9 +163,13 @@ func (m *Manager) setCtrl(u *service, pid int, start uint64) {
 	if u.ctrlPID > 0 && m.pids[u.ctrlPID] == u {
 		delete(m.pids, u.ctrlPID)
 	}
-	u.ctrlPID, u.ctrlStart = pid, start
+	if u.ctrlPID > 0 {
+		m.processEnded(u.unit, u.ctrlAt)
+	}
+	u.ctrlPID, u.ctrlStart, u.ctrlAt = pid, start, 0
 	if pid > 0 {
 		m.pids[pid] = u
+		u.ctrlAt = m.uptimeNow()
 	}
 }
 

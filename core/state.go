@@ -36,6 +36,14 @@ type savedUnit struct {
 	CtrlStart uint64 `json:"ctrl_start,omitempty"`
 	// Starts are the recent starts (Unix nanoseconds), for StartLimitBurst.
 	Starts string `json:"starts,omitempty"`
+	// The times of the last start on the kernel clock (nanoseconds), for
+	// boot analysis (unitTimes).
+	Queued     int64 `json:"queued_ns,omitempty"`
+	Activating int64 `json:"activating_ns,omitempty"`
+	ActiveAt   int64 `json:"active_ns,omitempty"`
+	FailedAt   int64 `json:"failed_ns,omitempty"`
+	InactiveAt int64 `json:"inactive_ns,omitempty"`
+	Ran        int64 `json:"ran_ns,omitempty"`
 }
 
 // saveState writes the record of every unit whose record changed, one
@@ -55,6 +63,7 @@ func (m *Manager) saveState() error {
 	for n, u := range m.units {
 		rec := savedUnit{State: u.state, Sub: u.sub.String(), Restarts: u.restarts, Result: u.result.String(), Starts: joinTimes(u.starts)}
 		u.k.save(&rec)
+		u.saveTimes(&rec)
 		if j := u.job; j != nil && !j.done() && j.typ != jobVerifyActive {
 			rec.Job = j.typ.String()
 		}
@@ -63,7 +72,7 @@ func (m *Manager) saveState() error {
 			continue
 		}
 		path := filepath.Join(dir, n+".json")
-		if u.state == Inactive && u.restarts == 0 && rec.Job == "" && rec.Starts == "" {
+		if u.state == Inactive && u.restarts == 0 && rec.Job == "" && rec.Starts == "" && rec.Queued == 0 && rec.Activating == 0 {
 			if had {
 				if err := os.Remove(path); err != nil && !os.IsNotExist(err) && firstErr == nil {
 					firstErr = err
@@ -324,6 +333,7 @@ func (m *Manager) restoreState() {
 		}
 		u.restarts = rec.Restarts
 		u.starts = splitTimes(rec.Starts)
+		u.restoreTimes(rec)
 		switch rec.Job {
 		case "start":
 			replanStart = append(replanStart, n)

@@ -28,6 +28,7 @@ type unit struct {
 	since     time.Time
 	lastStart time.Time // when the unit last began to start (timers)
 	lastStop  time.Time // when it last went down
+	times     unitTimes // its last start, for boot analysis
 }
 
 // newUnit makes the runtime view of the unit called name.
@@ -78,6 +79,9 @@ func (m *Manager) setState(u *unit, sub subState) {
 			}
 		}
 		m.logf("%s: %s -> %s%s", u.name, old, s, detail)
+	}
+	if old != s {
+		m.timesChanged(u, old, s)
 	}
 	m.stateChanged = true
 	if old == Deactivating && len(m.pending) > 0 {

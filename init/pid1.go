@@ -56,6 +56,10 @@ type pid1 struct {
 	mounted []string
 	mounter Mounter
 
+	// kernelDone is CLOCK_MONOTONIC when pid 1 started: the end of the
+	// kernel's part of the boot, handed to core (proto.EnvKernelDone).
+	kernelDone time.Duration
+
 	corePID     int
 	coreStarted time.Time
 	quickFails  int
@@ -133,6 +137,10 @@ func (p *pid1) run() int {
 		}
 		p.logf("sysmaster init %s supervising a user-mode manager (pid %d)", Version, os.Getpid())
 		return p.loop(sigs)
+	}
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) == nil {
+		p.kernelDone = time.Duration(ts.Nano())
 	}
 	// Ctrl-Alt-Del becomes SIGINT to us instead of an immediate reboot.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
@@ -306,6 +314,10 @@ func (p *pid1) startCore() {
 	env := append(os.Environ(), proto.EnvReadyFD+"=3", proto.EnvFDStore+"=4")
 	if v := p.givenReaped(); v != "" {
 		env = append(env, proto.EnvReaped+"="+v)
+	}
+	if p.kernelDone > 0 {
+		// A core started again reads its boot record instead.
+		env = append(env, proto.EnvKernelDone+"="+strconv.FormatInt(int64(p.kernelDone), 10))
 	}
 	files, inherit := p.passFDs([]uintptr{0, 1, 2, w.Fd(), theirs.Fd()})
 	if inherit != "" {

@@ -323,6 +323,11 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			t.Parallel()
 			g := bootImage(t, name, image.Zstd)
 			g.booted()
+			// Boot analysis on the kernel's clock, and a chart of it.
+			g.run("sctl analyze | tee /tmp/analyze")
+			g.expectRE(`Startup finished in (\d+min )?[0-9.]+m?s \(kernel\) \+ (\d+min )?[0-9.]+m?s \(userspace\) = `, time.Minute)
+			g.run(`sctl analyze plot > /tmp/boot.svg && grep -q 'class="kernel"' /tmp/boot.svg && grep -q 'data-unit="sleeper.service"' /tmp/boot.svg && sctl analyze critical-chain | grep -q default.target && echo PLOT-$((8+8))`)
+			g.expect("PLOT-16", time.Minute)
 			g.run("ls /run/sysmaster/units; sctl show sleeper.service | grep ^MainPID= | cut -d= -f2 > /tmp/sleeper.pid; kill -9 $(pidof sysmaster)")
 			g.expectRE(`init: core \(pid \d+\) killed by SIGKILL; restarting it in`, time.Minute)
 			g.expect("sysmaster: core started", time.Minute)
@@ -331,6 +336,9 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 			// The service kept its process and the system answers.
 			g.run(`P=$(cat /tmp/sleeper.pid); kill -0 $P && sctl show sleeper.service | grep -q "^MainPID=$P$" && sctl is-active sleeper.service && echo SAME-PID-$((2+3))`)
 			g.expect("SAME-PID-5", time.Minute)
+			// The new core tells the same boot.
+			g.run("sctl analyze | cmp - /tmp/analyze && echo SAME-BOOT-$((9+9))")
+			g.expect("SAME-BOOT-18", time.Minute)
 			// Socket units listen again after the crash.
 			g.run("busybox timeout 3 busybox nc 127.0.0.1 7777 </dev/null; sctl is-active echo.service && echo SOCKET-AFTER-CRASH-$((1+6))")
 			g.expect("SOCKET-AFTER-CRASH-7", time.Minute)

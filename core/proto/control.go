@@ -49,6 +49,7 @@ type Response struct {
 	Units   []UnitStatus `json:"units,omitempty"`
 	JobList []JobInfo    `json:"job_list,omitempty"`
 	Timers  []TimerInfo  `json:"timers,omitempty"`
+	Boot    *Boot        `json:"boot,omitempty"`
 }
 
 // State is a unit's active state, as systemd names it.

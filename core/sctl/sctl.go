@@ -64,6 +64,7 @@ var commands = map[string]struct {
 	"reboot":            {false, "stop all units and reboot"},
 	"halt":              {false, "stop all units and halt"},
 	"ping":              {false, "check that the manager answers"},
+	"analyze":           {false, "boot analysis: time (default), blame, critical-chain [UNIT], plot (SVG); --json for all"},
 	"convert":           {true, "convert [-o DIR] [--strict] FILE|DIR...: turn systemd unit files into TOML units (lists what could not be carried over)"},
 }
 
@@ -122,6 +123,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sctl %s: no unit given\n", cmd)
 		return 2
 	}
+	view, viewArgs := "time", []string(nil)
+	if cmd == "analyze" {
+		if len(names) > 0 {
+			view, viewArgs = names[0], names[1:]
+		}
+		if _, ok := analyzeCmds[view]; !ok {
+			return analyzeBoot(nil, view, viewArgs, false, stdout, stderr)
+		}
+		names = nil
+	}
 	var jobIDs []int
 	if cmd == "cancel" {
 		for _, n := range names {
@@ -152,6 +163,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "sctl: %v\n", err)
 		return 1
+	}
+	if cmd == "analyze" && resp.Code == 0 {
+		if resp.Boot == nil {
+			fmt.Fprintln(stderr, "sctl analyze: the manager sent no boot record")
+			return 1
+		}
+		return analyzeBoot(resp.Boot, view, viewArgs, *asJSON, stdout, stderr)
 	}
 	fmt.Fprint(stdout, resp.Out)
 	render(stdout, cmd, resp, *asJSON)

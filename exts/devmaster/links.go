@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // addLink makes devRoot/name a relative symlink to node (a path under
@@ -89,8 +87,8 @@ func removeLink(devRoot, name, node string) error {
 // same link for two devices at once.
 func tempName(p string) (string, error) {
 	var b [8]byte
-	if _, err := unix.Getrandom(b[:], 0); err != nil {
-		return "", fmt.Errorf("getrandom: %w", err)
+	if err := uniqueRandom(b[:]); err != nil {
+		return "", err
 	}
 	return filepath.Join(filepath.Dir(p), ".#"+filepath.Base(p)+"."+hex.EncodeToString(b[:])), nil
 }

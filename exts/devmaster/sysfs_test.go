@@ -3,6 +3,7 @@ package devmaster
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -91,5 +92,22 @@ func TestSysfsDevice(t *testing.T) {
 	}
 	if err := s.Trigger(p, "add", "x"); !os.IsNotExist(err) {
 		t.Errorf("Trigger on a gone device = %v, want not-exist (and no file made)", err)
+	}
+}
+
+// Trigger runs are told apart by their UUID: version 4, and different
+// each time.
+func TestNewUUID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for i := 0; i < 100; i++ {
+		u, err := newUUID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !re.MatchString(u) || seen[u] {
+			t.Fatalf("uuid %q: not a fresh version 4 UUID (seen: %v)", u, seen[u])
+		}
+		seen[u] = true
 	}
 }

@@ -118,6 +118,22 @@ func (d *Daemon) Trigger(ctx context.Context, action string, subsystems []string
 	return len(devs), run.done, nil
 }
 
+// uniqueRandom fills b with random bytes without waiting for the kernel's
+// pool: at boot the pool is ready only once a driver that coldplug loads
+// (virtio-rng) feeds it, and a blocking getrandom here held coldplug up
+// for more than a second. GRND_INSECURE (Linux 5.6) never blocks; older
+// kernels lack it and get the blocking call.
+func uniqueRandom(b []byte) error {
+	_, err := unix.Getrandom(b, unix.GRND_INSECURE)
+	if errors.Is(err, unix.EINVAL) {
+		_, err = unix.Getrandom(b, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("getrandom: %w", err)
+	}
+	return nil
+}
+
 // validTriggerAction accepts what the kernel takes in a uevent file.
 func validTriggerAction(a string) bool {
 	switch a {
@@ -127,11 +143,12 @@ func validTriggerAction(a string) bool {
 	return false
 }
 
-// newUUID returns a random (version 4) UUID.
+// newUUID returns a random (version 4) UUID. It tells a trigger run's
+// events from others', which needs uniqueness, not secrecy.
 func newUUID() (string, error) {
 	var b [16]byte
-	if _, err := unix.Getrandom(b[:], 0); err != nil {
-		return "", fmt.Errorf("getrandom: %w", err)
+	if err := uniqueRandom(b[:]); err != nil {
+		return "", err
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
