@@ -41,6 +41,5 @@ var unsupportedWhy = map[string]string{
 	"Unit.StopWhenUnneeded":          "units are not stopped when nothing needs them",
 	"Unit.RefuseManualStart":         "every unit can be started by hand",
 	"Unit.RefuseManualStop":          "every unit can be stopped by hand",
-	"Unit.IgnoreOnIsolate":           "isolate stops every unit not wanted by the target",
 	"Unit.AllowIsolate":              "every target can be isolated",
 }

@@ -63,6 +63,12 @@ type UnitSection struct {
 	After     List // ordering: this unit starts after these, and stops before them
 	Before    List // ordering: this unit starts before these, and stops after them
 	Conflicts List // units stopped when this one starts, and the other way round
+	// PropagatesReloadTo reloads the units named, those active, whenever
+	// this one is reloaded; ReloadPropagatedFrom is the same edge seen
+	// from the other end.
+	PropagatesReloadTo   List
+	ReloadPropagatedFrom List
+	IgnoreOnIsolate      bool // isolate leaves the unit as it is
 
 	// StartLimitBurst starts within StartLimitIntervalSec are allowed;
 	// 0 leaves the manager's default.
