@@ -300,6 +300,10 @@ type TimerSection struct {
 	Persistent         bool     // a calendar timer missed while down fires once at start
 	AccuracySec        Duration // how late a timer may fire, to group wakeups
 	RandomizedDelaySec Duration // a random delay up to this is added to each firing
+	// FixedRandomDelay makes that delay the same at every firing, drawn
+	// from the machine id and the timer's name: stable across restarts
+	// and reboots, different between machines.
+	FixedRandomDelay bool
 }
 
 // PathSection is [Path]: a unit started when a path changes.
