@@ -269,6 +269,10 @@ type SocketSection struct {
 	FileDescriptorName string    // NAME by default
 	Backlog            int       // 0: SOMAXCONN
 	RemoveOnStop       bool      // remove the socket files when the socket stops
+	// BindIPv6Only sets IPV6_V6ONLY on IPv6 sockets: "default" (the
+	// kernel's net.ipv6.bindv6only), "both" (IPv4 too, through mapped
+	// addresses) or "ipv6-only".
+	BindIPv6Only string
 	// SocketUser and SocketGroup own the socket files; root by default.
 	SocketUser  string
 	SocketGroup string

@@ -107,6 +107,7 @@ var (
 	notifyAccess = []string{"none", "main", "exec", "all"}
 	stdinValues  = []string{"null", "tty"}
 	stdoutValues = []string{"inherit", "console", "null", "tty", "journal", "log", "kmsg"}
+	bindIPv6Only = []string{"default", "both", "ipv6-only"}
 )
 
 // defaultTimeout is systemd's DefaultTimeoutStartSec, also used for mounts.
@@ -271,6 +272,12 @@ func (p *parsed) validateSocket() error {
 	}
 	if s.Backlog < 0 {
 		return p.errAt("Socket", "Backlog", "%d is negative", s.Backlog)
+	}
+	if s.BindIPv6Only == "" {
+		s.BindIPv6Only = "default"
+	}
+	if !oneOf(s.BindIPv6Only, bindIPv6Only...) {
+		return p.errAt("Socket", "BindIPv6Only", "%q is not one of %s", s.BindIPv6Only, strings.Join(bindIPv6Only, ", "))
 	}
 	return nil
 }
