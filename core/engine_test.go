@@ -622,3 +622,22 @@ func TestReloadPropagation(t *testing.T) {
 		t.Errorf("reloaded %v, want %v", got, want)
 	}
 }
+
+// A service that asks for its cgroup fails to start without cgroups,
+// with the reason logged.
+func TestDelegateWithoutCgroups(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"ctr.service": "[Service]\nExecStart = \"/bin/sleep 1000\"\nDelegate = \"yes\"\n",
+	})
+	h.request(jobStart, modeReplace, "ctr.service")
+	h.advance(time.Second)
+	if s := h.state("ctr.service"); s != "failed (failed)" {
+		t.Errorf("ctr.service %s, want failed", s)
+	}
+	if len(h.procs.started) != 0 {
+		t.Errorf("started %v", h.procs.started)
+	}
+	if !strings.Contains(h.log.String(), "no cgroup2 tree to delegate from") {
+		t.Errorf("reason not logged:\n%s", h.log.String())
+	}
+}

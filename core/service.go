@@ -163,10 +163,17 @@ func (m *Manager) setCtrl(u *service, pid int, start uint64) {
 func (u *service) start(m *Manager) {
 	u.stopping, u.pendingStop, u.result, u.statusText = false, false, resSuccess, ""
 	u.adopted, u.waitReady = false, false
-	if err := m.createCgroup(u); err != nil {
-		m.logf("%s: %v", u.name, err)
+	cgErr := m.createCgroup(u)
+	if cgErr != nil {
+		m.logf("%s: %v", u.name, cgErr)
 	}
 	m.armStartTimeout(u, u.svc().TimeoutStartSec.D())
+	if _, delegate := u.svc().DelegateControllers(); delegate && cgErr != nil {
+		// A service that asked for its cgroup cannot run without it.
+		m.setState(u.unit, svcCondition)
+		m.commandFailed(u, resResources)
+		return
+	}
 	m.enterPhase(u, svcCondition, u.svc().ExecCondition)
 }
 

@@ -30,7 +30,6 @@ var harmless = map[string]string{
 // supported, where there is more to say than "not supported".
 var unsupportedWhy = map[string]string{
 	"Service.DynamicUser":            "no dynamic users: name a User= from /etc/passwd",
-	"Service.Delegate":               "cgroup delegation is not offered to services",
 	"Service.DeviceAllow":            "no device cgroup controller (cgroup v2 needs BPF for it)",
 	"Service.DevicePolicy":           "no device cgroup controller (cgroup v2 needs BPF for it)",
 	"Service.FileDescriptorStoreMax": "the fd store is the manager's own, not offered to services",

@@ -216,8 +216,24 @@ type ServiceSection struct {
 	MemoryMax Bytes // 0: no limit
 	CPUWeight int   // 1..10000, 0: unset
 	TasksMax  Count // 0: no limit
+	// Delegate hands the service's cgroup to it: "yes" (every controller
+	// the manager has), "no" (default) or the controllers to enable, space
+	// separated. The cgroup and its control files go to User=/Group=.
+	Delegate string
 
 	Sandbox
+}
+
+// DelegateControllers says whether Delegate= asks for delegation and
+// which controllers it names (nil: all there are).
+func (s *ServiceSection) DelegateControllers() ([]string, bool) {
+	switch strings.ToLower(s.Delegate) {
+	case "", "no", "false", "0", "off":
+		return nil, false
+	case "yes", "true", "1", "on":
+		return nil, true
+	}
+	return strings.Fields(s.Delegate), true
 }
 
 // EnvironmentFile is one entry of EnvironmentFile.

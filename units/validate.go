@@ -2,6 +2,7 @@ package units
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -110,6 +111,9 @@ var (
 	bindIPv6Only = []string{"default", "both", "ipv6-only"}
 )
 
+// cgroupController is the shape of a cgroup v2 controller's name.
+var cgroupController = regexp.MustCompile(`^[a-z_]+$`)
+
 // defaultTimeout is systemd's DefaultTimeoutStartSec, also used for mounts.
 const defaultTimeout = Duration(90 * time.Second)
 
@@ -127,6 +131,13 @@ func (p *parsed) validateService() error {
 	}
 	if err := enum("Type", &s.Type, "simple", serviceTypes); err != nil {
 		return err
+	}
+	if ctrls, _ := s.DelegateControllers(); ctrls != nil {
+		for _, c := range ctrls {
+			if !cgroupController.MatchString(c) {
+				return p.errAt("Service", "Delegate", "%q is not yes, no or a list of cgroup controllers", s.Delegate)
+			}
+		}
 	}
 	// A oneshot service may have only ExecStop= (with RemainAfterExit=),
 	// as systemd allows.
