@@ -1,9 +1,12 @@
 package core
 
 import (
+	"fmt"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/core/cgroup"
+	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -29,7 +32,12 @@ func (m *Manager) setupCgroups() {
 }
 
 func (m *Manager) createCgroup(u *service) error {
+	s := u.svc()
+	ctrls, delegate := s.DelegateControllers()
 	if m.cg == nil {
+		if delegate {
+			return fmt.Errorf("delegation (Delegate=%s): this manager has no cgroup2 tree to delegate from", s.Delegate)
+		}
 		return nil
 	}
 	p, err := m.cg.Create(u.name)
@@ -37,7 +45,11 @@ func (m *Manager) createCgroup(u *service) error {
 		return err
 	}
 	u.cgroup = p
-	s := u.svc()
+	if delegate {
+		if err := m.delegate(u, p, ctrls); err != nil {
+			return err
+		}
+	}
 	var l cgroup.Limits
 	if s.MemoryMax > 0 {
 		v := uint64(s.MemoryMax)
@@ -70,4 +82,35 @@ func (m *Manager) removeCgroup(u *service) {
 	_ = m.cg.Kill(u.cgroup, unix.SIGKILL)
 	_ = m.cg.Remove(u.cgroup)
 	u.cgroup = ""
+}
+
+// delegate hands the cgroup at p to u: the controllers it asks for (all
+// the manager has for "yes") become available in it, to enable for the
+// children it makes, and with User= it owns the cgroup. A controller the
+// manager cannot offer is logged, not fatal, as under systemd.
+func (m *Manager) delegate(u *service, p string, ctrls []string) error {
+	if ctrls == nil {
+		var err error
+		if ctrls, err = m.cg.Available(); err != nil {
+			return fmt.Errorf("delegation: %w", err)
+		}
+	}
+	on, err := m.cg.EnableControllers(ctrls...)
+	if err != nil || len(on) < len(ctrls) {
+		m.logf("%s: Delegate: controllers %v of %v available (%v)", u.name, on, ctrls, err)
+	}
+	s := u.svc()
+	if s.User == "" {
+		return nil
+	}
+	uid, gid, _, err := execute.LookupUser(s.User)
+	if err != nil {
+		return fmt.Errorf("delegation: User %q: %w", s.User, err)
+	}
+	if s.Group != "" {
+		if gid, err = execute.LookupGroup(s.Group); err != nil {
+			return fmt.Errorf("delegation: Group %q: %w", s.Group, err)
+		}
+	}
+	return m.cg.Delegate(p, int(uid), int(gid))
 }

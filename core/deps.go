@@ -13,6 +13,7 @@ type graph struct {
 	stopWith    map[string][]string // unit -> units that stop when it is stopped (Requires, BindsTo, PartOf)
 	boundBy     map[string][]string // unit -> units that stop whenever it goes down (BindsTo)
 	restartWith map[string][]string // unit -> units restarted with it (PartOf)
+	reloadWith  map[string][]string // unit -> units reloaded with it (PropagatesReloadTo, others' ReloadPropagatedFrom)
 	conflicts   map[string][]string // symmetric Conflicts=
 	socketsOf   map[string][]string // service -> socket units activating it
 	timersOf    map[string][]string // unit -> timer units starting it
@@ -22,7 +23,7 @@ type graph struct {
 func (m *Manager) buildGraph() {
 	g := graph{
 		after: map[string][]string{}, afterMe: map[string][]string{}, stopWith: map[string][]string{},
-		boundBy: map[string][]string{}, restartWith: map[string][]string{}, conflicts: map[string][]string{},
+		boundBy: map[string][]string{}, restartWith: map[string][]string{}, reloadWith: map[string][]string{}, conflicts: map[string][]string{},
 		socketsOf: map[string][]string{}, timersOf: map[string][]string{}, pathsOf: map[string][]string{},
 	}
 	add := g.add
@@ -50,6 +51,12 @@ func (m *Manager) buildGraph() {
 			add(g.stopWith, d, n)
 			add(g.restartWith, d, n)
 		}
+		for _, d := range c.Unit.PropagatesReloadTo {
+			add(g.reloadWith, n, d)
+		}
+		for _, d := range c.Unit.ReloadPropagatedFrom {
+			add(g.reloadWith, d, n)
+		}
 		for _, d := range c.Unit.Conflicts {
 			add(g.conflicts, n, d)
 			add(g.conflicts, d, n)
@@ -60,7 +67,7 @@ func (m *Manager) buildGraph() {
 			add(g.afterMe, v, k)
 		}
 	}
-	for _, mp := range []map[string][]string{g.after, g.afterMe, g.stopWith, g.boundBy, g.restartWith, g.conflicts, g.socketsOf, g.timersOf, g.pathsOf} {
+	for _, mp := range []map[string][]string{g.after, g.afterMe, g.stopWith, g.boundBy, g.restartWith, g.reloadWith, g.conflicts, g.socketsOf, g.timersOf, g.pathsOf} {
 		for k, v := range mp {
 			mp[k] = dedup(v)
 		}

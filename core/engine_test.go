@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -563,5 +564,80 @@ func TestRestoreVersion1Records(t *testing.T) {
 	// slow.service's start was in flight: it runs again from the top.
 	if s := h.state("slow.service"); s != "activating (start-pre)" {
 		t.Errorf("slow.service %s, want its start re-planned", s)
+	}
+}
+
+// Isolate leaves a unit with IgnoreOnIsolate running.
+func TestIsolateIgnored(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"a.service":     longRunning,
+		"keep.service":  "[Unit]\nIgnoreOnIsolate = true\n" + longRunning,
+		"rescue.target": "[Unit]\nDescription = \"rescue\"\n",
+	})
+	h.request(jobStart, modeReplace, "a.service", "keep.service")
+	pid := h.mainPID("keep.service")
+	if r, err := h.request(jobStart, modeIsolate, "rescue.target"); err != nil || !r.done || r.Code != 0 {
+		t.Fatalf("isolate: %+v %v", r, err)
+	}
+	h.advance(time.Second)
+	for n, want := range map[string]string{"a.service": "inactive (dead)", "keep.service": "active (running)"} {
+		if s := h.state(n); s != want {
+			t.Errorf("%s %s, want %s", n, s, want)
+		}
+	}
+	if h.mainPID("keep.service") != pid {
+		t.Errorf("keep.service was restarted by isolate")
+	}
+}
+
+// A reload reaches the active units it propagates to, by either end of
+// the edge and onwards, and nothing else.
+func TestReloadPropagation(t *testing.T) {
+	reloadable := func(extra string) string {
+		return "[Unit]\n" + extra + "[Service]\nExecStart = \"/bin/sleep 1000\"\nExecReload = \"/bin/true\"\n"
+	}
+	h := newHarness(t, map[string]string{
+		"pg.service":      reloadable("PropagatesReloadTo = [\"to.service\"]\n"),
+		"to.service":      reloadable(""),
+		"from.service":    reloadable("ReloadPropagatedFrom = [\"pg.service\"]\n"),
+		"onward.service":  reloadable("ReloadPropagatedFrom = [\"from.service\"]\n"),
+		"stopped.service": reloadable("ReloadPropagatedFrom = [\"pg.service\"]\n"),
+		"other.service":   reloadable(""),
+	})
+	h.request(jobStart, modeReplace, "pg.service", "to.service", "from.service", "onward.service", "other.service")
+	h.procs.started = nil
+	ch := make(chan Response, 1)
+	h.m.reloadUnits([]string{"pg.service"}, ch)
+	h.advance(time.Second)
+	if r := <-ch; r.Code != 0 {
+		t.Fatalf("reload: %+v", r)
+	}
+	var got []string
+	for _, s := range h.procs.started {
+		got = append(got, strings.Fields(s)[0])
+	}
+	sort.Strings(got)
+	want := []string{"from.service", "onward.service", "pg.service", "to.service"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("reloaded %v, want %v", got, want)
+	}
+}
+
+// A service that asks for its cgroup fails to start without cgroups,
+// with the reason logged.
+func TestDelegateWithoutCgroups(t *testing.T) {
+	h := newHarness(t, map[string]string{
+		"ctr.service": "[Service]\nExecStart = \"/bin/sleep 1000\"\nDelegate = \"yes\"\n",
+	})
+	h.request(jobStart, modeReplace, "ctr.service")
+	h.advance(time.Second)
+	if s := h.state("ctr.service"); s != "failed (failed)" {
+		t.Errorf("ctr.service %s, want failed", s)
+	}
+	if len(h.procs.started) != 0 {
+		t.Errorf("started %v", h.procs.started)
+	}
+	if !strings.Contains(h.log.String(), "no cgroup2 tree to delegate from") {
+		t.Errorf("reason not logged:\n%s", h.log.String())
 	}
 }

@@ -410,14 +410,15 @@ func (tx *transaction) anchor(u *unit, t jobType) error {
 }
 
 // isolate adds stops for every unit the transaction does not touch.
-// Devices and mounts stay: they follow the hardware and the file system.
+// Devices and mounts stay: they follow the hardware and the file system;
+// so do units with IgnoreOnIsolate.
 func (tx *transaction) isolate() error {
 	for _, n := range sortedNames(tx.m.units) {
 		u := tx.m.units[n]
 		if tx.closure[u] || u.cfg == nil {
 			continue
 		}
-		if !u.k.isolated() {
+		if !u.k.isolated() || u.cfg.Unit.IgnoreOnIsolate {
 			continue
 		}
 		if u.state != Inactive && u.state != Failed || u.job != nil {

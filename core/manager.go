@@ -45,6 +45,9 @@ type Config struct {
 	Cgroups bool
 	// Fstab is read for mount units ("" = none).
 	Fstab string
+	// MachineID is the file holding the machine id, which seeds timers'
+	// FixedRandomDelay ("" = none: the delay then rests on the name alone).
+	MachineID string
 	// MaxConnsPerUID bounds the control connections a uid other than
 	// root has open at once (0: DefaultMaxConnsPerUID); RequestTimeout
 	// is how long a connection may wait before sending its request (0:
@@ -56,12 +59,13 @@ type Config struct {
 // DefaultSystemConfig is the configuration of the system manager.
 func DefaultSystemConfig() Config {
 	return Config{
-		UnitDirs: []string{"/etc/sysmaster/units", "/lib/sysmaster/units"},
-		StateDir: "/run/sysmaster",
-		Socket:   "/run/sysmaster/control.sock",
-		Target:   "default.target",
-		Console:  os.Stdout,
-		Fstab:    "/etc/fstab",
+		UnitDirs:  []string{"/etc/sysmaster/units", "/lib/sysmaster/units"},
+		StateDir:  "/run/sysmaster",
+		Socket:    "/run/sysmaster/control.sock",
+		Target:    "default.target",
+		Console:   os.Stdout,
+		Fstab:     "/etc/fstab",
+		MachineID: "/etc/machine-id",
 	}
 }
 

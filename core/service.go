@@ -176,10 +176,17 @@ func (m *Manager) setCtrl(u *service, pid int, start uint64) {
 func (u *service) start(m *Manager) {
 	u.stopping, u.pendingStop, u.result, u.statusText = false, false, resSuccess, ""
 	u.adopted, u.waitReady = false, false
-	if err := m.createCgroup(u); err != nil {
-		m.logf("%s: %v", u.name, err)
+	cgErr := m.createCgroup(u)
+	if cgErr != nil {
+		m.logf("%s: %v", u.name, cgErr)
 	}
 	m.armStartTimeout(u, u.svc().TimeoutStartSec.D())
+	if _, delegate := u.svc().DelegateControllers(); delegate && cgErr != nil {
+		// A service that asked for its cgroup cannot run without it.
+		m.setState(u.unit, svcCondition)
+		m.commandFailed(u, resResources)
+		return
+	}
 	m.enterPhase(u, svcCondition, u.svc().ExecCondition)
 }
 
@@ -359,6 +366,7 @@ func (m *Manager) reloadUnits(names []string, ch chan<- Response) {
 			inner <- Response{Code: 1, Err: err.Error()}
 		}
 	}
+	m.propagateReload(names)
 	go func() {
 		var out Response
 		for range names {
@@ -368,6 +376,40 @@ func (m *Manager) reloadUnits(names []string, ch chan<- Response) {
 		}
 		ch <- out
 	}()
+}
+
+// propagateReload reloads the units the named ones propagate their reload
+// to, and theirs in turn, as systemd's try-reload: only those active and
+// able to reload; their outcome is logged, not part of the answer.
+func (m *Manager) propagateReload(names []string) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	var targets []string
+	for queue := append([]string{}, names...); len(queue) > 0; queue = queue[1:] {
+		for _, d := range m.g.reloadWith[queue[0]] {
+			if !seen[d] {
+				seen[d] = true
+				targets = append(targets, d)
+				queue = append(queue, d)
+			}
+		}
+	}
+	for _, n := range targets {
+		u := m.units[n]
+		if u == nil || u.cfg == nil || u.state != Active {
+			continue
+		}
+		r, ok := u.k.(reloader)
+		if !ok {
+			continue
+		}
+		done := make(chan Response, 1)
+		if err := r.reload(m, done); err != nil {
+			m.logf("%s: reload propagated from %s not done: %v", n, strings.Join(names, " "), err)
+		}
+	}
 }
 
 func (m *Manager) reloadDone(u *service, failure string) {

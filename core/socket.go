@@ -1,10 +1,14 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/core/execute"
 	"github.com/sysmaster-go/sysmaster/units"
@@ -190,6 +194,10 @@ func openSockets(c *units.Unit) (*listeners, error) {
 		}
 		return nil, err
 	}
+	v6only, err := ipv6Only(c.Socket.BindIPv6Only)
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range addrs {
 		if (a.Net == "unix" || a.Net == "unixgram" || a.Net == "unixpacket") && a.Addr[0] == '/' {
 			// A stale socket file from a previous run would make bind fail.
@@ -198,7 +206,7 @@ func openSockets(c *units.Unit) (*listeners, error) {
 			}
 			st.paths = append(st.paths, a.Addr)
 		}
-		f, err := listenFile(a)
+		f, err := listenFile(a, v6only)
 		if err != nil {
 			return fail(fmt.Errorf("listen %s %s: %w", a.Net, a.Addr, err))
 		}
@@ -246,9 +254,47 @@ func chownSocket(path, user, group string) error {
 	return nil
 }
 
+// ipv6Only is the IPV6_V6ONLY value BindIPv6Only= asks for: "default"
+// is the kernel's net.ipv6.bindv6only, as systemd (Go would otherwise
+// make wildcard sockets dual-stack whatever the sysctl says).
+func ipv6Only(mode string) (int, error) {
+	switch mode {
+	case "both":
+		return 0, nil
+	case "ipv6-only":
+		return 1, nil
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv6/bindv6only")
+	if err != nil {
+		return 0, nil // no IPv6 here: nothing to set
+	}
+	if strings.TrimSpace(string(b)) == "1" {
+		return 1, nil
+	}
+	return 0, nil
+}
+
 // listenFile opens one listening socket and returns it as a file the
-// manager owns; Go's listener is closed without removing the path.
-func listenFile(a units.ListenAddr) (*os.File, error) {
+// manager owns; Go's listener is closed without removing the path. IPv6
+// sockets get IPV6_V6ONLY=v6only before they are bound.
+func listenFile(a units.ListenAddr, v6only int) (*os.File, error) {
+	lc := net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
+		if !strings.HasSuffix(network, "6") {
+			return nil
+		}
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only)
+		})
+		if err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("IPV6_V6ONLY: %w", serr)
+		}
+		return nil
+	}}
+	ctx := context.Background()
 	switch a.Net {
 	case "unix", "unixpacket":
 		l, err := net.ListenUnix(a.Net, &net.UnixAddr{Name: a.Addr, Net: a.Net})
@@ -259,7 +305,7 @@ func listenFile(a units.ListenAddr) (*os.File, error) {
 		defer l.Close()
 		return l.File()
 	case "tcp":
-		l, err := net.Listen("tcp", a.Addr)
+		l, err := lc.Listen(ctx, "tcp", a.Addr)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +319,7 @@ func listenFile(a units.ListenAddr) (*os.File, error) {
 		defer c.Close()
 		return c.File()
 	case "udp":
-		c, err := net.ListenPacket("udp", a.Addr)
+		c, err := lc.ListenPacket(ctx, "udp", a.Addr)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,9 @@
 package core
 
 import (
+	"bytes"
+	"hash/fnv"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -94,6 +97,10 @@ type schedule struct {
 	activated time.Time
 	last      time.Time
 	cal       []*calendar.Spec
+	// delay is RandomizedDelaySec's share, drawn for the base it was
+	// added to, so re-arming for the same base keeps it.
+	delay     time.Duration
+	delayBase time.Time
 }
 
 // timerTarget is the unit a timer starts.
@@ -209,6 +216,10 @@ func (m *Manager) armTimer(u *timer) {
 	if ts.next.IsZero() {
 		return
 	}
+	if !ts.next.Equal(ts.delayBase) {
+		ts.delayBase, ts.delay = ts.next, m.randomDelay(u)
+	}
+	ts.next = ts.next.Add(ts.delay)
 	d := max(ts.next.Sub(now), 0)
 	ts.t = m.after(d, func() {
 		if u.tmr != ts || u.state != Active {
@@ -216,6 +227,30 @@ func (m *Manager) armTimer(u *timer) {
 		}
 		m.fireTimer(u)
 	})
+}
+
+// randomDelay is the delay RandomizedDelaySec adds to a firing: random
+// each time, or with FixedRandomDelay a hash of the machine id and the
+// timer's name, as systemd's (its hash differs: the delays are not the
+// same as systemd's on the same machine).
+func (m *Manager) randomDelay(u *timer) time.Duration {
+	c := u.cfg.Timer
+	if c.RandomizedDelaySec <= 0 {
+		return 0
+	}
+	if !c.FixedRandomDelay {
+		return time.Duration(rand.Int64N(int64(c.RandomizedDelaySec)))
+	}
+	h := fnv.New64a()
+	if m.cfg.MachineID != "" {
+		// Before the identity applet has written it, there is none: the
+		// name alone decides, until the next boot.
+		id, _ := os.ReadFile(m.cfg.MachineID)
+		h.Write(bytes.TrimSpace(id))
+	}
+	h.Write([]byte{0})
+	h.Write([]byte(u.name))
+	return time.Duration(h.Sum64() % uint64(c.RandomizedDelaySec))
 }
 
 func (m *Manager) fireTimer(u *timer) {

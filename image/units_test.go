@@ -14,7 +14,7 @@ import (
 func TestAddUnitsConvertsSystemdUnits(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"web.service":       "[Service]\nExecStart=/bin/web $OPTS\nProtectSystem=full\nIPAccounting=yes\nDelegate=yes\n[Install]\nWantedBy=multi-user.target\n",
+		"web.service":       "[Service]\nExecStart=/bin/web $OPTS\nProtectSystem=full\nIPAccounting=yes\nOOMPolicy=stop\n[Install]\nWantedBy=multi-user.target\n",
 		"db.service":        "[Service]\nExecStart=/bin/systemd-db\n",
 		"db.service.toml":   "[Service]\nExecStart = \"/bin/toml-db\"\n",
 		"multi-user.target": "[Unit]\nDescription=Multi\n",
@@ -43,7 +43,7 @@ func TestAddUnitsConvertsSystemdUnits(t *testing.T) {
 	if _, ok := tree.Lookup(unitsDir + "/multi-user.target.wants/web.service"); !ok {
 		t.Error("web.service not enabled")
 	}
-	if !strings.Contains(log.String(), "Service.Delegate (line 5): not supported") {
+	if !strings.Contains(log.String(), "Service.OOMPolicy (line 5): not supported") {
 		t.Errorf("lost directive not reported:\n%s", log.String())
 	}
 	if strings.Contains(log.String(), "IPAccounting") {

@@ -30,7 +30,6 @@ var harmless = map[string]string{
 // supported, where there is more to say than "not supported".
 var unsupportedWhy = map[string]string{
 	"Service.DynamicUser":            "no dynamic users: name a User= from /etc/passwd",
-	"Service.Delegate":               "cgroup delegation is not offered to services",
 	"Service.DeviceAllow":            "no device cgroup controller (cgroup v2 needs BPF for it)",
 	"Service.DevicePolicy":           "no device cgroup controller (cgroup v2 needs BPF for it)",
 	"Service.FileDescriptorStoreMax": "the fd store is the manager's own, not offered to services",
@@ -41,6 +40,5 @@ var unsupportedWhy = map[string]string{
 	"Unit.StopWhenUnneeded":          "units are not stopped when nothing needs them",
 	"Unit.RefuseManualStart":         "every unit can be started by hand",
 	"Unit.RefuseManualStop":          "every unit can be stopped by hand",
-	"Unit.IgnoreOnIsolate":           "isolate stops every unit not wanted by the target",
 	"Unit.AllowIsolate":              "every target can be isolated",
 }

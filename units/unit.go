@@ -63,6 +63,12 @@ type UnitSection struct {
 	After     List // ordering: this unit starts after these, and stops before them
 	Before    List // ordering: this unit starts before these, and stops after them
 	Conflicts List // units stopped when this one starts, and the other way round
+	// PropagatesReloadTo reloads the units named, those active, whenever
+	// this one is reloaded; ReloadPropagatedFrom is the same edge seen
+	// from the other end.
+	PropagatesReloadTo   List
+	ReloadPropagatedFrom List
+	IgnoreOnIsolate      bool // isolate leaves the unit as it is
 
 	// StartLimitBurst starts within StartLimitIntervalSec are allowed;
 	// 0 leaves the manager's default.
@@ -210,8 +216,24 @@ type ServiceSection struct {
 	MemoryMax Bytes // 0: no limit
 	CPUWeight int   // 1..10000, 0: unset
 	TasksMax  Count // 0: no limit
+	// Delegate hands the service's cgroup to it: "yes" (every controller
+	// the manager has), "no" (default) or the controllers to enable, space
+	// separated. The cgroup and its control files go to User=/Group=.
+	Delegate string
 
 	Sandbox
+}
+
+// DelegateControllers says whether Delegate= asks for delegation and
+// which controllers it names (nil: all there are).
+func (s *ServiceSection) DelegateControllers() ([]string, bool) {
+	switch strings.ToLower(s.Delegate) {
+	case "", "no", "false", "0", "off":
+		return nil, false
+	case "yes", "true", "1", "on":
+		return nil, true
+	}
+	return strings.Fields(s.Delegate), true
 }
 
 // EnvironmentFile is one entry of EnvironmentFile.
@@ -263,6 +285,10 @@ type SocketSection struct {
 	FileDescriptorName string    // NAME by default
 	Backlog            int       // 0: SOMAXCONN
 	RemoveOnStop       bool      // remove the socket files when the socket stops
+	// BindIPv6Only sets IPV6_V6ONLY on IPv6 sockets: "default" (the
+	// kernel's net.ipv6.bindv6only), "both" (IPv4 too, through mapped
+	// addresses) or "ipv6-only".
+	BindIPv6Only string
 	// SocketUser and SocketGroup own the socket files; root by default.
 	SocketUser  string
 	SocketGroup string
@@ -294,6 +320,10 @@ type TimerSection struct {
 	Persistent         bool     // a calendar timer missed while down fires once at start
 	AccuracySec        Duration // how late a timer may fire, to group wakeups
 	RandomizedDelaySec Duration // a random delay up to this is added to each firing
+	// FixedRandomDelay makes that delay the same at every firing, drawn
+	// from the machine id and the timer's name: stable across restarts
+	// and reboots, different between machines.
+	FixedRandomDelay bool
 }
 
 // PathSection is [Path]: a unit started when a path changes.

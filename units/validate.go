@@ -2,6 +2,7 @@ package units
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -107,7 +108,11 @@ var (
 	notifyAccess = []string{"none", "main", "exec", "all"}
 	stdinValues  = []string{"null", "tty"}
 	stdoutValues = []string{"inherit", "console", "null", "tty", "journal", "log", "kmsg"}
+	bindIPv6Only = []string{"default", "both", "ipv6-only"}
 )
+
+// cgroupController is the shape of a cgroup v2 controller's name.
+var cgroupController = regexp.MustCompile(`^[a-z_]+$`)
 
 // defaultTimeout is systemd's DefaultTimeoutStartSec, also used for mounts.
 const defaultTimeout = Duration(90 * time.Second)
@@ -126,6 +131,13 @@ func (p *parsed) validateService() error {
 	}
 	if err := enum("Type", &s.Type, "simple", serviceTypes); err != nil {
 		return err
+	}
+	if ctrls, _ := s.DelegateControllers(); ctrls != nil {
+		for _, c := range ctrls {
+			if !cgroupController.MatchString(c) {
+				return p.errAt("Service", "Delegate", "%q is not yes, no or a list of cgroup controllers", s.Delegate)
+			}
+		}
 	}
 	// A oneshot service may have only ExecStop= (with RemainAfterExit=),
 	// as systemd allows.
@@ -271,6 +283,12 @@ func (p *parsed) validateSocket() error {
 	}
 	if s.Backlog < 0 {
 		return p.errAt("Socket", "Backlog", "%d is negative", s.Backlog)
+	}
+	if s.BindIPv6Only == "" {
+		s.BindIPv6Only = "default"
+	}
+	if !oneOf(s.BindIPv6Only, bindIPv6Only...) {
+		return p.errAt("Socket", "BindIPv6Only", "%q is not one of %s", s.BindIPv6Only, strings.Join(bindIPv6Only, ", "))
 	}
 	return nil
 }

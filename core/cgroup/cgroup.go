@@ -212,6 +212,25 @@ func (m *Manager) Create(unit string) (string, error) {
 	return p, nil
 }
 
+// delegatedFiles are the control files a delegated cgroup's owner needs
+// to build its own subtree, as systemd hands over.
+var delegatedFiles = []string{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"}
+
+// Delegate gives the cgroup at path to uid and gid: the directory, so
+// they may create children, and the control files that move processes
+// and enable controllers for those children.
+func (m *Manager) Delegate(path string, uid, gid int) error {
+	if err := os.Lchown(path, uid, gid); err != nil {
+		return fmt.Errorf("cgroup: delegate %s: %w", path, err)
+	}
+	for _, f := range delegatedFiles {
+		if err := os.Lchown(filepath.Join(path, f), uid, gid); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("cgroup: delegate %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
 // Attach moves process pid (all its threads) into the cgroup at path.
 func (m *Manager) Attach(path string, pid int) error {
 	if err := writeExisting(filepath.Join(path, "cgroup.procs"), strconv.Itoa(pid)); err != nil {

@@ -526,3 +526,30 @@ func TestRealMoveToLeaf(t *testing.T) {
 	reap(t, pid)
 	// Remove takes the leaf with it.
 }
+
+// Delegate gives the cgroup directory and the files that build a subtree
+// to the service's user, and nothing else.
+func TestDelegate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown to another user needs root")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "memory.max"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &Manager{dir: filepath.Dir(dir)}
+	if err := m.Delegate(dir, 4242, 4343); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]uint32{".": 4242, "cgroup.procs": 4242, "cgroup.threads": 4242, "cgroup.subtree_control": 4242, "memory.max": 0} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, f), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != want || want != 0 && st.Gid != 4343 {
+			t.Errorf("%s owned by %d:%d, want uid %d", f, st.Uid, st.Gid, want)
+		}
+	}
+}

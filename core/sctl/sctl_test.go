@@ -61,7 +61,7 @@ func TestConvertDirStrict(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "a.service"), []byte("[Service]\nExecStart=/bin/a\n[Install]\nWantedBy=multi-user.target\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(src, "b.service"), []byte("[Service]\nExecStart=/bin/b\nDelegate=yes\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, "b.service"), []byte("[Service]\nExecStart=/bin/b\nOOMPolicy=stop\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
@@ -73,8 +73,8 @@ func TestConvertDirStrict(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if !strings.Contains(stderr.String(), "b.service: Service.Delegate (line 3): not supported") {
-		t.Errorf("Delegate not reported with its line: %q", stderr.String())
+	if !strings.Contains(stderr.String(), "b.service: Service.OOMPolicy (line 3): not supported") {
+		t.Errorf("OOMPolicy not reported with its line: %q", stderr.String())
 	}
 	stderr.Reset()
 	if code := run([]string{"sctl", "convert", "--strict", filepath.Join(src, "b.service")}, &stdout, &stderr); code != 1 {

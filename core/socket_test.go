@@ -1,0 +1,70 @@
+package core
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/units"
+)
+
+// freePort is a TCP port nothing listens on just now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// BindIPv6Only decides whether a wildcard socket takes IPv4 clients too.
+func TestBindIPv6Only(t *testing.T) {
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+		t.Skip("no IPv6 on this machine")
+	}
+	for _, tc := range []struct {
+		mode   string
+		v6only int
+	}{
+		{"both", 0},
+		{"ipv6-only", 1},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			port := freePort(t)
+			u, err := units.Parse("web.socket.toml", fmt.Appendf(nil, "[Socket]\nListenStream = \"%d\"\nBindIPv6Only = %q\n", port, tc.mode))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := openSockets(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.files[0].Close()
+			got, err := unix.GetsockoptInt(int(st.files[0].Fd()), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+			if err != nil || got != tc.v6only {
+				t.Errorf("IPV6_V6ONLY = %d (%v), want %d", got, err, tc.v6only)
+			}
+			c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if c != nil {
+				c.Close()
+			}
+			if (err == nil) != (tc.v6only == 0) {
+				t.Errorf("IPv4 client: %v, want it to connect only when both", err)
+			}
+		})
+	}
+}
+
+func TestBindIPv6OnlyInvalid(t *testing.T) {
+	_, err := units.Parse("web.socket.toml", []byte("[Socket]\nListenStream = \"80\"\nBindIPv6Only = \"v6\"\n"))
+	if err == nil {
+		t.Fatal("BindIPv6Only = \"v6\" accepted")
+	}
+	t.Log(err)
+}
