@@ -64,6 +64,7 @@ var commands = map[string]struct {
 	"reboot":            {false, "stop all units and reboot"},
 	"halt":              {false, "stop all units and halt"},
 	"ping":              {false, "check that the manager answers"},
+	"switch-root":       {true, "switch-root PATH [INIT]: stop all units, make the root mounted at PATH / and execute INIT there (default /sbin/init or /init)"},
 	"convert":           {true, "convert [-o DIR] [--strict] FILE|DIR...: turn systemd unit files into TOML units (lists what could not be carried over)"},
 }
 
@@ -123,6 +124,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var jobIDs []int
+	var root, init string
+	if cmd == "switch-root" {
+		if len(names) > 2 {
+			fmt.Fprintln(stderr, "sctl switch-root: usage: sctl switch-root PATH [INIT]")
+			return 2
+		}
+		root = names[0]
+		if len(names) == 2 {
+			init = names[1]
+		}
+		names = nil
+	}
 	if cmd == "cancel" {
 		for _, n := range names {
 			id, err := strconv.Atoi(n)
@@ -147,7 +160,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		path = DefaultSocket
 	}
 	req := proto.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines,
-		NoBlock: *noBlock, JobMode: *jobMode, Signal: *signal, Whom: *whom, JobIDs: jobIDs}
+		NoBlock: *noBlock, JobMode: *jobMode, Signal: *signal, Whom: *whom, JobIDs: jobIDs,
+		Root: root, Init: init}
 	resp, err := Call(path, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "sctl: %v\n", err)
