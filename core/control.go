@@ -118,7 +118,7 @@ var mutating = map[string]bool{
 	"start": true, "stop": true, "isolate": true, "reset-failed": true, "kill": true, "cancel": true,
 	"mask": true, "unmask": true, "restart": true, "try-restart": true, "reload": true,
 	"enable": true, "disable": true, "daemon-reload": true, "daemon-reexec": true, "reexec-init": true,
-	"poweroff": true, "reboot": true, "halt": true, "device": true,
+	"poweroff": true, "reboot": true, "halt": true, "device": true, "switch-root": true,
 }
 
 func (m *Manager) handleConn(c *net.UnixConn, uid int) {
@@ -343,6 +343,8 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 	case "poweroff", "reboot", "halt":
 		ch <- Response{Out: req.Cmd + " scheduled\n"}
 		m.shutdown(req.Cmd)
+	case "switch-root":
+		ch <- m.switchRoot(req.Root, req.Init)
 	default:
 		ch <- Response{Code: 1, Err: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}

@@ -18,6 +18,9 @@ func TestDecodeRequest(t *testing.T) {
 		{`{"cmd":"start","units":["../../etc/passwd"]}`, "bad unit name"},
 		{`{"cmd":"log","units":["a.service"],"lines":-1}`, "out of range"},
 		{`{"cmd":"start","units":["` + strings.Repeat("a", 300) + `"]}`, "bad unit name"},
+		{`{"cmd":"switch-root","root":"/newroot","init":"/sbin/init"}`, ""},
+		{`{"cmd":"switch-root","root":"/new\nroot"}`, "bad path"},
+		{`{"cmd":"switch-root","root":"/newroot","init":"/sbin/init\u0000x"}`, "bad path"},
 	}
 	for _, tt := range tests {
 		_, err := DecodeRequest([]byte(tt.in))

@@ -1,7 +1,10 @@
 package core
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -40,7 +43,17 @@ func (m *Manager) storeFDs(name string, files ...*os.File) {
 		}
 		_ = sc.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
 	}
-	msg := proto.StoreMessage(name, len(fds) == 0)
+	if err := m.tellInitMsg(proto.StoreMessage(name, len(fds) == 0), fds); err != nil {
+		m.logf("handing %s to init: %v", name, err)
+	}
+}
+
+// tellInitMsg sends init one message on the fd store pair; the pair is
+// given up when that fails.
+func (m *Manager) tellInitMsg(msg string, fds []int) error {
+	if m.fdstore == nil {
+		return errors.New("no line to init")
+	}
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
@@ -53,10 +66,10 @@ func (m *Manager) storeFDs(name string, files ...*os.File) {
 		}
 	}
 	if err != nil {
-		m.logf("handing %s to init: %v", name, err)
 		m.fdstore.Close()
 		m.fdstore = nil
 	}
+	return err
 }
 
 // takeReaped reads the exit statuses init collected for us while no
@@ -104,4 +117,34 @@ func (m *Manager) orphanReaped(pid int, ws unix.WaitStatus) {
 	if u := m.pids[pid]; u != nil && u.mainPID == pid && u.adopted {
 		m.mainExited(u, ws, true)
 	}
+}
+
+// switchRoot answers sctl switch-root: a request that cannot succeed is
+// refused with the reason before anything is stopped; otherwise init is
+// told where to go and every unit stops, as for a shutdown. Init makes the
+// switch once this process has exited.
+func (m *Manager) switchRoot(root, init string) Response {
+	if m.cfg.User {
+		return Response{Code: 1, Err: "switch-root: only the system manager can switch the root"}
+	}
+	if m.shuttingDown {
+		return Response{Code: 1, Err: "switch-root: the system is shutting down"}
+	}
+	if root == "" {
+		return Response{Code: 1, Err: "switch-root: no new root given (sctl switch-root PATH [INIT])"}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return Response{Code: 1, Err: fmt.Sprintf("switch-root: %v", err)}
+	}
+	init, err = proto.CheckSwitchRoot(root, init, mi)
+	if err != nil {
+		return Response{Code: 1, Err: "switch-root: " + err.Error()}
+	}
+	root = filepath.Clean(root)
+	if err := m.tellInitMsg(proto.SwitchRootMessage(root, init), nil); err != nil {
+		return Response{Code: 1, Err: fmt.Sprintf("switch-root: telling init: %v", err)}
+	}
+	m.shutdown("switch-root")
+	return Response{Out: fmt.Sprintf("switching root to %s once every unit has stopped; executing %s there\n", root, init)}
 }

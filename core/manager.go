@@ -420,6 +420,12 @@ loop:
 	if m.stateDirty {
 		m.flushState()
 	}
+	if m.exitAction == "switch-root" {
+		// The unit cache and the state records describe the old root: the
+		// manager of the new one starts as on a fresh boot.
+		_ = os.Remove(m.cachePath())
+		_ = os.RemoveAll(m.unitStateDir())
+	}
 	// Let the answer to the request that ended us (poweroff,
 	// daemon-reexec) go out.
 	answered := make(chan struct{})

@@ -50,6 +50,13 @@ func (p *pid1) receive(conn *os.File) {
 			}
 		}
 		name := string(buf[:n])
+		if root, init, ok := proto.ParseSwitchRootMessage(name); ok {
+			for _, f := range files {
+				f.Close()
+			}
+			p.timers <- func() { p.requestSwitch(root, init) }
+			continue
+		}
 		p.timers <- func() { p.store(name, files) }
 	}
 }

@@ -75,6 +75,8 @@ type pid1 struct {
 
 	// wd is the hardware watchdog, when system.toml asks for one.
 	wd *watchdog
+	// switching is the root core asked to switch to (sctl switch-root).
+	switching *switchTo
 }
 
 // Main is the init applet.
@@ -448,6 +450,10 @@ func (p *pid1) finalize() {
 		p.waitAllGone(termGrace)
 		p.logf("%s: exiting", p.shutdown)
 		p.exit <- 0
+		return
+	}
+	if p.switching != nil {
+		p.finishSwitch()
 		return
 	}
 	p.finalWatchdog()

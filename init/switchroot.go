@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/exts/devmaster/blkid"
 )
 
@@ -28,7 +29,7 @@ const (
 
 // movedMounts go over to the new root; what is mounted below them moves
 // with them.
-var movedMounts = []string{"/dev", "/proc", "/sys", "/run"}
+var movedMounts = proto.SwitchRootMounts
 
 // RootSpec is root=, rootfstype=, rootflags= and init= from the kernel
 // command line.
@@ -78,26 +79,91 @@ func (p *pid1) switchRoot(r RootSpec) error {
 		}
 	}
 	p.logf("switching root to %s (%s); executing %s", dev, fstype, init)
+	return p.enterRoot(sysroot, init, dev)
+}
+
+// enterRoot moves /dev, /proc, /sys and /run to root, frees the initramfs,
+// makes root / and executes init there, telling it where the root came
+// from. It returns only on failure.
+func (p *pid1) enterRoot(root, init, from string) error {
 	for _, m := range movedMounts {
-		if err := unix.Mount(m, filepath.Join(sysroot, m), "", unix.MS_MOVE, ""); err != nil {
+		if err := unix.Mount(m, filepath.Join(root, m), "", unix.MS_MOVE, ""); err != nil {
 			// Past this point there is no way back: say so and try on.
 			p.logf("warning: moving %s to the new root: %v", m, err)
 		}
 	}
 	freeInitramfs()
-	if err := os.Chdir(sysroot); err != nil {
-		return fmt.Errorf("chdir %s: %w", sysroot, err)
+	if err := os.Chdir(root); err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
 	}
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("moving %s to /: %w", sysroot, err)
+		return fmt.Errorf("moving %s to /: %w", root, err)
 	}
 	if err := unix.Chroot("."); err != nil {
 		return fmt.Errorf("chroot: %w", err)
 	}
 	_ = os.Chdir("/")
-	env := append(os.Environ(), switchedEnv+"="+dev)
-	err = unix.Exec(init, []string{init}, env)
+	env := append(os.Environ(), switchedEnv+"="+from)
+	err := unix.Exec(init, []string{init}, env)
 	return fmt.Errorf("exec %s: %w", init, err)
+}
+
+// switchTo is a switch of the root asked for at runtime, made once core
+// has stopped every unit and exited.
+type switchTo struct{ root, init string }
+
+// requestSwitch takes core's SwitchRootMessage: init checks the request
+// again and shuts down towards it.
+func (p *pid1) requestSwitch(root, init string) {
+	if p.user {
+		p.logf("ignoring switch-root to %s: init --user has no root to switch", root)
+		return
+	}
+	if p.shutdown != "" {
+		p.logf("ignoring switch-root to %s: already shutting down for %s", root, p.shutdown)
+		return
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err == nil {
+		init, err = proto.CheckSwitchRoot(root, init, mi)
+	}
+	if err != nil {
+		p.logf("refusing switch-root: %v", err)
+		return
+	}
+	p.switching = &switchTo{root: root, init: init}
+	p.beginShutdown("switch-root")
+}
+
+// finishSwitch ends what is left of the old root's processes and executes
+// the new root's init. When that cannot be done, the system stays on the
+// old root and core starts again.
+func (p *pid1) finishSwitch() {
+	s := p.switching
+	p.logf("switch-root: sending SIGTERM to all processes")
+	_ = unix.Kill(-1, unix.SIGTERM)
+	if !p.waitAllGone(termGrace) {
+		p.logf("switch-root: sending SIGKILL to all processes")
+		_ = unix.Kill(-1, unix.SIGKILL)
+		p.waitAllGone(termGrace)
+	}
+	unix.Sync()
+	p.logf("switching root to %s; executing %s", s.root, s.init)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err == nil {
+		_, err = proto.CheckSwitchRoot(s.root, s.init, mi)
+	}
+	if err == nil {
+		if w := p.wd; w != nil && w.dev != nil && !w.gaveUp {
+			// The descriptor closes at exec; the new init opens the
+			// device again within one timeout.
+			_ = w.dev.Keepalive()
+		}
+		err = p.enterRoot(s.root, s.init, s.root)
+	}
+	p.logf("switch-root to %s failed: %v; staying on this root", s.root, err)
+	p.switching, p.shutdown = nil, ""
+	p.startCore()
 }
 
 // switchedEnv tells the init of the new root that /dev, /proc, /sys and
@@ -162,8 +228,13 @@ func findDevice(spec string) (string, error) {
 }
 
 // freeInitramfs deletes the files of the initramfs (rootfs), whose memory
-// is freed only that way, staying off other filesystems.
+// is freed only that way, staying off other filesystems. A root that is
+// not in memory (a runtime switch from a disk) is left alone.
 func freeInitramfs() {
+	var fs unix.Statfs_t
+	if unix.Statfs("/", &fs) != nil || fs.Type != unix.RAMFS_MAGIC && fs.Type != unix.TMPFS_MAGIC {
+		return
+	}
 	var root unix.Stat_t
 	if unix.Lstat("/", &root) != nil {
 		return

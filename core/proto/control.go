@@ -36,6 +36,10 @@ type Request struct {
 	// Devices are the reports of cmd "device", sent by the device manager,
 	// in the order they happened.
 	Devices []DeviceEvent `json:"devices,omitempty"`
+	// Root and Init are switch-root's: the mounted new root and the init
+	// to execute there (empty: the first of SwitchRootInits it has).
+	Root string `json:"root,omitempty"`
+	Init string `json:"init,omitempty"`
 }
 
 // Response answers a Request. Code follows systemctl's exit codes. Queries
@@ -139,6 +143,11 @@ func DecodeRequest(line []byte) (Request, error) {
 	for _, u := range req.Units {
 		if len(u) > 256 || strings.ContainsAny(u, "/\x00\n") {
 			return req, fmt.Errorf("bad unit name %.40q", u)
+		}
+	}
+	for _, p := range []string{req.Root, req.Init} {
+		if len(p) > 4096 || strings.ContainsAny(p, "\x00\n") {
+			return req, fmt.Errorf("bad path %.40q", p)
 		}
 	}
 	if req.Cmd == "device" {

@@ -65,6 +65,7 @@ var commands = map[string]struct {
 	"halt":              {false, "stop all units and halt"},
 	"ping":              {false, "check that the manager answers"},
 	"analyze":           {false, "boot analysis: time (default), blame, critical-chain [UNIT], plot (SVG); --json for all"},
+	"switch-root":       {true, "switch-root PATH [INIT]: stop all units, make the root mounted at PATH / and execute INIT there (default /sbin/init or /init)"},
 	"convert":           {true, "convert [-o DIR] [--strict] FILE|DIR...: turn systemd unit files into TOML units (lists what could not be carried over)"},
 }
 
@@ -134,6 +135,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		names = nil
 	}
 	var jobIDs []int
+	var root, init string
+	if cmd == "switch-root" {
+		if len(names) > 2 {
+			fmt.Fprintln(stderr, "sctl switch-root: usage: sctl switch-root PATH [INIT]")
+			return 2
+		}
+		root = names[0]
+		if len(names) == 2 {
+			init = names[1]
+		}
+		names = nil
+	}
 	if cmd == "cancel" {
 		for _, n := range names {
 			id, err := strconv.Atoi(n)
@@ -158,7 +171,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		path = DefaultSocket
 	}
 	req := proto.Request{Cmd: cmd, Units: names, JSON: *asJSON, Type: *typ, State: *state, Lines: *lines,
-		NoBlock: *noBlock, JobMode: *jobMode, Signal: *signal, Whom: *whom, JobIDs: jobIDs}
+		NoBlock: *noBlock, JobMode: *jobMode, Signal: *signal, Whom: *whom, JobIDs: jobIDs,
+		Root: root, Init: init}
 	resp, err := Call(path, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "sctl: %v\n", err)
