@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/atomicfile"
 )
 
 // Paths is where the applet reads and writes; tests point it elsewhere.
@@ -160,12 +162,12 @@ func (s *System) machineID(keep bool) error {
 		}
 	}
 	if id != etc {
-		if err := writeFile(s.Paths.MachineID, id+"\n", 0o444); err != nil {
+		if err := atomicfile.Write(s.Paths.MachineID, []byte(id+"\n"), 0o444); err != nil {
 			return fmt.Errorf("machine id: %w", err)
 		}
 	}
 	if keep && id != saved {
-		if err := writeFile(s.Paths.savedID(), id+"\n", 0o444); err != nil {
+		if err := atomicfile.Write(s.Paths.savedID(), []byte(id+"\n"), 0o444); err != nil {
 			s.logf("identity: cannot keep the machine id: %v", err)
 		}
 	}
@@ -200,41 +202,8 @@ func (s *System) clockForward() {
 }
 
 func (s *System) saveClock() error {
-	if err := writeFile(s.Paths.clock(), strconv.FormatInt(s.now().Unix(), 10)+"\n", 0o644); err != nil {
+	if err := atomicfile.Write(s.Paths.clock(), []byte(strconv.FormatInt(s.now().Unix(), 10)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("saving the clock: %w", err)
-	}
-	return nil
-}
-
-// writeFile replaces path atomically and durably: a power cut leaves the
-// old file or the new one.
-func writeFile(path, data string, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/atomicfile"
 	"github.com/sysmaster-go/sysmaster/exts/network/config"
 	"github.com/sysmaster-go/sysmaster/exts/network/dhcp4"
 	"github.com/sysmaster-go/sysmaster/exts/network/dhcp6"
@@ -443,7 +444,7 @@ func (i *iface) leasePath() string {
 func (i *iface) saveLease(l *dhcp4.Lease) {
 	data, err := json.Marshal(leaseRecord(*l))
 	if err == nil {
-		err = writeAtomic(i.leasePath(), data, 0o644)
+		err = atomicfile.Write(i.leasePath(), data, 0o644)
 	}
 	if err != nil {
 		i.logf("saving the lease: %v", err)

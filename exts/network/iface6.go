@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/atomicfile"
 	"github.com/sysmaster-go/sysmaster/exts/network/dhcp6"
 	"github.com/sysmaster-go/sysmaster/exts/network/rtnl"
 )
@@ -163,7 +164,7 @@ func (i *iface) saveLease6(l *dhcp6.Lease) {
 	}
 	data, err := json.Marshal(r)
 	if err == nil {
-		err = writeAtomic(i.lease6Path(), data, 0o644)
+		err = atomicfile.Write(i.lease6Path(), data, 0o644)
 	}
 	if err != nil {
 		i.logf("saving the DHCPv6 lease: %v", err)

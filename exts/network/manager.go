@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/atomicfile"
 	"github.com/sysmaster-go/sysmaster/exts/network/config"
 	"github.com/sysmaster-go/sysmaster/exts/network/dhcp4"
 	"github.com/sysmaster-go/sysmaster/exts/network/rtnl"
@@ -378,33 +379,11 @@ func (m *Manager) writeResolv() {
 	if text == last || (last == "" && len(servers) == 0 && len(domains) == 0) {
 		return
 	}
-	if err := writeAtomic(m.cfg.ResolvConf, []byte(text), 0o644); err != nil {
+	if err := atomicfile.Write(m.cfg.ResolvConf, []byte(text), 0o644); err != nil {
 		m.logf("resolv.conf: %v", err)
 		return
 	}
 	m.resolv = text
-}
-
-// writeAtomic replaces path with data: readers see the old file or the
-// new one, never a part.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // newClient sets up a DHCPv4 client for i.

@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/atomicfile"
 )
 
 // SeedSize is how many bytes of the pool are kept, as the kernel's pool.
@@ -101,7 +103,7 @@ func Save(path string, pool Pool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return writeFile(path, Encode(seed, creditable))
+	return atomicfile.Write(path, Encode(seed, creditable), 0o600)
 }
 
 // Load mixes the saved seed into the pool, then replaces it, and credits
@@ -141,34 +143,6 @@ func Load(path string, pool Pool, out io.Writer) error {
 		fmt.Fprintf(out, "random-seed: loaded %d bytes from %s, not credited (saved before the pool was initialised)\n", len(seed), path)
 	default:
 		fmt.Fprintf(out, "random-seed: loaded %d bytes from %s, not credited (it could not be replaced, so it may be used again)\n", len(seed), path)
-	}
-	return nil
-}
-
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		err = d.Sync()
-		d.Close()
-		return err
 	}
 	return nil
 }
