@@ -3,7 +3,9 @@ package units
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Command is one command line of an Exec key, split as systemd splits it.
@@ -214,15 +216,11 @@ func SplitWords(s string) ([]string, error) {
 			if i+1 >= len(s) {
 				return nil, errors.New("trailing backslash")
 			}
-			i++
-			switch s[i] {
-			case 'n':
-				cur.WriteByte('\n')
-			case 't':
-				cur.WriteByte('\t')
-			default:
-				cur.WriteByte(s[i])
+			n, err := unescape(&cur, s[i+1:])
+			if err != nil {
+				return nil, err
 			}
+			i += n
 			in = true
 		case quote != 0:
 			cur.WriteByte(ch)
@@ -247,4 +245,61 @@ func SplitWords(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// simpleEscapes are the one-letter escapes of systemd's cunescape.
+var simpleEscapes = map[byte]byte{
+	'a': '\a', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v', 's': ' ',
+}
+
+// unescape writes the character that the escape at the start of rest (the
+// text after a backslash) stands for, as systemd's cunescape reads it:
+// \xNN, \NNN (octal), \uXXXX, \UXXXXXXXX and the one-letter escapes;
+// any other character stands for itself. It returns how many bytes of rest
+// it used.
+func unescape(b *strings.Builder, rest string) (int, error) {
+	c := rest[0]
+	if r, ok := simpleEscapes[c]; ok {
+		b.WriteByte(r)
+		return 1, nil
+	}
+	digits, base := 0, 0
+	switch {
+	case c == 'x':
+		digits, base = 2, 16
+	case c == 'u':
+		digits, base = 4, 16
+	case c == 'U':
+		digits, base = 8, 16
+	case c >= '0' && c <= '7':
+		digits, base = 3, 8
+	default:
+		b.WriteByte(c)
+		return 1, nil
+	}
+	start := 1
+	if base == 8 {
+		start = 0
+	}
+	if len(rest) < start+digits {
+		return 0, fmt.Errorf("escape \\%s: want %d digits", rest, digits)
+	}
+	v, err := strconv.ParseUint(rest[start:start+digits], base, 32)
+	if err != nil {
+		return 0, fmt.Errorf("escape \\%s: %w", rest[:start+digits], err)
+	}
+	switch {
+	case v == 0:
+		return 0, fmt.Errorf("escape \\%s: a NUL byte cannot be passed", rest[:start+digits])
+	case c == 'u' || c == 'U':
+		if v > unicode.MaxRune || (v >= 0xd800 && v <= 0xdfff) {
+			return 0, fmt.Errorf("escape \\%s: not a Unicode character", rest[:start+digits])
+		}
+		b.WriteRune(rune(v))
+	case v > 0xff:
+		return 0, fmt.Errorf("escape \\%s: beyond a byte", rest[:start+digits])
+	default:
+		b.WriteByte(byte(v))
+	}
+	return start + digits, nil
 }

@@ -21,6 +21,13 @@ func TestSplitWords(t *testing.T) {
 		{`/bin/x ""`, []string{"/bin/x", ""}, false},
 		{`/bin/x "open`, nil, true},
 		{`/bin/x \`, nil, true},
+		// systemd's C escapes, inside quotes too.
+		{`/bin/x \x41\102 "\u00e9\U0001F600" a\sb \a\v\;`, []string{"/bin/x", "AB", "é😀", "a b", "\a\v;"}, false},
+		{`/bin/x \x4`, nil, true},
+		{`/bin/x \xzz`, nil, true},
+		{`/bin/x \x00`, nil, true},
+		{`/bin/x \400`, nil, true},
+		{`/bin/x \ud800`, nil, true},
 	}
 	for _, tt := range tests {
 		got, err := SplitWords(tt.in)
