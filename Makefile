@@ -31,6 +31,8 @@ run: setup image
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	@# smbox must build for every board's arch (32-bit ARM catches int overflows).
+	for a in arm64 arm riscv64; do GOOS=linux GOARCH=$$a CGO_ENABLED=0 $(GO) vet ./... || exit 1; done
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 test: lint

@@ -232,7 +232,7 @@ func findDevice(spec string) (string, error) {
 // not in memory (a runtime switch from a disk) is left alone.
 func freeInitramfs() {
 	var fs unix.Statfs_t
-	if unix.Statfs("/", &fs) != nil || fs.Type != unix.RAMFS_MAGIC && fs.Type != unix.TMPFS_MAGIC {
+	if unix.Statfs("/", &fs) != nil || uint32(fs.Type) != unix.RAMFS_MAGIC && uint32(fs.Type) != unix.TMPFS_MAGIC {
 		return
 	}
 	var root unix.Stat_t

@@ -252,13 +252,6 @@ func (i *iface) bound(l *dhcp4.Lease) error {
 		return fmt.Errorf("lease of %s already expired", l.Addr)
 	}
 	valid := uint32(min(left/time.Second+1, rtnl.Forever-1))
-	var errs []error
-	// The kernel removes the address itself should the lease run out
-	// while netmaster is not running.
-	errs = append(errs, nl.AddAddr(rtnl.Addr{Index: i.index, Prefix: l.Addr, Valid: valid, Preferred: valid}))
-	if len(l.Routers) > 0 {
-		errs = append(errs, nl.AddRoute(i.dhcpRoute(l)))
-	}
 	i.mu.Lock()
 	i.lease = l
 	ll := i.ll
@@ -267,13 +260,23 @@ func (i *iface) bound(l *dhcp4.Lease) error {
 		i.state = "configured"
 	}
 	i.mu.Unlock()
+	// resolv.conf names the lease's servers before the address is up:
+	// the interface counts as online once the address is there, and a
+	// unit started then must find them.
+	i.m.writeResolv()
+	var errs []error
+	// The kernel removes the address itself should the lease run out
+	// while netmaster is not running.
+	errs = append(errs, nl.AddAddr(rtnl.Addr{Index: i.index, Prefix: l.Addr, Valid: valid, Preferred: valid}))
+	if len(l.Routers) > 0 {
+		errs = append(errs, nl.AddRoute(i.dhcpRoute(l)))
+	}
 	if ll.IsValid() {
 		if err := nl.DelAddr(rtnl.Addr{Index: i.index, Prefix: ll}); err != nil {
 			i.logf("%v", err)
 		}
 	}
 	i.saveLease(l)
-	i.m.writeResolv()
 	return errors.Join(errs...)
 }
 

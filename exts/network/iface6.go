@@ -108,15 +108,17 @@ func (i *iface) bound6(l *dhcp6.Lease) error {
 	if l.Valid >= 50*365*24*time.Hour {
 		valid, pref = rtnl.Forever, rtnl.Forever
 	}
-	err := i.m.nl.AddAddr(rtnl.Addr{Index: i.index, Prefix: netip.PrefixFrom(l.Addr, 128), Valid: valid, Preferred: pref})
 	i.mu.Lock()
 	i.lease6 = l
 	if i.state != "failed" {
 		i.state = "configured"
 	}
 	i.mu.Unlock()
-	i.saveLease6(l)
+	// As for DHCPv4: the servers are in resolv.conf before the address
+	// makes the interface online.
 	i.m.writeResolv()
+	err := i.m.nl.AddAddr(rtnl.Addr{Index: i.index, Prefix: netip.PrefixFrom(l.Addr, 128), Valid: valid, Preferred: pref})
+	i.saveLease6(l)
 	return err
 }
 
