@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sysmaster-go/sysmaster/board"
+	"github.com/sysmaster-go/sysmaster/units/suggest"
 )
 
 // Format is one kind of artifact a board's image is written as: the bare
@@ -60,7 +61,11 @@ func LookupFormat(name string) (Format, error) {
 			return f, nil
 		}
 	}
-	return nil, fmt.Errorf("format %q: %w (known: %s)", name, ErrUnknownFormat, strings.Join(FormatNames(), ", "))
+	names := FormatNames()
+	if near := suggest.Nearest(name, names); near != "" {
+		return nil, fmt.Errorf("format %q: %w (did you mean %s? known: %s)", name, ErrUnknownFormat, near, strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("format %q: %w (known: %s)", name, ErrUnknownFormat, strings.Join(names, ", "))
 }
 
 // BoardFormat returns the format called name for b ("" for its default).

@@ -362,6 +362,9 @@ func TestFormatErrors(t *testing.T) {
 	if _, err := BoardFormat(b, "cpio"); err == nil || !strings.Contains(err.Error(), `board x: formats: format "floppy": unknown format`) {
 		t.Errorf("board with an unknown format: %v", err)
 	}
+	if _, err := LookupFormat("sdcrad"); err == nil || !strings.Contains(err.Error(), `format "sdcrad": unknown format (did you mean sdcard? known: `) {
+		t.Errorf("a misspelt format: %v", err)
+	}
 	if fm, _ := BoardFormat(f.board, ""); fm.Name() != "sdcard" {
 		t.Errorf("default format %s, want the board's first", fm.Name())
 	}
