@@ -30,16 +30,16 @@ type applet func(args []string) int
 func applets() map[string]applet {
 	return map[string]applet{
 		"init":        pid1.Main,
-		"sysmaster":   core.Main,
+		"sysmaster":   resident(core.Main),
 		"sctl":        sctl.Main,
 		"poweroff":    sctl.Power("poweroff"),
 		"reboot":      sctl.Power("reboot"),
 		"halt":        sctl.Power("halt"),
 		"notify":      notify.Main,
 		"modprobe":    kmod.Main,
-		"devmaster":   devmaster.Main,
+		"devmaster":   resident(devmaster.Main),
 		"devctl":      devmaster.CtlMain,
-		"netmaster":   network.Main,
+		"netmaster":   resident(network.Main),
 		"netctl":      network.CtlMain,
 		"fsck":        fsck.Main,
 		"identity":    identity.Main,
@@ -50,11 +50,20 @@ func applets() map[string]applet {
 	}
 }
 
+// resident marks a daemon that stays up for the life of the board: it maps
+// only the pages of smbox it runs. Short-lived applets (sctl, modprobe,
+// the exec helper before every service) skip the trim, which would only
+// make them fault their pages in again; init trims itself once /proc is
+// mounted.
+func resident(a applet) applet {
+	return func(args []string) int {
+		pages.Trim()
+		pages.TrimLater()
+		return a(args)
+	}
+}
+
 func main() {
-	// Every applet maps only the pages of smbox it runs (init, which starts
-	// before /proc is mounted, does this once it is).
-	pages.Trim()
-	pages.TrimLater()
 	os.Exit(dispatch(os.Args, os.Stdout, os.Stderr))
 }
 
