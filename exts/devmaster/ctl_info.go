@@ -178,8 +178,8 @@ func (c *ctl) test(args []string) int {
 	if p.dev.DevNode != "" {
 		line("node", "%s", p.dev.DevNode)
 	}
-	if p.dev.Driver != "" {
-		line("driver", "%s", p.dev.Driver)
+	if drv := p.dev.BoundDriver(); drv != "" {
+		line("driver", "%s", drv)
 	}
 	line("rules", "%s", strings.Join(dirs, " "))
 	for _, m := range res.Matched {

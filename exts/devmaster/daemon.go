@@ -159,6 +159,9 @@ func New(cfg Config) (*Daemon, error) {
 	if err := os.MkdirAll(d.host.db.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("devmaster: %w", err)
 	}
+	if err := d.host.db.remember(); err != nil {
+		d.logf("%v (reading the database from its files)", err)
+	}
 	if err := d.Reload(); err != nil {
 		d.logf("%v", err)
 	}

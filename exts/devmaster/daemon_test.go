@@ -279,3 +279,18 @@ func TestBadEventsDropped(t *testing.T) {
 		t.Error("bad DEVNAME not reported")
 	}
 }
+
+// TestNoRecordForPlainDevices: as udev, a device without a node, an
+// interface, links or properties of ours gets no database entry.
+func TestNoRecordForPlainDevices(t *testing.T) {
+	tr := newTree(t)
+	tr.board()
+	h := start(t, tr, false, coldplug, func(c *Config) { c.RulesDirs = []string{tr.rules} })
+	h.ready()
+	for id, want := range map[string]bool{"+pci:0000:00:02.0": false, "+virtio:virtio0": false, "n2": true, "c4:65": true, "b254:0": true} {
+		_, err := os.Stat(filepath.Join(tr.run, "udev", "data", id))
+		if got := err == nil; got != want {
+			t.Errorf("entry %s: %v, want one: %v", id, err, want)
+		}
+	}
+}

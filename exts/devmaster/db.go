@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,9 +20,38 @@ import (
 // device owns.
 type db struct {
 	dir string
+	// mem, when set, holds what the daemon wrote, so that handling an
+	// event reads no file: the daemon is the database's only writer.
+	mem *memDB
 }
 
 func newDB(runRoot string) db { return db{dir: filepath.Join(runRoot, "udev", "data")} }
+
+// memDB mirrors the database directory in memory. An id is in entries
+// once its file was read or written; listed holds the names found in the
+// directory at start and not read yet. After start, an id in neither has
+// no file.
+type memDB struct {
+	mu      sync.Mutex
+	entries map[string]record
+	listed  map[string]bool
+}
+
+// remember lists the directory, so that reads of ids without a file, most
+// of them at boot, cost no system call. Entries are read when first asked
+// for. A directory that cannot be listed leaves reads to the files.
+func (d *db) remember() error {
+	names, err := listDir(d.dir)
+	if err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	m := &memDB{entries: make(map[string]record), listed: make(map[string]bool, len(names))}
+	for _, n := range names {
+		m.listed[n] = true
+	}
+	d.mem = m
+	return nil
+}
 
 // record is one device's entry.
 type record struct {
@@ -53,13 +83,37 @@ func (d db) path(id string) (string, error) {
 	return filepath.Join(d.dir, id), nil
 }
 
-// read returns the entry for id; a missing entry is an empty record.
+// read returns the entry for id; a missing entry is an empty record. The
+// record's slice and map are shared with the cache: callers do not
+// change them.
 func (d db) read(id string) (record, error) {
-	var r record
 	p, err := d.path(id)
+	if err != nil {
+		return record{}, err
+	}
+	if d.mem == nil {
+		return readRecord(p)
+	}
+	d.mem.mu.Lock()
+	defer d.mem.mu.Unlock()
+	if r, ok := d.mem.entries[id]; ok {
+		return r, nil
+	}
+	if !d.mem.listed[id] {
+		return record{}, nil
+	}
+	r, err := readRecord(p)
 	if err != nil {
 		return r, err
 	}
+	delete(d.mem.listed, id)
+	d.mem.entries[id] = r
+	return r, nil
+}
+
+// readRecord parses one database file.
+func readRecord(p string) (record, error) {
+	var r record
 	b, err := readLimited(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, nil
@@ -116,10 +170,29 @@ func (d db) write(id string, r record) error {
 			fmt.Fprintf(&b, "E:%s=%s\n", k, r.Env[k])
 		}
 	}
-	if err := writeAtomic(p, b.Bytes(), 0o644); err != nil {
+	err = writeAtomic(p, b.Bytes(), 0o644)
+	if d.mem != nil {
+		d.mem.mu.Lock()
+		if err != nil {
+			d.mem.forget(id)
+		} else {
+			r.Links = links
+			d.mem.entries[id] = r
+			delete(d.mem.listed, id)
+		}
+		d.mem.mu.Unlock()
+	}
+	if err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
 	return nil
+}
+
+// forget drops id, so that the next read goes to the file, whatever state
+// a failed write or removal left it in. The caller holds the lock.
+func (m *memDB) forget(id string) {
+	delete(m.entries, id)
+	m.listed[id] = true
 }
 
 func (d db) remove(id string) error {
@@ -127,7 +200,30 @@ func (d db) remove(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if d.mem != nil {
+		d.mem.mu.Lock()
+		_, ok := d.mem.entries[id]
+		ok = ok || d.mem.listed[id]
+		d.mem.mu.Unlock()
+		if !ok {
+			return nil // no file
+		}
+	}
+	err = os.Remove(p)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if d.mem != nil {
+		d.mem.mu.Lock()
+		if err != nil {
+			d.mem.forget(id)
+		} else {
+			delete(d.mem.entries, id)
+			delete(d.mem.listed, id)
+		}
+		d.mem.mu.Unlock()
+	}
+	if err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
 	return nil

@@ -94,9 +94,14 @@ func (d *Daemon) changed(p *prepared, res *rules.Result) {
 		rec.Initialized = monotonicUsec()
 	}
 	// A device handled again (a trigger) mostly finds its record as it
-	// was: writing it anyway would cost a file per device.
+	// was: writing it anyway would cost a file per device. As udev, a
+	// device with neither a node, an interface, links nor properties of
+	// ours gets no record: most devices (buses, CPUs, ACPI) are such.
 	var err error
-	if p.oldID != "" || !sameRecord(p.old, rec) {
+	switch {
+	case emptyRecord(p.id, rec):
+		err = d.host.db.remove(p.id)
+	case p.oldID != "" || !sameRecord(p.old, rec):
 		err = d.host.db.write(p.id, rec)
 	}
 	if err != nil {
@@ -168,6 +173,12 @@ func (d *Daemon) absLinks(links []string) []string {
 		out = append(out, filepath.Join(d.host.devRoot, l))
 	}
 	return out
+}
+
+// emptyRecord reports whether the record of device id says nothing worth
+// a file: ids without a device number or interface index start with "+".
+func emptyRecord(id string, r record) bool {
+	return strings.HasPrefix(id, "+") && len(r.Links) == 0 && len(r.Env) == 0
 }
 
 func sameRecord(a, b record) bool {

@@ -74,14 +74,15 @@ func (h host) prepare(ev *uevent.Event) (*prepared, []error) {
 			errs = append(errs, fmt.Errorf("bad DEVNAME %q", name))
 		}
 	}
-	driver := ev.Env["DRIVER"]
 	var attr func(string) (string, bool)
+	var readDriver func() string
 	if ev.Action != "remove" {
 		attr = h.sys.AttrFunc(ev.DevPath)
-		if driver == "" {
-			if driver, err = h.sys.Driver(ev.DevPath); err != nil {
-				errs = append(errs, err)
-			}
+		// An event without DRIVER was sent before one was bound, or made
+		// up from a tree that lacks it; the link says, if a rule asks.
+		readDriver = func() string {
+			drv, _ := h.sys.Driver(ev.DevPath)
+			return drv
 		}
 	}
 	if ev.Subsystem == "block" && p.node != "" && (ev.Action == "add" || ev.Action == "change") {
@@ -91,7 +92,7 @@ func (h host) prepare(ev *uevent.Event) (*prepared, []error) {
 	}
 	p.dev = &rules.Device{
 		Action: ev.Action, DevPath: ev.DevPath, Subsystem: ev.Subsystem, Kernel: ev.SysName(),
-		DevNode: devnode, Driver: driver, Env: env, Attr: attr,
+		DevNode: devnode, Driver: ev.Env["DRIVER"], ReadDriver: readDriver, Env: env, Attr: attr,
 	}
 	return p, errs
 }

@@ -142,3 +142,53 @@ func TestEncode(t *testing.T) {
 		}
 	}
 }
+
+// TestDBRemembered: with the directory remembered, entries found at start
+// are read once, the daemon's own writes and removals are answered from
+// memory, and an id without a file is one without a system call.
+func TestDBRemembered(t *testing.T) {
+	d := newDB(t.TempDir())
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.write("c4:65", record{Env: map[string]string{"ID_FOO": "bar"}, Initialized: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.remember(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := d.read("c4:65"); err != nil || r.Env["ID_FOO"] != "bar" || r.Initialized != 7 {
+		t.Fatalf("entry found at start: %+v, %v", r, err)
+	}
+	// Read once: a file changed behind the daemon's back is not read again.
+	os.WriteFile(filepath.Join(d.dir, "c4:65"), []byte("I:1\n"), 0o644)
+	if r, _ := d.read("c4:65"); r.Initialized != 7 {
+		t.Errorf("entry read again: %+v", r)
+	}
+	in := record{Links: []string{"b", "a"}, Initialized: 9}
+	if err := d.write("b254:1", in); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(d.dir, "b254:1")); string(b) != "S:a\nS:b\nI:9\n" {
+		t.Errorf("file %q", b)
+	}
+	if r, _ := d.read("b254:1"); !slices.Equal(r.Links, []string{"a", "b"}) || r.Initialized != 9 {
+		t.Errorf("written entry: %+v", r)
+	}
+	if err := d.remove("b254:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "b254:1")); !os.IsNotExist(err) {
+		t.Errorf("file left after remove: %v", err)
+	}
+	// Unknown ids: a file made behind the daemon's back is not seen.
+	os.WriteFile(filepath.Join(d.dir, "b254:2"), []byte("I:1\n"), 0o644)
+	for _, id := range []string{"b254:1", "b254:2", "+pci:x"} {
+		if r, err := d.read(id); err != nil || r.Initialized != 0 || r.Links != nil {
+			t.Errorf("read(%s) = %+v, %v", id, r, err)
+		}
+		if err := d.remove(id); err != nil {
+			t.Errorf("remove(%s): %v", id, err)
+		}
+	}
+}

@@ -308,3 +308,35 @@ func TestNewSetCopies(t *testing.T) {
 		t.Errorf("Set changed with the slice it was made from: %q", res.Symlinks)
 	}
 }
+
+// TestApplyReadsDriverWhenAsked: the driver link is read only for a rule
+// that names the driver, once per Apply, and not when the event has one.
+func TestApplyReadsDriverWhenAsked(t *testing.T) {
+	tests := []struct {
+		name, rules, driver string
+		reads               int
+		links               []string
+	}{
+		{"no rule asks", `[[rule]]
+subsystem = "block"
+symlink = ["x"]`, "", 0, []string{"x"}},
+		{"match and substitution", `[[rule]]
+driver = "virtio_*"
+symlink = ["by-driver/$driver"]`, "", 1, []string{"by-driver/virtio_blk"}},
+		{"event names it", `[[rule]]
+driver = "virtio_*"
+symlink = ["by-driver/$driver"]`, "virtio_scsi", 0, []string{"by-driver/virtio_scsi"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := vda1()
+			d.Driver = tt.driver
+			reads := 0
+			d.ReadDriver = func() string { reads++; return "virtio_blk" }
+			res := mustParse(t, tt.rules).Apply(d)
+			if reads != tt.reads || !slices.Equal(res.Symlinks, tt.links) {
+				t.Errorf("driver read %d times (want %d), links %v (want %v)", reads, tt.reads, res.Symlinks, tt.links)
+			}
+		})
+	}
+}

@@ -14,7 +14,11 @@ type Device struct {
 	Kernel    string // sysname: last element of DevPath (e.g. eth0, ttyS1, vda1); derived from DevPath when ""
 	DevNode   string // "/dev/..." or ""
 	Driver    string
-	Env       map[string]string // uevent properties plus what devmaster imported (ID_FS_UUID, ID_FS_LABEL, ID_FS_TYPE, ID_SERIAL, ...)
+	// ReadDriver, when set, names the bound driver if Driver is "" and a
+	// rule asks: kernel events carry DRIVER whenever one is bound, so the
+	// sysfs link is worth reading only then.
+	ReadDriver func() string
+	Env        map[string]string // uevent properties plus what devmaster imported (ID_FS_UUID, ID_FS_LABEL, ID_FS_TYPE, ID_SERIAL, ...)
 	// Attr reads a sysfs attribute of the device, trimmed; nil means the
 	// device has none. Names may reach into subdirectories
 	// ("device/serial"). Apply reads each name at most once.
@@ -120,10 +124,13 @@ func (r *Rule) matches(c *context) bool {
 	for _, f := range [...]struct {
 		p *pattern
 		v string
-	}{{r.action, d.Action}, {r.subsystem, d.Subsystem}, {r.kernel, c.kernel}, {r.driver, d.Driver}, {r.devpath, d.DevPath}} {
+	}{{r.action, d.Action}, {r.subsystem, d.Subsystem}, {r.kernel, c.kernel}, {r.devpath, d.DevPath}} {
 		if f.p != nil && !f.p.match(f.v, true) {
 			return false
 		}
+	}
+	if r.driver != nil && !r.driver.match(c.driver(), true) {
+		return false
 	}
 	for _, k := range r.env {
 		// An unset property matches as "", as in udev: env = { X = "" }
@@ -207,6 +214,24 @@ type context struct {
 	kernel string
 	set    *Result
 	attrs  map[string]attrValue
+	// drv caches BoundDriver once read.
+	drv     string
+	drvRead bool
+}
+
+// BoundDriver is Driver, else what ReadDriver reads.
+func (d *Device) BoundDriver() string {
+	if d.Driver == "" && d.ReadDriver != nil {
+		return d.ReadDriver()
+	}
+	return d.Driver
+}
+
+func (c *context) driver() string {
+	if !c.drvRead {
+		c.drv, c.drvRead = c.dev.BoundDriver(), true
+	}
+	return c.drv
 }
 
 type attrValue struct {
@@ -259,7 +284,7 @@ func (c *context) value(src source, arg string) string {
 	case srcDevNode:
 		return d.DevNode
 	case srcDriver:
-		return d.Driver
+		return c.driver()
 	case srcEnv:
 		v, _ := c.env(arg)
 		return v
