@@ -161,7 +161,15 @@ func run(args []string, stdout, stderr io.Writer, k Kernel, opts ...Option) int 
 	if inv.verbose {
 		lopts = append(lopts, WithLog(stdout))
 	}
-	l, err := NewLoader(append(lopts, opts...)...)
+	lopts = append(lopts, opts...)
+	// The kernel's own requests: "modprobe -q -- NAME", mostly of names
+	// nothing answers, each while a kernel thread waits.
+	if inv.quiet && !inv.all && !inv.remove && !inv.showDepends && len(inv.args) == 1 {
+		if s, err := newSettings(lopts); err == nil && s.quickMiss(inv.args[0]) {
+			return 1
+		}
+	}
+	l, err := NewLoader(lopts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "modprobe: FATAL: %v\n", err)
 		return 1

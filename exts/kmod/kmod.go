@@ -90,16 +90,9 @@ type flight struct {
 // missing tree is an empty one; a malformed index or configuration file is
 // an error that names file and line.
 func NewLoader(opts ...Option) (*Loader, error) {
-	s := settings{configDirs: []string{"/etc/modprobe.d", "/lib/modprobe.d"}}
-	for _, o := range opts {
-		o(&s)
-	}
-	if s.root == "" {
-		release, err := KernelRelease()
-		if err != nil {
-			return nil, err
-		}
-		s.root = filepath.Join("/lib/modules", release)
+	s, err := newSettings(opts)
+	if err != nil {
+		return nil, err
 	}
 	if s.kernel == nil {
 		s.kernel = linuxKernel{}
@@ -120,6 +113,22 @@ func NewLoader(opts ...Option) (*Loader, error) {
 	}
 	cfg.addCmdline(*s.cmdline)
 	return &Loader{idx: idx, cfg: cfg, kernel: s.kernel, log: s.log, inflight: make(map[string]*flight)}, nil
+}
+
+// newSettings applies opts to the defaults.
+func newSettings(opts []Option) (*settings, error) {
+	s := &settings{configDirs: []string{"/etc/modprobe.d", "/lib/modprobe.d"}}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.root == "" {
+		release, err := KernelRelease()
+		if err != nil {
+			return nil, err
+		}
+		s.root = filepath.Join("/lib/modules", release)
+	}
+	return s, nil
 }
 
 // KernelRelease returns the release of the running kernel, uname -r.
