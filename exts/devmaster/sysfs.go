@@ -184,17 +184,14 @@ func (s sysfs) Enumerate(subsystems []string) ([]sysDevice, error) {
 // Entries are relative symlinks straight into /sys/devices, so one
 // readlink does what EvalSymlinks would with a syscall per element.
 func (s sysfs) devPathOf(dir string, e os.DirEntry) (string, bool) {
-	p := filepath.Join(dir, e.Name())
+	p := dir + "/" + e.Name()
 	switch {
 	case e.Type()&os.ModeSymlink != 0:
 		target, err := os.Readlink(p)
 		if err != nil {
 			return "", false
 		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(dir, target)
-		}
-		p = filepath.Clean(target)
+		p = resolveLink(dir, target)
 	case !e.IsDir():
 		return "", false // class attributes such as gpio/export
 	}
@@ -203,6 +200,29 @@ func (s sysfs) devPathOf(dir string, e os.DirEntry) (string, bool) {
 		return "", false
 	}
 	return rel, true
+}
+
+// resolveLink joins a symlink's target to the directory holding the link.
+// The kernel's links are "../../devices/...": climbing is done by hand,
+// since Join and Clean cost more than the readlink under emulation;
+// anything else goes through them.
+func resolveLink(dir, target string) string {
+	rest := target
+	for strings.HasPrefix(rest, "../") && dir != "/" {
+		rest = rest[3:]
+		dir = filepath.Dir(dir)
+	}
+	if rest == "" || rest[0] == '/' || rest[0] == '.' || strings.Contains(rest, "//") ||
+		strings.Contains(rest, "/.") || strings.HasSuffix(rest, "/") {
+		if filepath.IsAbs(target) {
+			return filepath.Clean(target)
+		}
+		return filepath.Join(dir, rest)
+	}
+	if dir == "/" {
+		return "/" + rest
+	}
+	return dir + "/" + rest
 }
 
 // DevPathOf turns a path under the sysfs root ("/sys/class/tty/ttyS1") into

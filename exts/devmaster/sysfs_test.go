@@ -111,3 +111,29 @@ func TestNewUUID(t *testing.T) {
 		seen[u] = true
 	}
 }
+
+// TestResolveLink: the hand-made join agrees with filepath's.
+func TestResolveLink(t *testing.T) {
+	for _, tt := range []struct{ dir, target string }{
+		{"/sys/bus/pci/devices", "../../../devices/pci0000:00/0000:00:01.0"},
+		{"/sys/class/tty", "../../devices/virtual/tty/tty0"},
+		{"/tmp/x/sys/class/net", "../../devices/pci0000:00/0000:00:02.0/virtio0/net/eth0"},
+		{"/sys", "../../../../x"},
+		{"/sys/class/a", "/sys/devices/x"},
+		{"/sys/class/a", "../../devices/./x"},
+		{"/sys/class/a", "../../devices//x/"},
+		{"/sys/class/a", "../../devices/../x"},
+		{"/sys/class/a", "../../devices/.hidden"},
+		{"/sys/class/a", "x"},
+		{"/sys/class/a", ".."},
+		{"/sys/class/a", "../"},
+	} {
+		want := filepath.Join(tt.dir, tt.target)
+		if filepath.IsAbs(tt.target) {
+			want = filepath.Clean(tt.target)
+		}
+		if got := resolveLink(tt.dir, tt.target); got != want {
+			t.Errorf("resolveLink(%q, %q) = %q, want %q", tt.dir, tt.target, got, want)
+		}
+	}
+}

@@ -41,6 +41,7 @@ type Rule struct {
 	run          []template // one argv
 	start        []template
 	last         bool
+	at           string // pos, made once by NewSet: every event lists the rules it matched
 }
 
 // assignment is one property of set_env.
@@ -49,7 +50,13 @@ type assignment struct {
 	value template
 }
 
-func (r *Rule) pos() string { return fmt.Sprintf("%s:%d", r.File, r.Line) }
+// pos is "FILE:LINE", as Result.Matched names the rule.
+func (r *Rule) pos() string {
+	if r.at != "" {
+		return r.at
+	}
+	return fmt.Sprintf("%s:%d", r.File, r.Line)
+}
 
 // Set is an ordered list of rules. It is not changed after it is made,
 // so any number of goroutines may Apply it at once.
@@ -59,7 +66,13 @@ type Set struct {
 
 // NewSet returns the set of rules, applied in the order given.
 func NewSet(rules ...Rule) *Set {
-	return &Set{rules: append([]Rule(nil), rules...)}
+	s := &Set{rules: append([]Rule(nil), rules...)}
+	for i := range s.rules {
+		r := &s.rules[i]
+		r.at = ""
+		r.at = r.pos()
+	}
+	return s
 }
 
 // Len returns the number of rules.

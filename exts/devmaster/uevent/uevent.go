@@ -163,15 +163,20 @@ func validAction(a string) bool {
 // ValidDevPath reports whether p is an absolute, clean sysfs path: no empty,
 // "." or ".." elements, no NUL.
 func ValidDevPath(p string) bool {
-	if len(p) < 2 || p[0] != '/' || strings.ContainsRune(p, 0) {
+	if len(p) < 2 || p[0] != '/' || strings.IndexByte(p, 0) >= 0 {
 		return false
 	}
-	for _, el := range strings.Split(p[1:], "/") {
+	// Element by element without splitting: every event's path is checked.
+	for rest := p[1:]; ; {
+		el, next, more := strings.Cut(rest, "/")
 		if el == "" || el == "." || el == ".." {
 			return false
 		}
+		if !more {
+			return true
+		}
+		rest = next
 	}
-	return true
 }
 
 // clip shortens s for an error message.
