@@ -95,32 +95,52 @@ func Parse(msg []byte) (*Event, error) {
 	if len(msg) == 0 || msg[len(msg)-1] != 0 {
 		return nil, fmt.Errorf("%w: truncated (no final NUL)", ErrMalformed)
 	}
-	fields := strings.Split(string(msg[:len(msg)-1]), "\x00")
-	action, devpath, ok := strings.Cut(fields[0], "@")
+	// One string for the whole message; fields are slices of it. Split
+	// on NUL and cut at the first '=', a field can hold neither a NUL nor
+	// a key an '=', so check need not look again.
+	text := string(msg[:len(msg)-1])
+	header, rest, _ := strings.Cut(text, "\x00")
+	action, devpath, ok := strings.Cut(header, "@")
 	if !ok {
-		return nil, fmt.Errorf("%w: header %s is not ACTION@DEVPATH", ErrMalformed, clip(fields[0]))
+		return nil, fmt.Errorf("%w: header %s is not ACTION@DEVPATH", ErrMalformed, clip(header))
 	}
-	e := &Event{Env: make(map[string]string, len(fields))}
-	for _, f := range fields[1:] {
+	e := &Event{Env: make(map[string]string, strings.Count(rest, "\x00")+1)}
+	for more := len(text) > len(header); more; {
+		var f string
+		f, rest, more = strings.Cut(rest, "\x00")
 		key, val, ok := strings.Cut(f, "=")
 		if !ok || key == "" {
 			return nil, fmt.Errorf("%w: field %s is not KEY=VALUE", ErrMalformed, clip(f))
 		}
 		e.Env[key] = val
 	}
-	if err := e.check(); err != nil {
+	if err := e.checkTyped(); err != nil {
 		return nil, err
 	}
 	if e.Action != action || e.DevPath != devpath {
 		return nil, fmt.Errorf("%w: header %s disagrees with ACTION=%s DEVPATH=%s",
-			ErrMalformed, clip(fields[0]), clip(e.Action), clip(e.DevPath))
+			ErrMalformed, clip(header), clip(e.Action), clip(e.DevPath))
 	}
 	return e, nil
 }
 
-// check fills the typed fields from Env and validates them. DevPath is
-// joined to the sysfs root later, so it must not climb out of it.
+// check fills the typed fields from Env and validates them and every
+// field.
 func (e *Event) check() error {
+	if err := e.checkTyped(); err != nil {
+		return err
+	}
+	for k, v := range e.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("%w: bad field %s", ErrMalformed, clip(k))
+		}
+	}
+	return nil
+}
+
+// checkTyped fills the typed fields from Env and validates them. DevPath
+// is joined to the sysfs root later, so it must not climb out of it.
+func (e *Event) checkTyped() error {
 	e.Action, e.DevPath, e.Subsystem = e.Env["ACTION"], e.Env["DEVPATH"], e.Env["SUBSYSTEM"]
 	if !validAction(e.Action) {
 		return fmt.Errorf("%w: bad ACTION %s", ErrMalformed, clip(e.Action))
@@ -138,11 +158,6 @@ func (e *Event) check() error {
 			return fmt.Errorf("%w: bad SEQNUM %s", ErrMalformed, clip(s))
 		}
 		e.Seqnum = n
-	}
-	for k, v := range e.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
-			return fmt.Errorf("%w: bad field %s", ErrMalformed, clip(k))
-		}
 	}
 	return nil
 }
