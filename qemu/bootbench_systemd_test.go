@@ -138,7 +138,11 @@ const (
 func buildSystemd(b *testing.B, brd *board.Board, cache, dir string, masked bool) ([]system, error) {
 	depmod, err := exec.LookPath("depmod")
 	if err != nil {
-		return nil, fmt.Errorf("no depmod on the host for kmod's indexes (apt-get install kmod): %w", err)
+		// A user's PATH may lack the sbin folders.
+		if _, serr := os.Stat("/usr/sbin/depmod"); serr != nil {
+			return nil, fmt.Errorf("no depmod on the host for kmod's indexes (apt-get install kmod): %w", err)
+		}
+		depmod = "/usr/sbin/depmod"
 	}
 	root, err := image.FindModuleRoot(".")
 	if err != nil {
