@@ -24,10 +24,10 @@ import (
 // made when the image is built (so not a first boot), default.target is
 // multi-user.target. Coldplug is udev's own: systemd-udev-trigger, the
 // kmod builtin loading drivers by modalias, and the report waits for
-// systemd-udev-settle as ours waits for devmaster's coldplug.
+// `udevadm settle` as ours waits for devmaster's coldplug.
 
 // systemdPackages are the Debian packages and the files of each that go
-// in: the manager, systemctl and journald; udevd with its rules, helpers
+// in: the manager, systemctl, journald and its device rules; udevd with its rules, helpers
 // and units; kmod as /sbin/modprobe for the kernel's own requests.
 var systemdPackages = map[string][]string{
 	"systemd": {
@@ -42,6 +42,9 @@ var systemdPackages = map[string][]string{
 		"/lib/systemd/system/final.target", "/lib/systemd/system/emergency.target",
 		"/lib/systemd/system/systemd-journald.service", "/lib/systemd/system/systemd-journald.socket",
 		"/lib/systemd/system/systemd-journald-dev-log.socket",
+		// Tags the devices systemd follows as .device units, as ours
+		// reports devices to core.
+		"/lib/udev/rules.d/99-systemd.rules",
 	},
 	"udev": {
 		"/bin/udevadm", "/lib/systemd/systemd-udevd", "/etc/udev", "/lib/udev/rules.d",
@@ -101,11 +104,14 @@ Environment=HOME=/root TERM=vt100
 [Install]
 WantedBy=multi-user.target
 `,
+	// udevadm settle waits for coldplug, as ours waits for devmaster's;
+	// systemd-udev-settle.service would do it too, but it orders itself
+	// before sysinit.target and so holds back every service.
 	"report.service": `[Unit]
-Wants=systemd-udev-settle.service
-After=setup.service lo.service echo.socket systemd-udev-settle.service hello.service d1.service d2.service d3.service
+After=setup.service lo.service echo.socket systemd-udev-trigger.service hello.service d1.service d2.service d3.service
 [Service]
 Type=oneshot
+ExecStartPre=/bin/udevadm settle
 ExecStart=/bin/sh -c '/bin/bench-report > /dev/console 2>&1'
 [Install]
 WantedBy=multi-user.target

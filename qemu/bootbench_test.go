@@ -38,6 +38,7 @@ mem() {
 	echo "BOOT-MEM $1 $(awk '/^Rss:/{r=$2} /^Pss:/{p=$2} END{print r, p}' /proc/$2/smaps_rollup) KiB"
 }
 echo "BOOT-MODULES $(wc -l < /proc/modules) ."
+if command -v systemctl >/dev/null; then echo "BOOT-FAILED $(systemctl --failed --no-legend --plain | wc -l) ."; fi
 mem pid1 1
 for n in sysmaster devmaster systemd-udevd; do for p in $(pidof $n); do mem $n $p; done; done
 echo "BOOT-MEM available $(awk '/^MemAvailable:/{print $2}' /proc/meminfo) 0 KiB"
@@ -421,7 +422,7 @@ var (
 	// Each marker ends in a token, so a line read in part never matches.
 	readyRE   = regexp.MustCompile(`BOOT-READY ([0-9.]+) s`)
 	pid1RE    = regexp.MustCompile(`kernel uptime ([0-9.]+)s|BOOT-PID1 ([0-9.]+) s`)
-	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.`)
+	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.|BOOT-FAILED \d+ \.`)
 	bootMemRE = regexp.MustCompile(`BOOT-MEM (\S+) (\d+) (\d+)`)
 )
 
@@ -457,6 +458,14 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
 		}
 		if l, ok := strings.CutPrefix(line[0], "BOOT-MODULES "); ok {
 			r.modules, _ = strconv.Atoi(strings.TrimSuffix(l, " ."))
+			continue
+		}
+		// systemd's count of failed units: the work is not the same
+		// if one failed.
+		if l, ok := strings.CutPrefix(line[0], "BOOT-FAILED "); ok {
+			if n, _ := strconv.Atoi(strings.TrimSuffix(l, " .")); n > 0 {
+				b.Fatalf("%s: %d units failed", s.name, n)
+			}
 			continue
 		}
 		if l, ok := strings.CutPrefix(line[0], "BOOT-BLAME "); ok {
