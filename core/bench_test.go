@@ -20,12 +20,13 @@ import (
 // tree (service i wants and starts after service (i-1)/2), half oneshot,
 // half long-running, and measures the time until every service has run
 // and the manager's PSS (memory, shared pages split fairly). runit's runsvdir runs the same commands in the
-// same run, as the peer; the ratios say how we compare.
+// same run, as the peer, and so does s6's s6-svscan; the ratios say how
+// we compare.
 func BenchmarkManagerStart(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			var ours, peer, ourCPU time.Duration
-			var ourRSS, peerRSS int64
+			var ours, peer, s6, ourCPU time.Duration
+			var ourRSS, peerRSS, s6RSS int64
 			for i := 0; i < b.N; i++ {
 				d, rss, cpu := benchSysmaster(b, n)
 				ours += d
@@ -36,6 +37,11 @@ func BenchmarkManagerStart(b *testing.B) {
 					d, rss := benchRunsvdir(b, n)
 					peer += d
 					peerRSS = max(peerRSS, rss)
+				}
+				if _, err := exec.LookPath("s6-svscan"); err == nil {
+					d, rss := benchS6(b, n)
+					s6 += d
+					s6RSS = max(s6RSS, rss)
 				}
 			}
 			b.ReportMetric(float64(ours.Milliseconds())/float64(b.N), "ms-to-target")
@@ -52,6 +58,14 @@ func BenchmarkManagerStart(b *testing.B) {
 				b.Log("runsvdir supervises at most 1000 services: no peer figures")
 			} else {
 				b.Log("runsvdir not installed (apt-get install runit): no peer figures")
+			}
+			if s6 > 0 {
+				b.ReportMetric(float64(s6.Milliseconds())/float64(b.N), "s6-svscan-ms")
+				b.ReportMetric(float64(s6RSS)/1024, "s6-svscan+supervise-PSS-MiB")
+				b.ReportMetric(float64(ours)/float64(s6), "s6-time-ratio")
+				b.ReportMetric(float64(ourRSS)/float64(s6RSS), "s6-PSS-ratio")
+			} else {
+				b.Log("s6-svscan not installed (apt-get install s6): no s6 figures")
 			}
 		})
 	}
@@ -211,6 +225,100 @@ func benchRunsvdir(b *testing.B, n int) (time.Duration, int64) {
 		total += rssKiB(pid)
 	}
 	return elapsed, total
+}
+
+// benchS6 runs the same services under s6-svscan: one service directory
+// each, supervised by its own s6-supervise, as s6 does.
+func benchS6(b *testing.B, n int) (time.Duration, int64) {
+	b.Helper()
+	dir := b.TempDir()
+	scan := filepath.Join(dir, "scan")
+	if err := os.MkdirAll(filepath.Join(dir, "up"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		d := filepath.Join(scan, fmt.Sprintf("s%d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		run := "#!/bin/sh\n"
+		if i%2 == 0 {
+			// s6 restarts what exits: a oneshot asks to run once (run
+			// starts in its service directory).
+			run += "s6-svc -O .\n"
+		}
+		run += shellUnquote(benchCommand(dir, i)) + "\n"
+		if err := os.WriteFile(filepath.Join(d, "run"), []byte(run), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// -c: room for every service (the default is 1000).
+	cmd := exec.Command("s6-svscan", "-c", strconv.Itoa(n+10), scan)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		// Each s6-supervise runs its service in a session of its own:
+		// stop s6-svscan and the supervisors (one process group), so
+		// nothing restarts, then the services they ran.
+		children := procChildren()
+		var services []int
+		for _, pid := range children[cmd.Process.Pid] {
+			services = append(services, children[pid]...)
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		for _, pid := range services {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}()
+	deadline := start.Add(5 * time.Minute)
+	for countUp(dir) < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("s6-svscan: %d of %d services up after 5 minutes", countUp(dir), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	// s6's supervision is s6-svscan plus one s6-supervise per service.
+	total := rssKiB(cmd.Process.Pid)
+	supervisors := reap.Children(cmd.Process.Pid)
+	for _, pid := range supervisors {
+		total += rssKiB(pid)
+	}
+	if len(supervisors) < n {
+		b.Errorf("s6-svscan: %d supervisors for %d services", len(supervisors), n)
+	}
+	return elapsed, total
+}
+
+// procChildren maps every process to its children, from one walk of
+// /proc: thousands of supervisors are too many for a walk each.
+func procChildren() map[int][]int {
+	children := make(map[int][]int)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces: fields start after the last ')'.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	return children
 }
 
 // shellUnquote turns "/bin/sh -c 'CMD'" back into CMD.

@@ -75,6 +75,7 @@ type resolver struct {
 	pkgs    []*Package // searched in this order
 	fetched map[string]bool
 	queue   []elfItem
+	later   []elfItem       // libraries no executable led to yet
 	done    map[string]bool // image paths checked
 }
 
@@ -85,6 +86,15 @@ type elfItem struct {
 	owner  *Package // the package it came from, if any
 	what   string   // how errors name it
 	loader string   // for a library, the interpreter of what needs it
+	// loaded are the DT_NEEDED names the process that led here has
+	// loaded: ld.so takes a library already loaded under that name
+	// before it searches, so a library without a RUNPATH may need one
+	// that only its executable's RUNPATH finds (systemd's
+	// libsystemd-core needs libsystemd-shared, both in
+	// /usr/lib/TRIPLET/systemd). A library is checked once, in the
+	// first process that needs it.
+	loaded map[string]bool
+	later  bool // checked after the executables: none led to it
 }
 
 // maxFetched bounds the packages one build fetches for libraries.
@@ -110,7 +120,10 @@ func (r *resolver) check(dst, src string, owner *Package, what string) {
 
 // run checks every queued file and what they bring in.
 func (r *resolver) run(ctx context.Context) error {
-	for len(r.queue) > 0 {
+	for len(r.queue) > 0 || len(r.later) > 0 {
+		if len(r.queue) == 0 {
+			r.queue, r.later = r.later, nil
+		}
 		it := r.queue[0]
 		r.queue = r.queue[1:]
 		if r.done[it.dst] {
@@ -147,6 +160,15 @@ func (r *resolver) resolve(ctx context.Context, it elfItem) error {
 			it.what, info.interp, strings.Join(info.needed, ", "))
 	}
 	interp := info.interp
+	if interp == "" && it.loaded == nil && !it.later {
+		// A library given on its own (a package's file): checked once
+		// the executables have been, so that it is checked as part of
+		// the process that loads it.
+		it.later = true
+		r.later = append(r.later, it)
+		r.done[it.dst] = false
+		return nil
+	}
 	if interp == "" {
 		// A shared library: loaded by the interpreter of what needs it.
 		// One that no binary led to is musl's when it needs musl's libc.
@@ -156,6 +178,7 @@ func (r *resolver) resolve(ctx context.Context, it elfItem) error {
 		interp = it.loader
 	} else {
 		it.loader = interp
+		it.loaded = make(map[string]bool)
 		if err := r.place(ctx, it, interp, []string{interp}); err != nil {
 			return err
 		}
@@ -164,6 +187,9 @@ func (r *resolver) resolve(ctx context.Context, it elfItem) error {
 	for _, lib := range info.needed {
 		if isMusl(interp) && (lib == "libc.so" || strings.HasPrefix(lib, "libc.musl-")) {
 			continue // musl's loader is its libc
+		}
+		if it.loaded[lib] {
+			continue
 		}
 		var cands []string
 		if strings.Contains(lib, "/") {
@@ -175,6 +201,9 @@ func (r *resolver) resolve(ctx context.Context, it elfItem) error {
 		}
 		if err := r.place(ctx, it, lib, cands); err != nil {
 			return err
+		}
+		if it.loaded != nil {
+			it.loaded[lib] = true
 		}
 	}
 	return nil
@@ -206,7 +235,7 @@ func (r *resolver) place(ctx context.Context, it elfItem, name string, cands []s
 	for _, c := range cands {
 		if src, ok := r.inTree(c); ok {
 			if src != "" {
-				r.queue = append(r.queue, elfItem{dst: c, src: src, owner: it.owner, what: c, loader: it.loader})
+				r.queue = append(r.queue, elfItem{dst: c, src: src, owner: it.owner, what: c, loader: it.loader, loaded: it.loaded})
 			}
 			return nil
 		}
@@ -228,7 +257,7 @@ func (r *resolver) place(ctx context.Context, it elfItem, name string, cands []s
 						return fmt.Errorf("%s: adding %s: %w", it.what, c, err)
 					}
 					r.logf("%s: %s from package %s", it.what, c, p.Name)
-					r.queue = append(r.queue, elfItem{dst: c, src: host, owner: p, what: c + " (package " + p.Name + ")", loader: it.loader})
+					r.queue = append(r.queue, elfItem{dst: c, src: host, owner: p, what: c + " (package " + p.Name + ")", loader: it.loader, loaded: it.loaded})
 					return nil
 				}
 			}

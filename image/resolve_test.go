@@ -138,6 +138,20 @@ func resolverWorld(t *testing.T) *fakeSource {
 			"wrongarch": fakePackage(t, map[string]string{
 				"usr/lib/aarch64-linux-gnu/libmissing.so.7": string(dynELF(t, elf.EM_X86_64, "", nil, "", false)),
 			}),
+			// systemd's layout: a private library folder in the
+			// executables' RUNPATH, one library there needing another.
+			"svc": fakePackage(t, map[string]string{
+				"usr/bin/svc": string(dynELF(t, elf.EM_AARCH64, ld, []string{"libcore.so", "libshared.so", "libc.so.6"}, "/usr/lib/aarch64-linux-gnu/svc", false)),
+				"usr/lib/aarch64-linux-gnu/svc/libcore.so":   arm("", "libshared.so", "libc.so.6"),
+				"usr/lib/aarch64-linux-gnu/svc/libshared.so": arm("", "libc.so.6"),
+			}),
+			// The same, but the executable does not load libshared.so
+			// itself, so ld.so would not find it for libcore.so.
+			"svconly": fakePackage(t, map[string]string{
+				"usr/bin/svconly":                            string(dynELF(t, elf.EM_AARCH64, ld, []string{"libcore.so", "libc.so.6"}, "/usr/lib/aarch64-linux-gnu/svc", false)),
+				"usr/lib/aarch64-linux-gnu/svc/libcore.so":   arm("", "libshared.so", "libc.so.6"),
+				"usr/lib/aarch64-linux-gnu/svc/libshared.so": arm("", "libc.so.6"),
+			}),
 			"musl": fakePackage(t, map[string]string{
 				"lib/ld-musl-aarch64.so.1":           "->/usr/lib/aarch64-linux-musl/libc.so",
 				"usr/lib/aarch64-linux-musl/libc.so": string(dynELF(t, elf.EM_AARCH64, "", nil, "", false)),
@@ -146,6 +160,8 @@ func resolverWorld(t *testing.T) *fakeSource {
 		depends: map[string][]string{
 			"tool":    {"libfoo1", "libc6", "wrongarch", "virtual-only"},
 			"libfoo1": {"libc6"},
+			"svc":     {"libc6"},
+			"svconly": {"libc6"},
 		},
 	}
 }
@@ -194,6 +210,17 @@ func TestResolve(t *testing.T) {
 			name:    "musl library missing",
 			opts:    []Option{WithExtraFile(muslBin, "/usr/bin/m")},
 			wantErr: []string{muslBin + ": needs libz.so.1: not in the image", "/lib/libz.so.1, /usr/local/lib/libz.so.1, /usr/lib/libz.so.1"},
+		},
+		{
+			name: "a library needing one its executable loaded through RUNPATH",
+			opts: []Option{WithDeb("svc")},
+			want: []string{"usr/bin/svc", "usr/lib/aarch64-linux-gnu/svc/libcore.so", "usr/lib/aarch64-linux-gnu/svc/libshared.so",
+				"lib/aarch64-linux-gnu/libc.so.6"},
+		},
+		{
+			name:    "a library needing one only a RUNPATH it lacks would find",
+			opts:    []Option{WithDeb("svconly")},
+			wantErr: []string{"/usr/lib/aarch64-linux-gnu/svc/libcore.so: needs libshared.so: not in the image"},
 		},
 		{
 			name: "DT_RPATH",

@@ -30,14 +30,17 @@ import (
 // exist (RSS and PSS in KiB), and MemAvailable.
 const benchReport = `#!/bin/sh
 read up idle < /proc/uptime
+# A system whose pid 1 does not print when it started says it here.
+if [ -x /bin/bench-pid1 ]; then /bin/bench-pid1; fi
 echo "BOOT-READY $up s"
 mem() {
 	[ -r /proc/$2/smaps_rollup ] || return 0
 	echo "BOOT-MEM $1 $(awk '/^Rss:/{r=$2} /^Pss:/{p=$2} END{print r, p}' /proc/$2/smaps_rollup) KiB"
 }
 echo "BOOT-MODULES $(wc -l < /proc/modules) ."
+if command -v systemctl >/dev/null; then echo "BOOT-FAILED $(systemctl --failed --no-legend --plain | wc -l) ."; fi
 mem pid1 1
-for n in sysmaster devmaster; do for p in $(pidof $n); do mem $n $p; done; done
+for n in sysmaster devmaster systemd-udevd; do for p in $(pidof $n); do mem $n $p; done; done
 echo "BOOT-MEM available $(awk '/^MemAvailable:/{print $2}' /proc/meminfo) 0 KiB"
 if command -v sctl >/dev/null; then sctl analyze blame | head -n 6 | sed 's/^/BOOT-BLAME /; s/$/ ./'; fi
 echo BOOT-END
@@ -150,6 +153,10 @@ type system struct {
 	name  string
 	image string
 	size  int64
+	// manager and device name the processes of the report's memory
+	// lines for those columns: "pid1" where pid 1 is the manager, ""
+	// where there is none.
+	manager, device string
 }
 
 // bootRun is what one boot measured.
@@ -164,8 +171,10 @@ type bootRun struct {
 	modules int
 }
 
-// BenchmarkBootPeers boots our image, a busybox-init image and a finit
-// image (Debian's package; SYSMASTER_BENCH_FINIT=0 leaves it out) doing
+// BenchmarkBootPeers boots our image, a busybox-init image, a finit
+// image (Debian's package; SYSMASTER_BENCH_FINIT=0 leaves it out) and a
+// systemd image (Debian's) and the same with journald masked
+// (SYSMASTER_BENCH_SYSTEMD=0 leaves both out, =1 the masked one) doing
 // the same work, in turns (SYSMASTER_BENCH_BOOTS each, default 5) on the
 // same kernel, QEMU line and devices, and reports the medians. With
 // SYSMASTER_BENCH_REPORT=FILE it writes the table there as Markdown
@@ -208,6 +217,13 @@ func BenchmarkBootPeers(b *testing.B) {
 			systems = append(systems, fi)
 		}
 	}
+	if v := os.Getenv("SYSMASTER_BENCH_SYSTEMD"); v != "0" {
+		if sd, err := buildSystemd(b, brd, cache, dir, v != "1"); err != nil {
+			notes = append(notes, fmt.Sprintf("systemd: no image (%v).", err))
+		} else {
+			systems = append(systems, sd...)
+		}
+	}
 	runs := map[string][]bootRun{}
 	for i := range boots {
 		for _, s := range systems {
@@ -229,6 +245,10 @@ func BenchmarkBootPeers(b *testing.B) {
 	}
 	b.ReportMetric(median(runs[ours.name], func(r bootRun) float64 { return r.ready.Seconds() * 1000 }), "ours-ready-ms")
 	b.ReportMetric(median(runs[bb.name], func(r bootRun) float64 { return r.ready.Seconds() * 1000 }), "busybox-ready-ms")
+	for _, s := range systems[2:] {
+		unit := fileName(s.name) + "-ready-ms"
+		b.ReportMetric(median(runs[s.name], func(r bootRun) float64 { return r.ready.Seconds() * 1000 }), unit)
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -255,7 +275,7 @@ func buildOurs(b *testing.B, brd *board.Board, cache, dir string) system {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return system{name: "sysmaster", image: out, size: res.CompressedBytes}
+	return system{name: "sysmaster", image: out, size: res.CompressedBytes, manager: "sysmaster", device: "devmaster"}
 }
 
 // buildBusybox takes busybox and the kernel modules of our image and
@@ -268,7 +288,7 @@ func buildBusybox(b *testing.B, ours, dir string) system {
 	if err := t.AddSymlink("init", "bin/busybox"); err != nil {
 		b.Fatal(err)
 	}
-	return writePeer(b, t, dir, "busybox init")
+	return writePeer(b, t, dir, "busybox init", "pid1", "")
 }
 
 // buildFinit builds an image with Debian's finit package and keeps it,
@@ -309,7 +329,7 @@ func buildFinit(b *testing.B, brd *board.Board, cache, dir string) (system, erro
 			b.Fatal(err)
 		}
 	}
-	return writePeer(b, t, dir, "finit"), nil
+	return writePeer(b, t, dir, "finit", "pid1", ""), nil
 }
 
 // peerTree reads the image at src into a tree, keeping what keep says,
@@ -379,7 +399,7 @@ func addFiles(b *testing.B, t *image.Tree, files map[string]string) {
 	}
 }
 
-func writePeer(b *testing.B, t *image.Tree, dir, name string) system {
+func writePeer(b *testing.B, t *image.Tree, dir, name, manager, device string) system {
 	var buf bytes.Buffer
 	zw, err := image.NewCompressor(&buf, image.Gzip)
 	if err != nil {
@@ -391,18 +411,18 @@ func writePeer(b *testing.B, t *image.Tree, dir, name string) system {
 	if err := zw.Close(); err != nil {
 		b.Fatal(err)
 	}
-	out := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".cpio.gz")
+	out := filepath.Join(dir, fileName(name)+".cpio.gz")
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	return system{name: name, image: out, size: int64(buf.Len())}
+	return system{name: name, image: out, size: int64(buf.Len()), manager: manager, device: device}
 }
 
 var (
 	// Each marker ends in a token, so a line read in part never matches.
 	readyRE   = regexp.MustCompile(`BOOT-READY ([0-9.]+) s`)
 	pid1RE    = regexp.MustCompile(`kernel uptime ([0-9.]+)s|BOOT-PID1 ([0-9.]+) s`)
-	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.`)
+	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.|BOOT-FAILED \d+ \.`)
 	bootMemRE = regexp.MustCompile(`BOOT-MEM (\S+) (\d+) (\d+)`)
 )
 
@@ -440,11 +460,22 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
 			r.modules, _ = strconv.Atoi(strings.TrimSuffix(l, " ."))
 			continue
 		}
+		// systemd's count of failed units: the work is not the same
+		// if one failed.
+		if l, ok := strings.CutPrefix(line[0], "BOOT-FAILED "); ok {
+			if n, _ := strconv.Atoi(strings.TrimSuffix(l, " .")); n > 0 {
+				b.Fatalf("%s: %d units failed", s.name, n)
+			}
+			continue
+		}
 		if l, ok := strings.CutPrefix(line[0], "BOOT-BLAME "); ok {
 			r.blame = append(r.blame, strings.TrimSuffix(l, " ."))
 			continue
 		}
 		mm := bootMemRE.FindStringSubmatch(line[0])
+		if _, ok := r.mem[mm[1]]; ok {
+			continue // the first is the daemon; later ones its workers
+		}
 		rss, _ := strconv.Atoi(mm[2])
 		pss, _ := strconv.Atoi(mm[3])
 		r.mem[mm[1]] = [2]int{rss, pss}
@@ -452,12 +483,17 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
 	// The console of the last boot of each system, to see what it did.
 	if d := os.Getenv("SYSMASTER_BENCH_CONSOLE"); d != "" {
 		vm.Kill()
-		name := strings.ReplaceAll(s.name, " ", "-") + ".console"
+		name := fileName(s.name) + ".console"
 		if err := os.WriteFile(filepath.Join(d, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
 	return r
+}
+
+// fileName is a system's name as a file name.
+func fileName(system string) string {
+	return strings.NewReplacer(" ", "-", ",", "").Replace(system)
 }
 
 func median(runs []bootRun, f func(bootRun) float64) float64 {
@@ -481,7 +517,7 @@ func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, b
 	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (gzip) |\n")
 	w.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	mem := func(rs []bootRun, who string) string {
-		if _, ok := rs[0].mem[who]; !ok {
+		if _, ok := rs[0].mem[who]; !ok || who == "" {
 			return "—"
 		}
 		rss := median(rs, func(r bootRun) float64 { return float64(r.mem[who][0]) })
@@ -502,10 +538,14 @@ func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, b
 		kern := median(rs, func(r bootRun) float64 { return r.pid1.Seconds() })
 		user := median(rs, func(r bootRun) float64 { return (r.ready - r.pid1).Seconds() })
 		userMed = append(userMed, user)
+		manager := mem(rs, s.manager)
+		if s.manager == "pid1" {
+			manager = "(pid 1)"
+		}
 		fmt.Fprintf(&w, "| %s | %.2f s | %.2f–%.2f s | %.2f s | %.2f s | %.2f s | %s | %s | %s | %.0f MiB | %.2f MiB |\n", s.name, ready,
-			lo.Seconds(), hi.Seconds(), kern, user, host, mem(rs, "pid1"), mem(rs, "sysmaster"), mem(rs, "devmaster"), avail/1024, float64(s.size)/(1<<20))
+			lo.Seconds(), hi.Seconds(), kern, user, host, mem(rs, "pid1"), manager, mem(rs, s.device), avail/1024, float64(s.size)/(1<<20))
 	}
-	w.WriteString("\nRatios of the medians (target: ready ≤ 1.10 against busybox init):\n\n")
+	w.WriteString("\nRatios of the medians (targets: ready ≤ 1.10 against busybox init, < 0.50 against systemd):\n\n")
 	for i := 1; i < len(systems); i++ {
 		fmt.Fprintf(&w, "- sysmaster / %s: ready %.2f, userspace %.2f\n", systems[i].name, readyMed[0]/readyMed[i], userMed[0]/userMed[i])
 	}
