@@ -3,9 +3,11 @@ package core
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -165,22 +167,59 @@ func (m *Manager) output(u *service, kind string, closeAfter *[]*os.File) (*os.F
 		}
 		return m.devnull, nil
 	}
-	if u.log == nil {
-		u.log = logbuf.New(logRingBytes)
-	}
-	var mirror = m.cfg.Console
-	if kind == "kmsg" {
-		if m.kmsg == nil {
-			return m.output(u, "log", closeAfter)
-		}
-		mirror = logbuf.KmsgWriter(m.kmsg)
-	}
-	w, err := u.log.Capture(u.name, mirror)
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("capture output: %w", err)
 	}
-	*closeAfter = append(*closeAfter, w)
-	return w, nil
+	m.attachLog(u, pr, m.mirror(kind))
+	*closeAfter = append(*closeAfter, pw)
+	return pw, nil
+}
+
+// mirror is where captured output of kind (StandardOutput=) is copied as
+// it is read.
+func (m *Manager) mirror(kind string) io.Writer {
+	if kind == "kmsg" && m.kmsg != nil {
+		return logbuf.KmsgWriter(m.kmsg)
+	}
+	return m.cfg.Console
+}
+
+// attachLog reads pr, a capture pipe of u's processes, into u's ring. Init
+// keeps a copy of the read end while the pipe lives, so that a service
+// never writes into a broken pipe while no manager runs (a crash, a
+// daemon-reexec), and the next manager reads on from it.
+func (m *Manager) attachLog(u *service, pr *os.File, mirror io.Writer) {
+	m.readLog(u, pr, mirror)
+	m.storeFDs(u.name, u.logPipes...)
+}
+
+// readLog reads pr into u's ring until its writers are gone.
+func (m *Manager) readLog(u *service, pr *os.File, mirror io.Writer) {
+	if u.log == nil {
+		u.log = logbuf.New(logRingBytes)
+	}
+	u.logPipes = append(u.logPipes, pr)
+	name := u.name
+	u.log.Attach(name, pr, mirror, func() { m.post(func() { m.detachLog(name, pr) }) })
+}
+
+// detachLog forgets a capture pipe whose writers have all closed it.
+func (m *Manager) detachLog(name string, pr *os.File) {
+	un := m.units[name]
+	if un == nil {
+		return
+	}
+	u, ok := un.k.(*service)
+	if !ok {
+		return
+	}
+	i := slices.Index(u.logPipes, pr)
+	if i < 0 {
+		return
+	}
+	u.logPipes = slices.Delete(u.logPipes, i, i+1)
+	m.storeFDs(name, u.logPipes...)
 }
 
 // environment is what every process of u starts with: a base, the

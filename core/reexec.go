@@ -82,7 +82,8 @@ func (m *Manager) listenNotify(path string) (*notify.Server, error) {
 
 // execSelf replaces the manager process with its binary (possibly a new
 // one), keeping the pid, the children and every listening socket: the
-// control socket, the notify socket and those of socket units. It returns
+// control socket, the notify socket and those of socket units, and the
+// services' capture pipes. It returns
 // only on failure.
 func (m *Manager) execSelf(ln *net.UnixListener) error {
 	items := map[string][]int{}
@@ -117,8 +118,14 @@ func (m *Manager) execSelf(ln *net.UnixListener) error {
 		}
 	}
 	for _, n := range sortedNames(m.units) {
-		if u, ok := m.units[n].k.(*socket); ok && u.sock != nil {
-			pass(n, u.sock.files...)
+		switch u := m.units[n].k.(type) {
+		case *socket:
+			if u.sock != nil {
+				pass(n, u.sock.files...)
+			}
+		case *service:
+			// The services write on while the new binary starts.
+			pass(n, u.logPipes...)
 		}
 	}
 	m.flushState()

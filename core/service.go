@@ -39,8 +39,9 @@ type service struct {
 
 	reloadWaiters []chan<- Response
 	log           *logbuf.Ring
-	cgroup        string // the service's cgroup, "" without cgroup support
-	statusText    string // STATUS= from sd_notify
+	logPipes      []*os.File // read ends of the capture pipes; init holds copies
+	cgroup        string     // the service's cgroup, "" without cgroup support
+	statusText    string     // STATUS= from sd_notify
 
 	timer      timerHandle // restart delay or stop timeout
 	startTimer timerHandle
@@ -138,7 +139,18 @@ func (u *service) restore(m *Manager, rec savedUnit, pf *prefetched) bool {
 	return true
 }
 
-func (u *service) resume(*Manager) {}
+// resume reads on from the capture pipes of the previous manager process,
+// which init kept open so that the service never wrote into a broken pipe.
+func (u *service) resume(m *Manager) {
+	kind := ""
+	if u.cfg != nil {
+		kind = u.svc().StandardOutput
+	}
+	// Init holds these already.
+	for _, f := range m.inh.files(u.name) {
+		m.readLog(u, f, m.mirror(kind))
+	}
+}
 
 func (u *service) describe(m *Manager, st *UnitStatus) {
 	st.MainPID, st.Status, st.Cgroup = u.mainPID, u.statusText, u.cgroup

@@ -149,7 +149,7 @@ func (u *socket) resume(m *Manager) {
 	if u.state != Active || u.cfg == nil {
 		return
 	}
-	if files := m.inh.socketFiles(u.name); len(files) > 0 {
+	if files := m.inh.files(u.name); len(files) > 0 {
 		st := &listeners{files: files}
 		name := u.cfg.Socket.FileDescriptorName
 		if name == "" {

@@ -434,7 +434,9 @@ func (m *Manager) watchAdopted(pid int, fd int) {
 	}
 }
 
-func (in *inherited) socketFiles(name string) []*os.File {
+// files are the descriptors kept under name: a socket unit's listeners,
+// a service's capture pipes.
+func (in *inherited) files(name string) []*os.File {
 	if in == nil {
 		return nil
 	}

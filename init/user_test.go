@@ -437,3 +437,38 @@ func TestExitWhileNoCoreRuns(t *testing.T) {
 		t.Fatalf("exit status not carried over:\n%s", s.console())
 	}
 }
+
+// TestServiceLogSurvivesCrash: a service that keeps writing to its
+// captured output is not killed by a manager crash or a daemon-reexec
+// (no broken pipe, even
+// with SIGPIPE at its default action), and what it writes afterwards
+// reaches the new manager's log.
+func TestServiceLogSurvivesCrash(t *testing.T) {
+	s := startSupervised(t, map[string]string{
+		"talk.service": "[Service]\nExecStart = \"/bin/sh -c 'i=0; while :; do i=$((i+1)); echo tick$i; sleep 0.05; done'\"\nIgnoreSIGPIPE = false\n[Install]\nWantedBy = [\"default.target\"]\n",
+	}, "0")
+	s.waitFor(func() bool { return s.units()["talk.service"].Active == "active" }, "talk.service active")
+	pid := s.units()["talk.service"].MainPID
+	for i := 0; i < 3; i++ {
+		syscall.Kill(s.corePID(), syscall.SIGKILL)
+		time.Sleep(300 * time.Millisecond)
+		s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "manager back")
+	}
+	// A hot upgrade hands the pipes over as well.
+	if _, err := s.call("daemon-reexec"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	s.waitFor(func() bool { _, err := s.call("ping"); return err == nil }, "manager re-executed")
+	time.Sleep(300 * time.Millisecond)
+	if got := s.units()["talk.service"]; got.MainPID != pid || got.Active != "active" {
+		t.Fatalf("talk.service after the crashes: %+v, want pid %d active", got, pid)
+	}
+	r, err := s.call("log", "talk.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Out, "tick") {
+		t.Fatalf("no output captured after the crashes: %q", r.Out)
+	}
+}

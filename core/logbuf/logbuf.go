@@ -71,10 +71,18 @@ func (r *Ring) Capture(name string, mirror io.Writer) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("logbuf: capture %s: %w", name, err)
 	}
+	r.Attach(name, pr, mirror, nil)
+	return pw, nil
+}
+
+// Attach reads lines from pr, the read end of a pipe some process writes
+// to, as Capture does, until end of file; then it closes pr and calls
+// done, if not nil. A manager that was restarted uses it to take over the
+// pipes of processes it did not start.
+func (r *Ring) Attach(name string, pr *os.File, mirror io.Writer, done func()) {
 	r.captures.Add(1)
 	go func() {
 		defer r.captures.Done()
-		defer pr.Close()
 		var prefix []byte
 		if mirror != nil {
 			prefix = []byte(name + ": ")
@@ -89,8 +97,11 @@ func (r *Ring) Capture(name string, mirror io.Writer) (*os.File, error) {
 			}
 		}
 		s.flush()
+		pr.Close()
+		if done != nil {
+			done()
+		}
 	}()
-	return pw, nil
 }
 
 // Wait blocks until every capture started so far has reached end of
