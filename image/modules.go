@@ -240,24 +240,34 @@ func moduleCompression(rel string) Compression {
 	return ""
 }
 
-// kernelDecompression reads the configuration of the kernel whose module
-// tree is dir (lib/modules/VERSION) from boot/config-VERSION beside lib, as
-// Debian's packages and scripts/fetch-kernel lay them out, and returns the
-// one compression the kernel decompresses modules of itself
-// (CONFIG_MODULE_DECOMPRESS with the CONFIG_MODULE_COMPRESS_* it was built
-// for), or "" when it decompresses none or its configuration is not
-// there. how says which, for the build's log.
-func kernelDecompression(dir string) (c Compression, how string) {
+// kernelConfig reads the configuration of the kernel whose module tree is
+// dir (lib/modules/VERSION) from boot/config-VERSION beside lib, as
+// Debian's packages and scripts/fetch-kernel lay them out: the options
+// set to y, and the file's path.
+func kernelConfig(dir string) (map[string]bool, string, error) {
 	cfg := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(dir))), "boot", "config-"+filepath.Base(dir))
 	data, err := os.ReadFile(cfg)
 	if err != nil {
-		return "", "no kernel configuration at " + cfg
+		return nil, cfg, fmt.Errorf("kernel configuration: %w", err)
 	}
 	set := make(map[string]bool)
 	for _, line := range strings.Split(string(data), "\n") {
 		if k, ok := strings.CutSuffix(strings.TrimSpace(line), "=y"); ok {
 			set[k] = true
 		}
+	}
+	return set, cfg, nil
+}
+
+// kernelDecompression returns the one compression the kernel of the
+// module tree dir decompresses modules of itself (CONFIG_MODULE_DECOMPRESS
+// with the CONFIG_MODULE_COMPRESS_* it was built for), or "" when it
+// decompresses none or its configuration is not there. how says which,
+// for the build's log.
+func kernelDecompression(dir string) (c Compression, how string) {
+	set, cfg, err := kernelConfig(dir)
+	if err != nil {
+		return "", "no kernel configuration at " + cfg
 	}
 	if !set["CONFIG_MODULE_DECOMPRESS"] {
 		return "", "the kernel does not decompress modules (" + filepath.Base(cfg) + ")"

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -603,4 +604,41 @@ func archiveFile(t *testing.T, p, name string) string {
 		t.Fatalf("%s in %s: found %v, %v", name, p, found, err)
 	}
 	return string(out)
+}
+
+// TestBuildXZFilter: an xz image gets the BCJ filter of the board's code
+// only when the kernel's configuration says its decoder has it.
+func TestBuildXZFilter(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("no xz program: the built-in encoder has no filters")
+	}
+	smbox := fakeELF(t, "smbox", elf.EM_X86_64, elf.ELFCLASS64, "")
+	b := testBoard(t, board.Modules{Names: []string{"virtio_net"}})
+	for _, tt := range []struct {
+		name, config string
+		filter       bool
+	}{
+		{"decoder built", "CONFIG_XZ_DEC_X86=y\nCONFIG_XZ_DEC_BCJ=y\n", true},
+		{"decoder not built", "# CONFIG_XZ_DEC_X86 is not set\n", false},
+		{"no configuration", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := fakeModuleTree(t, elf.EM_X86_64)
+			if tt.config != "" {
+				writeFile(t, filepath.Join(dir, "..", "..", "..", "boot", "config-6.1.0-test-amd64"), tt.config, 0o644)
+			}
+			out := filepath.Join(t.TempDir(), "initramfs.cpio.xz")
+			var log bytes.Buffer
+			if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithUnits(""),
+				WithCompression(XZ), WithKernelModules(dir), WithProgress(&log)); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(log.String(), "--x86"); got != tt.filter {
+				t.Errorf("x86 filter %v, want %v; log:\n%s", got, tt.filter, log.String())
+			}
+			if _, ok := entryMap(t, out)["bin/smbox"]; !ok {
+				t.Error("the archive does not read back")
+			}
+		})
+	}
 }
