@@ -1,8 +1,6 @@
 package core
 
 import (
-	"bytes"
-	"encoding/gob"
 	"errors"
 	"hash/fnv"
 	"io/fs"
@@ -12,10 +10,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sysmaster-go/sysmaster/core/bincode"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// The decoded units are cached next to the state records, keyed by a
+// The decoded units are cached next to the state records (bincode: the
+// cache is only read by the binary that wrote it, see Binary), keyed by a
 // digest of every file's name, size, time and link target under the unit
 // directories (and the hostname, for %H): a restarted manager skips decoding the TOML again unless
 // something there changed.
@@ -99,7 +99,7 @@ func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]erro
 	readCache := func() *unitCache {
 		var c unitCache
 		data, err := os.ReadFile(m.cachePath())
-		if err == nil && gob.NewDecoder(bytes.NewReader(data)).Decode(&c) == nil &&
+		if err == nil && bincode.Unmarshal(data, &c) == nil &&
 			c.Good != nil && c.Binary == bin && slices.Equal(c.Dirs, m.cfg.UnitDirs) {
 			return &c
 		}
@@ -137,10 +137,9 @@ func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]erro
 	for n, e := range bad {
 		c.Bad[n] = e.Error()
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&c); err == nil {
+	if data, err := bincode.Marshal(&c); err == nil {
 		tmp := m.cachePath() + ".new"
-		if os.MkdirAll(m.cfg.StateDir, 0o755) == nil && os.WriteFile(tmp, buf.Bytes(), 0o600) == nil {
+		if os.MkdirAll(m.cfg.StateDir, 0o755) == nil && os.WriteFile(tmp, data, 0o600) == nil {
 			_ = os.Rename(tmp, m.cachePath())
 		}
 	}
