@@ -463,7 +463,7 @@ func (o *options) compressOptions(b *board.Board, comp Compression) []CompressOp
 	if comp != XZ || o.kmods == "" {
 		return nil
 	}
-	cfg, _, err := kernelConfig(o.kmods)
+	cfg, _, err := KernelConfig(o.kmods)
 	if err != nil {
 		return nil
 	}

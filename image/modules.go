@@ -240,11 +240,11 @@ func moduleCompression(rel string) Compression {
 	return ""
 }
 
-// kernelConfig reads the configuration of the kernel whose module tree is
+// KernelConfig reads the configuration of the kernel whose module tree is
 // dir (lib/modules/VERSION) from boot/config-VERSION beside lib, as
 // Debian's packages and scripts/fetch-kernel lay them out: the options
 // set to y, and the file's path.
-func kernelConfig(dir string) (map[string]bool, string, error) {
+func KernelConfig(dir string) (map[string]bool, string, error) {
 	cfg := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(dir))), "boot", "config-"+filepath.Base(dir))
 	data, err := os.ReadFile(cfg)
 	if err != nil {
@@ -265,7 +265,7 @@ func kernelConfig(dir string) (map[string]bool, string, error) {
 // decompresses none or its configuration is not there. how says which,
 // for the build's log.
 func kernelDecompression(dir string) (c Compression, how string) {
-	set, cfg, err := kernelConfig(dir)
+	set, cfg, err := KernelConfig(dir)
 	if err != nil {
 		return "", "no kernel configuration at " + cfg
 	}
