@@ -153,9 +153,12 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 		return zr, c, nil
 	case XZ:
 		// ulikunitz/xz reads LZMA2 alone; xz(1) also reads the BCJ filters
-		// our xz archives carry when it wrote them.
-		if tool, err := exec.LookPath("xz"); err == nil {
-			return xzToolReader(tool, br)
+		// our xz archives carry when it wrote them. Plain streams (every
+		// .ko.xz a kernel ships) stay in process.
+		if head, _ := br.Peek(xzHeadSize); xzFilterChain(head) {
+			if tool, err := exec.LookPath("xz"); err == nil {
+				return xzToolReader(tool, br)
+			}
 		}
 		zr, err := xz.NewReader(br)
 		if err != nil {

@@ -249,3 +249,40 @@ func TestXZFilterFor(t *testing.T) {
 		t.Errorf("riscv64 = %q", got)
 	}
 }
+
+func TestXZFilterChain(t *testing.T) {
+	var raw bytes.Buffer
+	if _, err := bigTree(t).WriteCPIO(&raw, time.Unix(42, 0)); err != nil {
+		t.Fatal(err)
+	}
+	compress := func(opts ...CompressOption) []byte {
+		var buf bytes.Buffer
+		zw, err := NewCompressor(&buf, XZ, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := zw.Write(raw.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	if xzFilterChain(compress(WithXZTool("none"))) {
+		t.Error("the built-in encoder's stream has a filter chain")
+	}
+	if xzFilterChain(nil) || xzFilterChain([]byte("short")) {
+		t.Error("a short head has a filter chain")
+	}
+	tool, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skip("no xz program")
+	}
+	if xzFilterChain(compress(WithXZTool(tool))) {
+		t.Error("xz without a filter: a filter chain")
+	}
+	if !xzFilterChain(compress(WithXZTool(tool), WithXZFilter("x86"))) {
+		t.Error("xz --x86: no filter chain")
+	}
+}

@@ -174,6 +174,19 @@ func compressedBy(zw io.WriteCloser) string {
 	return ""
 }
 
+// xzHeadSize is enough of an xz stream for its first block's header: the
+// stream header (12 bytes) and a block header (at most 1024).
+const xzHeadSize = 12 + 1024
+
+// xzFilterChain reports whether the first block of the xz stream that
+// head starts has more than one filter, as LZMA2 behind a BCJ filter.
+func xzFilterChain(head []byte) bool {
+	if len(head) < 14 || head[12] == 0 { // no block: the index follows
+		return false
+	}
+	return head[13]&0x03 != 0 // block flags: the number of filters - 1
+}
+
 // xzToolReader decompresses r with the xz program.
 func xzToolReader(tool string, r io.Reader) (io.ReadCloser, Compression, error) {
 	cmd := exec.Command(tool, "--decompress", "--stdout", "--quiet", "--single-stream")
