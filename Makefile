@@ -23,10 +23,10 @@ setup:
 image: smimage
 	$(OUT)/smimage build --board $(BOARD) \
 		--busybox cache \
-		-o $(OUT)/$(BOARD)/initramfs.cpio.gz --compress gzip
+		-o $(OUT)/$(BOARD)/initramfs.cpio.zst --compress zstd
 
 run: setup image
-	$(OUT)/smimage boot --board $(BOARD) $(OUT)/$(BOARD)/initramfs.cpio.gz
+	$(OUT)/smimage boot --board $(BOARD) $(OUT)/$(BOARD)/initramfs.cpio.zst
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

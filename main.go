@@ -10,16 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/sysmaster-go/sysmaster/core"
-	"github.com/sysmaster-go/sysmaster/core/execute"
-	"github.com/sysmaster-go/sysmaster/core/notify"
-	"github.com/sysmaster-go/sysmaster/core/sctl"
-	"github.com/sysmaster-go/sysmaster/exts/devmaster"
-	"github.com/sysmaster-go/sysmaster/exts/fsck"
-	"github.com/sysmaster-go/sysmaster/exts/identity"
-	"github.com/sysmaster-go/sysmaster/exts/kmod"
-	"github.com/sysmaster-go/sysmaster/exts/network"
-	"github.com/sysmaster-go/sysmaster/exts/randomseed"
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 	"github.com/sysmaster-go/sysmaster/init/pages"
 )
@@ -27,27 +17,18 @@ import (
 // An applet is one on-board program.
 type applet func(args []string) int
 
+// applets is the table of this build. init is always there; the other
+// sets can be left out with build tags (applets_*.go), for a smaller
+// smbox on a board that runs without them: smbox_nocore, smbox_nodevmaster,
+// smbox_nokmod, smbox_nonetwork, smbox_noexts.
 func applets() map[string]applet {
-	return map[string]applet{
-		"init":        pid1.Main,
-		"sysmaster":   resident(core.Main),
-		"sctl":        sctl.Main,
-		"poweroff":    sctl.Power("poweroff"),
-		"reboot":      sctl.Power("reboot"),
-		"halt":        sctl.Power("halt"),
-		"notify":      notify.Main,
-		"modprobe":    kmod.Main,
-		"devmaster":   resident(devmaster.Main),
-		"devctl":      devmaster.CtlMain,
-		"netmaster":   resident(network.Main),
-		"netctl":      network.CtlMain,
-		"fsck":        fsck.Main,
-		"identity":    identity.Main,
-		"random-seed": randomseed.Main,
-		// The service manager runs this first when a service needs settings
-		// that must be applied between fork and exec.
-		execute.HelperName: execute.Main,
-	}
+	t := map[string]applet{"init": pid1.Main}
+	coreApplets(t)
+	devmasterApplets(t)
+	kmodApplets(t)
+	networkApplets(t)
+	extApplets(t)
+	return t
 }
 
 // resident marks a daemon that stays up for the life of the board: it maps

@@ -134,6 +134,98 @@ func BenchmarkSmboxSize(b *testing.B) {
 	}
 }
 
+// appletSets are the builds of smbox measured by BenchmarkSmboxAppletSets,
+// from init alone to everything, with the applets each must list and the
+// packages each must leave out.
+var appletSets = []struct {
+	name    string
+	tags    string
+	applets string
+	without []string
+}{
+	{"init", "smbox_nocore,smbox_nodevmaster,smbox_nokmod,smbox_nonetwork,smbox_noexts", "init",
+		[]string{"core", "core/sctl", "exts/devmaster", "exts/kmod", "exts/network", "exts/fsck"}},
+	{"init+core+sctl", "smbox_nodevmaster,smbox_nokmod,smbox_nonetwork,smbox_noexts",
+		"halt init notify poweroff reboot sctl sm-exec sysmaster",
+		[]string{"exts/devmaster", "exts/kmod", "exts/network", "exts/fsck", "exts/identity", "exts/randomseed"}},
+	{"+devmaster+modprobe", "smbox_nonetwork,smbox_noexts",
+		"devctl devmaster halt init modprobe notify poweroff reboot sctl sm-exec sysmaster",
+		[]string{"exts/network", "exts/fsck", "exts/identity", "exts/randomseed"}},
+	{"+network", "smbox_noexts",
+		"devctl devmaster halt init modprobe netctl netmaster notify poweroff reboot sctl sm-exec sysmaster",
+		[]string{"exts/fsck", "exts/identity", "exts/randomseed"}},
+	{"everything", "",
+		"devctl devmaster fsck halt identity init modprobe netctl netmaster notify poweroff random-seed reboot sctl sm-exec sysmaster",
+		nil},
+}
+
+// TestAppletSets checks that each set's build tags leave its packages
+// out, and that a build of each set lists exactly its applets.
+func TestAppletSets(t *testing.T) {
+	for _, set := range appletSets {
+		t.Run(set.name, func(t *testing.T) {
+			cmd := exec.Command("go", "list", "-deps", "-tags", set.tags, ".")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			deps := map[string]bool{}
+			for _, p := range strings.Fields(string(out)) {
+				deps[p] = true
+			}
+			for _, p := range set.without {
+				if deps["github.com/sysmaster-go/sysmaster/"+p] {
+					t.Errorf("links %s", p)
+				}
+			}
+			if testing.Short() {
+				return
+			}
+			bin := filepath.Join(t.TempDir(), "smbox")
+			build := exec.Command("go", "build", "-tags", set.tags, "-o", bin, ".")
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			list, err := exec.Command(bin, "--list").Output()
+			if err != nil {
+				t.Fatalf("smbox --list: %v", err)
+			}
+			if got := strings.Join(strings.Fields(string(list)), " "); got != set.applets {
+				t.Errorf("applets %q, want %q", got, set.applets)
+			}
+		})
+	}
+}
+
+// BenchmarkSmboxAppletSets reports the size of smbox, built as images
+// carry it, for each applet set.
+func BenchmarkSmboxAppletSets(b *testing.B) {
+	dir := b.TempDir()
+	for _, arch := range []string{"amd64", "arm64"} {
+		for _, set := range appletSets {
+			b.Run(arch+"/"+set.name, func(b *testing.B) {
+				out := filepath.Join(dir, "smbox-"+arch)
+				var size int64
+				for i := 0; i < b.N; i++ {
+					cmd := exec.Command("go", "build", "-tags", set.tags, "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+					cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+					if msg, err := cmd.CombinedOutput(); err != nil {
+						b.Fatalf("go build: %v\n%s", err, msg)
+					}
+					st, err := os.Stat(out)
+					if err != nil {
+						b.Fatal(err)
+					}
+					size = st.Size()
+				}
+				b.ReportMetric(float64(size), "smbox-bytes")
+			})
+		}
+	}
+}
+
 // TestNoHostPackages keeps host-only code out of smbox: the image builder,
 // QEMU, disk images (go-diskfs) and u-root's device tree writer are for
 // smimage alone.

@@ -94,7 +94,7 @@ type Manager struct {
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
 	devLinks     map[string][]string     // device /sys path -> the device units it stands for
 	prefetch     chan *prefetched        // the previous process's state, being read
-	verifyKey    *[32]byte               // digest of the unit files a cache was taken for
+	verifyKey    *[16]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
 	lastJobID    int
 	orderGen     int              // bumped when the ordering between jobs may have changed

@@ -1,10 +1,8 @@
 package core
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/gob"
 	"errors"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,10 +10,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sysmaster-go/sysmaster/core/bincode"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
-// The decoded units are cached next to the state records, keyed by a
+// The decoded units are cached next to the state records (bincode: the
+// cache is only read by the binary that wrote it, see Binary), keyed by a
 // digest of every file's name, size, time and link target under the unit
 // directories (and the hostname, for %H): a restarted manager skips decoding the TOML again unless
 // something there changed.
@@ -25,7 +25,7 @@ import (
 // the directories once it is up (reloading if they changed), so recovery
 // does not wait for a walk of every unit file.
 type unitCache struct {
-	Key    [32]byte
+	Key    [16]byte
 	Binary string // the manager's binary: another one may decode differently
 	Dirs   []string
 	Good   map[string]*units.Unit
@@ -50,8 +50,10 @@ func (m *Manager) cachePath() string { return filepath.Join(m.cfg.StateDir, "uni
 // unitDirsKey digests what decoding the unit directories depends on. It
 // runs at every start of the manager, so it writes to the hash without
 // formatting.
-func unitDirsKey(dirs []string) [32]byte {
-	h := sha256.New()
+// FNV-1a: it tells a changed tree from an unchanged one; an attacker who
+// can write the unit directories needs no collision.
+func unitDirsKey(dirs []string) [16]byte {
+	h := fnv.New128a()
 	host, _ := os.Hostname() // %H expands to it
 	b := append(append([]byte("host "), host...), '\n')
 	for _, dir := range dirs {
@@ -84,7 +86,7 @@ func unitDirsKey(dirs []string) [32]byte {
 		})
 	}
 	h.Write(b)
-	var k [32]byte
+	var k [16]byte
 	copy(k[:], h.Sum(nil))
 	return k
 }
@@ -97,7 +99,7 @@ func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]erro
 	readCache := func() *unitCache {
 		var c unitCache
 		data, err := os.ReadFile(m.cachePath())
-		if err == nil && gob.NewDecoder(bytes.NewReader(data)).Decode(&c) == nil &&
+		if err == nil && bincode.Unmarshal(data, &c) == nil &&
 			c.Good != nil && c.Binary == bin && slices.Equal(c.Dirs, m.cfg.UnitDirs) {
 			return &c
 		}
@@ -110,7 +112,7 @@ func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]erro
 		}
 		return c.Good, bad, nil
 	}
-	var key [32]byte
+	var key [16]byte
 	if trust {
 		if c := readCache(); c != nil {
 			m.verifyKey = &c.Key
@@ -135,10 +137,9 @@ func (m *Manager) loadUnits(trust bool) (map[string]*units.Unit, map[string]erro
 	for n, e := range bad {
 		c.Bad[n] = e.Error()
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&c); err == nil {
+	if data, err := bincode.Marshal(&c); err == nil {
 		tmp := m.cachePath() + ".new"
-		if os.MkdirAll(m.cfg.StateDir, 0o755) == nil && os.WriteFile(tmp, buf.Bytes(), 0o600) == nil {
+		if os.MkdirAll(m.cfg.StateDir, 0o755) == nil && os.WriteFile(tmp, data, 0o600) == nil {
 			_ = os.Rename(tmp, m.cachePath())
 		}
 	}
@@ -164,7 +165,7 @@ func (m *Manager) checkUnitFiles() {
 // unit files.
 const verifyDelay = 500 * time.Millisecond
 
-func (m *Manager) verifyUnitFiles(dirs []string, want [32]byte) {
+func (m *Manager) verifyUnitFiles(dirs []string, want [16]byte) {
 	if unitDirsKey(dirs) != want {
 		m.post(func() {
 			m.logf("unit files changed while the manager was down; reloading")

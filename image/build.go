@@ -300,7 +300,7 @@ func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", b.Name, err)
 	}
-	files, raw, err := writeCompressed(cf, t, comp, mtime)
+	files, raw, by, err := writeCompressed(cf, t, comp, mtime, o.compressOptions(b, comp)...)
 	if err == nil {
 		err = cf.Close()
 	} else {
@@ -308,6 +308,9 @@ func Build(ctx context.Context, b *board.Board, out string, opts ...Option) (*Re
 	}
 	if err != nil {
 		return nil, fmt.Errorf("build %s: writing the initramfs: %w", b.Name, err)
+	}
+	if by != "" {
+		o.logf("%s: %s", comp, by)
 	}
 	fi, err := os.Stat(in.Initramfs)
 	if err != nil {
@@ -438,19 +441,36 @@ func commitTree(dst, out string) (int64, error) {
 	return size, nil
 }
 
-func writeCompressed(w io.Writer, t *Tree, comp Compression, mtime time.Time) (int, int64, error) {
-	zw, err := NewCompressor(w, comp)
+func writeCompressed(w io.Writer, t *Tree, comp Compression, mtime time.Time, opts ...CompressOption) (files int, raw int64, by string, err error) {
+	zw, err := NewCompressor(w, comp, opts...)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
-	files, raw, err := t.writeArchive(zw, mtime)
+	files, raw, err = t.writeArchive(zw, mtime)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	if err := zw.Close(); err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", comp, err)
+		return 0, 0, "", fmt.Errorf("%s: %w", comp, err)
 	}
-	return files, raw, nil
+	return files, raw, compressedBy(zw), nil
+}
+
+// compressOptions picks xz's BCJ filter for the board's machine code when
+// the kernel's configuration (beside its module tree) says its decoder
+// has it.
+func (o *options) compressOptions(b *board.Board, comp Compression) []CompressOption {
+	if comp != XZ || o.kmods == "" {
+		return nil
+	}
+	cfg, _, err := KernelConfig(o.kmods)
+	if err != nil {
+		return nil
+	}
+	if f := XZFilterFor(b.Arch, cfg); f != "" {
+		return []CompressOption{WithXZFilter(f)}
+	}
+	return nil
 }
 
 // layout assembles the image's tree.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -66,7 +67,7 @@ func (c Compression) Ext() string {
 // NewCompressor returns a writer that compresses into w. Every kind is
 // deterministic: the same input gives the same bytes. Closing it flushes
 // the stream but does not close w.
-func NewCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
+func NewCompressor(w io.Writer, c Compression, opts ...CompressOption) (io.WriteCloser, error) {
 	switch c {
 	case None:
 		return nopCloser{w}, nil
@@ -78,12 +79,11 @@ func NewCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 		}
 		return zw, nil
 	case XZ:
-		// The kernel's xz decoder checks CRC32 only; CRC64 fails to boot.
-		zw, err := xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(w)
-		if err != nil {
-			return nil, fmt.Errorf("xz: %w", err)
+		var o compressOptions
+		for _, opt := range opts {
+			opt(&o)
 		}
-		return zw, nil
+		return &xzWriter{w: w, filter: o.xzFilter, tool: o.xzTool()}, nil
 	case Zstd:
 		// One goroutine, so block boundaries never depend on scheduling.
 		zw, err := zstd.NewWriter(w,
@@ -152,11 +152,19 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 		}
 		return zr, c, nil
 	case XZ:
+		// ulikunitz/xz reads LZMA2 alone; xz(1) also reads the BCJ filters
+		// our xz archives carry when it wrote them. Plain streams (every
+		// .ko.xz a kernel ships) stay in process.
+		if head, _ := br.Peek(xzHeadSize); xzFilterChain(head) {
+			if tool, err := exec.LookPath("xz"); err == nil {
+				return xzToolReader(tool, br)
+			}
+		}
 		zr, err := xz.NewReader(br)
 		if err != nil {
 			return nil, c, fmt.Errorf("xz: %w", err)
 		}
-		return io.NopCloser(zr), c, nil
+		return io.NopCloser(xzFilterHint{zr}), c, nil
 	case Zstd:
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {

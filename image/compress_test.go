@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -139,5 +141,148 @@ func TestParseCompression(t *testing.T) {
 	}
 	if _, err := NewCompressor(io.Discard, "bzip2"); err == nil {
 		t.Error("NewCompressor(bzip2): no error")
+	}
+}
+
+// TestXZEncoders: the built-in encoder and the xz program (with and
+// without a BCJ filter) each give a stream that reads back, the same bytes
+// twice, a CRC32 check and a dictionary no larger than the input needs.
+func TestXZEncoders(t *testing.T) {
+	var raw bytes.Buffer
+	if _, err := bigTree(t).WriteCPIO(&raw, time.Unix(42, 0)); err != nil {
+		t.Fatal(err)
+	}
+	tool, err := exec.LookPath("xz")
+	tests := []struct {
+		name   string
+		opts   []CompressOption
+		by     string
+		filter bool
+	}{
+		{"built-in", []CompressOption{WithXZTool("none")}, "built-in encoder", false},
+		{"xz program", []CompressOption{WithXZTool(tool)}, "--lzma2=preset=9e,dict=1024KiB", false},
+		{"xz program, x86 filter", []CompressOption{WithXZTool(tool), WithXZFilter("x86")}, "--x86 --lzma2=preset=9e,dict=1024KiB", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name != "built-in" && err != nil {
+				t.Skip("no xz program")
+			}
+			compress := func() ([]byte, string) {
+				var buf bytes.Buffer
+				zw, err := NewCompressor(&buf, XZ, tt.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := zw.Write(raw.Bytes()); err != nil {
+					t.Fatal(err)
+				}
+				if err := zw.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return buf.Bytes(), compressedBy(zw)
+			}
+			out, by := compress()
+			if again, _ := compress(); !bytes.Equal(out, again) {
+				t.Error("two compressions of the same input differ")
+			}
+			if !strings.Contains(by, tt.by) {
+				t.Errorf("compressed by %q, want it to say %q", by, tt.by)
+			}
+			// Stream flags: byte 7 is the check, 0x01 CRC32.
+			if !bytes.HasPrefix(out, []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 0x01}) {
+				t.Errorf("header % x", out[:8])
+			}
+			rc, _, err := Decompress(bytes.NewReader(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(back, raw.Bytes()) {
+				t.Errorf("read back %d bytes of %d: %v", len(back), raw.Len(), err)
+			}
+			if tool == "" {
+				return
+			}
+			// What the kernel's decoder will see: the filter chain and the
+			// dictionary it allocates.
+			f := filepath.Join(t.TempDir(), "a.xz")
+			if err := os.WriteFile(f, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			list, err := exec.Command(tool, "--list", "--verbose", "--verbose", f).Output()
+			if err != nil {
+				t.Fatalf("xz --list: %v", err)
+			}
+			if got := strings.Contains(string(list), "--x86"); got != tt.filter {
+				t.Errorf("x86 filter %v, want %v:\n%s", got, tt.filter, list)
+			}
+			if !strings.Contains(string(list), "dict=1MiB") {
+				t.Errorf("dictionary is not 1 MiB:\n%s", list)
+			}
+		})
+	}
+}
+
+func TestXZDict(t *testing.T) {
+	for _, tt := range []struct{ n, want int }{
+		{0, 1 << 20}, {1 << 20, 1 << 20}, {1<<20 + 1, 3 << 19}, {9070452, 12 << 20},
+		{16 << 20, 16 << 20}, {1 << 30, 64 << 20},
+	} {
+		if got := xzDict(tt.n); got != tt.want {
+			t.Errorf("xzDict(%d) = %d, want %d", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestXZFilterFor(t *testing.T) {
+	cfg := map[string]bool{"CONFIG_XZ_DEC_X86": true, "CONFIG_XZ_DEC_ARM": true}
+	for _, tt := range []struct{ arch, want string }{
+		{"amd64", "x86"}, {"arm", "arm"}, {"arm64", ""}, {"riscv64", ""}, {"mips", ""},
+	} {
+		if got := XZFilterFor(tt.arch, cfg); got != tt.want {
+			t.Errorf("XZFilterFor(%s) = %q, want %q", tt.arch, got, tt.want)
+		}
+	}
+	if got := XZFilterFor("riscv64", map[string]bool{"CONFIG_XZ_DEC_RISCV": true}); got != "riscv" {
+		t.Errorf("riscv64 = %q", got)
+	}
+}
+
+func TestXZFilterChain(t *testing.T) {
+	var raw bytes.Buffer
+	if _, err := bigTree(t).WriteCPIO(&raw, time.Unix(42, 0)); err != nil {
+		t.Fatal(err)
+	}
+	compress := func(opts ...CompressOption) []byte {
+		var buf bytes.Buffer
+		zw, err := NewCompressor(&buf, XZ, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := zw.Write(raw.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	if xzFilterChain(compress(WithXZTool("none"))) {
+		t.Error("the built-in encoder's stream has a filter chain")
+	}
+	if xzFilterChain(nil) || xzFilterChain([]byte("short")) {
+		t.Error("a short head has a filter chain")
+	}
+	tool, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skip("no xz program")
+	}
+	if xzFilterChain(compress(WithXZTool(tool))) {
+		t.Error("xz without a filter: a filter chain")
+	}
+	if !xzFilterChain(compress(WithXZTool(tool), WithXZFilter("x86"))) {
+		t.Error("xz --x86: no filter chain")
 	}
 }

@@ -206,6 +206,80 @@ func (t *moduleTree) all() ([]*kmodule, error) {
 	return out, nil
 }
 
+// readModuleFile returns the module file rel under dir, decompressed.
+func readModuleFile(dir, rel string) ([]byte, error) {
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("module: %w", err)
+	}
+	defer f.Close()
+	zr, _, err := Decompress(f)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", p, err)
+	}
+	defer zr.Close()
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: decompressing: %w", p, err)
+	}
+	return data, nil
+}
+
+// moduleCompression is the compression a module file's name says, or ""
+// for a plain .ko.
+func moduleCompression(rel string) Compression {
+	switch path.Ext(rel) {
+	case ".xz":
+		return XZ
+	case ".zst":
+		return Zstd
+	case ".gz":
+		return Gzip
+	}
+	return ""
+}
+
+// KernelConfig reads the configuration of the kernel whose module tree is
+// dir (lib/modules/VERSION) from boot/config-VERSION beside lib, as
+// Debian's packages and scripts/fetch-kernel lay them out: the options
+// set to y, and the file's path.
+func KernelConfig(dir string) (map[string]bool, string, error) {
+	cfg := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(dir))), "boot", "config-"+filepath.Base(dir))
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("kernel configuration: %w", err)
+	}
+	set := make(map[string]bool)
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, ok := strings.CutSuffix(strings.TrimSpace(line), "=y"); ok {
+			set[k] = true
+		}
+	}
+	return set, cfg, nil
+}
+
+// kernelDecompression returns the one compression the kernel of the
+// module tree dir decompresses modules of itself (CONFIG_MODULE_DECOMPRESS
+// with the CONFIG_MODULE_COMPRESS_* it was built for), or "" when it
+// decompresses none or its configuration is not there. how says which,
+// for the build's log.
+func kernelDecompression(dir string) (c Compression, how string) {
+	set, cfg, err := KernelConfig(dir)
+	if err != nil {
+		return "", "no kernel configuration at " + cfg
+	}
+	if !set["CONFIG_MODULE_DECOMPRESS"] {
+		return "", "the kernel does not decompress modules (" + filepath.Base(cfg) + ")"
+	}
+	for k, c := range map[string]Compression{"CONFIG_MODULE_COMPRESS_XZ": XZ, "CONFIG_MODULE_COMPRESS_ZSTD": Zstd, "CONFIG_MODULE_COMPRESS_GZIP": Gzip} {
+		if set[k] {
+			return c, "the kernel decompresses only " + string(c) + " (" + filepath.Base(cfg) + ")"
+		}
+	}
+	return "", "the kernel decompresses no module format (" + filepath.Base(cfg) + ")"
+}
+
 // readModule reads the modinfo of the module file rel under dir and checks
 // that it was built for goarch.
 func readModule(dir, rel, goarch string) (*kmodule, error) {
@@ -216,15 +290,10 @@ func readModule(dir, rel, goarch string) (*kmodule, error) {
 	}
 	defer f.Close()
 	var r io.ReaderAt = f
-	if !strings.HasSuffix(rel, ".ko") {
-		zr, _, err := Decompress(f)
+	if moduleCompression(rel) != "" {
+		data, err := readModuleFile(dir, rel)
 		if err != nil {
-			return nil, fmt.Errorf("module %s: %w", p, err)
-		}
-		data, err := io.ReadAll(zr)
-		zr.Close()
-		if err != nil {
-			return nil, fmt.Errorf("module %s: decompressing: %w", p, err)
+			return nil, err
 		}
 		r = bytes.NewReader(data)
 	}
@@ -537,6 +606,31 @@ func addKernelModules(t *Tree, b *board.Board, dir string, logf func(string, ...
 	if err != nil {
 		return err
 	}
+	// A module the kernel cannot decompress itself goes in decompressed:
+	// smbox's modprobe carries no decoders, and the archive's own
+	// compression does better on the plain ELF than on a stream already
+	// compressed.
+	inKernel, how := kernelDecompression(dir)
+	var plain []string
+	data := make(map[string][]byte)
+	for i, m := range mods {
+		c := moduleCompression(m.rel)
+		if c == "" || c == inKernel {
+			continue
+		}
+		b, err := readModuleFile(dir, m.rel)
+		if err != nil {
+			return err
+		}
+		p := *m
+		p.rel = strings.TrimSuffix(m.rel, path.Ext(m.rel))
+		mods[i] = &p
+		data[p.rel] = b
+		plain = append(plain, m.name)
+	}
+	if len(plain) > 0 {
+		logf("decompressing %d kernel modules (%s): %s", len(plain), how, strings.Join(plain, " "))
+	}
 	dep, alias, softdep, err := moduleIndexes(mods)
 	if err != nil {
 		return fmt.Errorf("kernel modules in %s: %w", dir, err)
@@ -548,6 +642,12 @@ func addKernelModules(t *Tree, b *board.Board, dir string, logf func(string, ...
 	names := make([]string, len(mods))
 	for i, m := range mods {
 		names[i] = m.name
+		if b, ok := data[m.rel]; ok {
+			if err := t.AddFile(path.Join(root, m.rel), b, 0o644); err != nil {
+				return fmt.Errorf("kernel modules: %w", err)
+			}
+			continue
+		}
 		if err := t.AddHostFile(path.Join(root, m.rel), filepath.Join(dir, filepath.FromSlash(m.rel)), 0o644); err != nil {
 			return fmt.Errorf("kernel modules: %w", err)
 		}

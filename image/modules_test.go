@@ -6,7 +6,10 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,7 +84,7 @@ func writeKO(t *testing.T, dir, rel string, machine elf.Machine, info ...string)
 // compressed files, a dash in a file name and built-in modules.
 func fakeModuleTree(t *testing.T, machine elf.Machine) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "6.1.0-test-amd64")
+	dir := filepath.Join(t.TempDir(), "lib", "modules", "6.1.0-test-amd64")
 	mods := []struct {
 		rel  string
 		info []string
@@ -372,7 +375,6 @@ func TestBuildWithKernelModules(t *testing.T) {
 	m := entryMap(t, outs[0])
 	root := "lib/modules/6.1.0-test-amd64/"
 	for _, p := range []string{
-		"kernel/drivers/net/virtio_net.ko.xz", "kernel/drivers/char/hw_random/virtio-rng.ko.zst",
 		"kernel/drivers/net/net_failover.ko", "kernel/net/core/failover.ko",
 		"kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_ring.ko",
 		"modules.dep", "modules.alias", "modules.softdep", "modules.builtin", "modules.builtin.modinfo",
@@ -386,8 +388,12 @@ func TestBuildWithKernelModules(t *testing.T) {
 			t.Errorf("%s is in the image, but nothing asked for it", root+p)
 		}
 	}
-	if e := m[root+"kernel/drivers/net/virtio_net.ko.xz"]; e.Size != fileSize(t, filepath.Join(dir, "kernel/drivers/net/virtio_net.ko.xz")) {
-		t.Error("virtio_net.ko.xz is not copied as shipped")
+	// Without boot/config-VERSION beside the tree, nothing says the kernel
+	// decompresses modules: every compressed one goes in as plain ELF.
+	for _, p := range []string{"kernel/drivers/net/virtio_net.ko", "kernel/drivers/char/hw_random/virtio-rng.ko"} {
+		if _, ok := m[root+p]; !ok {
+			t.Errorf("%s: missing, the image must carry it decompressed", root+p)
+		}
 	}
 
 	t.Run("no tree", func(t *testing.T) {
@@ -422,13 +428,75 @@ func TestBuildWithKernelModules(t *testing.T) {
 	})
 }
 
-func fileSize(t *testing.T, p string) int64 {
+// TestKernelDecompressedModules: a compressed module stays as shipped when
+// the kernel's configuration says it decompresses that format itself, and
+// goes in decompressed (named .ko, in modules.dep too) when it does not.
+func TestKernelDecompressedModules(t *testing.T) {
+	smbox := fakeELF(t, "smbox", elf.EM_X86_64, elf.ELFCLASS64, "")
+	b := testBoard(t, board.Modules{Names: []string{"virtio_net", "virtio-rng", "virtio_blk"}})
+	tests := []struct {
+		name   string
+		config string // "" for no configuration file
+		kept   []string
+		plain  []string
+	}{
+		{"no configuration", "", nil, []string{"virtio_net", "virtio-rng", "virtio_blk"}},
+		{"no decompression", "CONFIG_MODULE_COMPRESS_XZ=y\n# CONFIG_MODULE_DECOMPRESS is not set\n", nil, []string{"virtio_net", "virtio-rng", "virtio_blk"}},
+		{"xz", "CONFIG_MODULE_COMPRESS_XZ=y\nCONFIG_MODULE_DECOMPRESS=y\n", []string{"virtio_net.ko.xz"}, []string{"virtio-rng", "virtio_blk"}},
+		{"zstd", "CONFIG_MODULE_DECOMPRESS=y\nCONFIG_MODULE_COMPRESS_ZSTD=y\n", []string{"virtio-rng.ko.zst"}, []string{"virtio_net", "virtio_blk"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := fakeModuleTree(t, elf.EM_X86_64)
+			if tt.config != "" {
+				writeFile(t, filepath.Join(dir, "..", "..", "..", "boot", "config-6.1.0-test-amd64"), tt.config, 0o644)
+			}
+			out := filepath.Join(t.TempDir(), "initramfs.cpio")
+			if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithUnits(""),
+				WithCompression(None), WithKernelModules(dir)); err != nil {
+				t.Fatal(err)
+			}
+			files := make(map[string]Entry)
+			for n, e := range entryMap(t, out) {
+				files[path.Base(n)] = e
+			}
+			for _, k := range tt.kept {
+				if _, ok := files[k]; !ok {
+					t.Errorf("%s not in the image as shipped", k)
+				}
+			}
+			for _, n := range tt.plain {
+				e, ok := files[n+".ko"]
+				if !ok {
+					t.Errorf("%s.ko not in the image", n)
+					continue
+				}
+				if want := int64(len(fakeKOFor(t, dir, n))); e.Size != want {
+					t.Errorf("%s.ko is %d bytes, want the decompressed %d", n, e.Size, want)
+				}
+			}
+			dep := archiveFile(t, out, "lib/modules/6.1.0-test-amd64/modules.dep")
+			for _, n := range tt.plain {
+				if !strings.Contains(dep, "/"+n+".ko:") {
+					t.Errorf("modules.dep does not list %s.ko:\n%s", n, dep)
+				}
+			}
+		})
+	}
+}
+
+// fakeKOFor returns the decompressed content of module name in dir.
+func fakeKOFor(t *testing.T, dir, name string) []byte {
 	t.Helper()
-	fi, err := os.Stat(p)
+	mt, err := openModuleTree(dir, "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fi.Size()
+	data, err := readModuleFile(dir, mt.files[strings.ReplaceAll(name, "-", "_")])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func TestKernelModulesDir(t *testing.T) {
@@ -509,6 +577,67 @@ func TestRealModuleTree(t *testing.T) {
 			f := strings.Index(netLine, "/failover.ko")
 			if nf < 0 || f < 0 || f < nf {
 				t.Errorf("virtio_net line %q: want net_failover, then failover", netLine)
+			}
+		})
+	}
+}
+
+// archiveFile returns the content of the file name in the archive p.
+func archiveFile(t *testing.T, p, name string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []byte
+	found := false
+	err = Walk(f, func(e Entry, r io.Reader) error {
+		if e.Name != name {
+			return nil
+		}
+		found = true
+		out, err = io.ReadAll(r)
+		return err
+	})
+	if err != nil || !found {
+		t.Fatalf("%s in %s: found %v, %v", name, p, found, err)
+	}
+	return string(out)
+}
+
+// TestBuildXZFilter: an xz image gets the BCJ filter of the board's code
+// only when the kernel's configuration says its decoder has it.
+func TestBuildXZFilter(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("no xz program: the built-in encoder has no filters")
+	}
+	smbox := fakeELF(t, "smbox", elf.EM_X86_64, elf.ELFCLASS64, "")
+	b := testBoard(t, board.Modules{Names: []string{"virtio_net"}})
+	for _, tt := range []struct {
+		name, config string
+		filter       bool
+	}{
+		{"decoder built", "CONFIG_XZ_DEC_X86=y\nCONFIG_XZ_DEC_BCJ=y\n", true},
+		{"decoder not built", "# CONFIG_XZ_DEC_X86 is not set\n", false},
+		{"no configuration", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := fakeModuleTree(t, elf.EM_X86_64)
+			if tt.config != "" {
+				writeFile(t, filepath.Join(dir, "..", "..", "..", "boot", "config-6.1.0-test-amd64"), tt.config, 0o644)
+			}
+			out := filepath.Join(t.TempDir(), "initramfs.cpio.xz")
+			var log bytes.Buffer
+			if _, err := Build(context.Background(), b, out, WithSmbox(smbox), WithUnits(""),
+				WithCompression(XZ), WithKernelModules(dir), WithProgress(&log)); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(log.String(), "--x86"); got != tt.filter {
+				t.Errorf("x86 filter %v, want %v; log:\n%s", got, tt.filter, log.String())
+			}
+			if _, ok := entryMap(t, out)["bin/smbox"]; !ok {
+				t.Error("the archive does not read back")
 			}
 		})
 	}

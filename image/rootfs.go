@@ -144,9 +144,12 @@ func BuildRoot(ctx context.Context, b *board.Board, out, rootOut string, opts ..
 		tmp.Close()
 		os.Remove(tmp.Name())
 	}()
-	files, raw, err := writeCompressed(tmp, small, comp, mtime)
+	files, raw, by, err := writeCompressed(tmp, small, comp, mtime, o.compressOptions(b, comp)...)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: writing %s: %w", b.Name, out, err)
+	}
+	if by != "" {
+		o.logf("%s: %s", comp, by)
 	}
 	size, err := commit(tmp, out)
 	if err != nil {

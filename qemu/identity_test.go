@@ -33,7 +33,7 @@ func TestIdentity(t *testing.T) {
 	g.expect("SEED-4", time.Minute)
 	// A corrupt seed (written after the stop saved a good one) is
 	// reported and replaced.
-	g.run("sctl stop random-seed.service; echo garbage > /var/lib/sysmaster/random-seed; sctl start random-seed.service; sctl log random-seed.service | grep -q 'corrupt (8 bytes, want 553); ignored' && echo CORRUPT-$((2+3))")
+	g.run("sctl stop random-seed.service; echo garbage > /var/lib/sysmaster/random-seed; sctl start random-seed.service; sctl log random-seed.service | grep -q 'corrupt (8 bytes, want 537); ignored' && echo CORRUPT-$((2+3))")
 	g.expect("CORRUPT-5", time.Minute)
 	// The clock saved at stop is the floor at the next start.
 	g.run("sctl stop identity.service && date -s '2001-01-01 00:00:00' >/dev/null && sctl start identity.service && [ $(date +%s) -ge 1767225600 ] && sctl log identity.service | grep -q 'clock was 2001-01-01T00:00:0.Z, before the last saved time' && echo SAVED-CLOCK-$((3+3))")

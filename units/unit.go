@@ -8,14 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/sysmaster-go/sysmaster/units/suggest"
+	"github.com/sysmaster-go/sysmaster/units/tomlerr"
 )
 
 // Kinds of unit this format describes.
@@ -396,15 +395,38 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// An instance may itself hold "@" (heartbeat-failed@frr@x.service), as in systemd.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\@-]*)?\.(service|target|socket|mount|timer|device|path)$`)
+// validName is NAME[@INSTANCE].KIND: NAME of letters, digits and ":_.\-",
+// INSTANCE of those and "@" (heartbeat-failed@frr@x.service, as in
+// systemd), KIND one of Kinds.
+func validName(name string) bool {
+	dot := strings.LastIndexByte(name, '.')
+	if dot < 0 || !oneOf(name[dot+1:], Kinds...) {
+		return false
+	}
+	prefix, inst, hasInst := strings.Cut(name[:dot], "@")
+	return prefix != "" && nameChars(prefix, false) && (!hasInst || nameChars(inst, true))
+}
+
+func nameChars(s string, at bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == ':' || c == '_' || c == '.' || c == '\\' || c == '-':
+		case c == '@' && at:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ValidName reports whether name is a valid unit name with a known kind.
 func ValidName(name string) error {
 	if len(name) > 255 {
 		return fmt.Errorf("unit name %q: longer than 255 characters", name)
 	}
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("unit name %q: want NAME.KIND with KIND one of %s", name, strings.Join(Kinds, ", "))
 	}
 	return nil
@@ -553,17 +575,13 @@ func (p *parsed) isSet(sec, key string) bool {
 	return ok
 }
 
-// typeErrRE picks line and key out of the decoder's type-mismatch errors.
-var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-
 func decodeError(path, text string, err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
 	}
-	if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: path, Line: line, Key: m[2], Msg: m[3]}
+	if line, key, msg, ok := tomlerr.Parse(err.Error()); ok {
+		return &Error{File: path, Line: line, Key: key, Msg: msg}
 	}
 	return &Error{File: path, Msg: err.Error()}
 }

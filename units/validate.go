@@ -2,7 +2,6 @@ package units
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -111,8 +110,11 @@ var (
 	bindIPv6Only = []string{"default", "both", "ipv6-only"}
 )
 
-// cgroupController is the shape of a cgroup v2 controller's name.
-var cgroupController = regexp.MustCompile(`^[a-z_]+$`)
+// cgroupController reports whether c has the shape of a cgroup v2
+// controller's name.
+func cgroupController(c string) bool {
+	return c != "" && strings.Trim(c, "abcdefghijklmnopqrstuvwxyz_") == ""
+}
 
 // defaultTimeout is systemd's DefaultTimeoutStartSec, also used for mounts.
 const defaultTimeout = Duration(90 * time.Second)
@@ -134,7 +136,7 @@ func (p *parsed) validateService() error {
 	}
 	if ctrls, _ := s.DelegateControllers(); ctrls != nil {
 		for _, c := range ctrls {
-			if !cgroupController.MatchString(c) {
+			if !cgroupController(c) {
 				return p.errAt("Service", "Delegate", "%q is not yes, no or a list of cgroup controllers", s.Delegate)
 			}
 		}

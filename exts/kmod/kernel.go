@@ -3,7 +3,6 @@ package kmod
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,44 +107,21 @@ func refused(err error) bool {
 
 // compressionOf returns the compression a module file name says, or "".
 func compressionOf(p string) string {
-	for _, c := range []string{".xz", ".zst", ".gz"} {
-		if strings.HasSuffix(p, ".ko"+c) {
+	for _, c := range []string{"xz", "zst", "gz"} {
+		if strings.HasSuffix(p, ".ko."+c) {
 			return c
 		}
 	}
 	return ""
 }
 
-// decompress reads a whole compressed module into memory, for init_module.
-func decompress(r io.Reader, comp string) ([]byte, error) {
-	var zr io.Reader
+// compressionConfig names the kernel option for a module compression.
+func compressionConfig(comp string) string {
 	switch comp {
-	case ".xz":
-		x, err := xz.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("xz: %w", err)
-		}
-		zr = x
-	case ".zst":
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		defer d.Close()
-		zr = d
-	case ".gz":
-		g, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		defer g.Close()
-		zr = g
-	default:
-		return nil, fmt.Errorf("unknown compression %q", comp)
+	case "zst":
+		return "ZSTD"
+	case "gz":
+		return "GZIP"
 	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("decompressing (%s): %w", strings.TrimPrefix(comp, "."), err)
-	}
-	return data, nil
+	return "XZ"
 }

@@ -2,10 +2,10 @@ package network
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -330,7 +330,11 @@ func (i *iface) linkLocal() {
 			return
 		}
 	}
-	h := sha256.Sum256(i.info.MAC)
+	// The MAC picks the address, so a board asks for the same one at every
+	// boot; any well-mixed hash does (FNV: crypto would grow smbox).
+	f := fnv.New32a()
+	f.Write(i.info.MAC)
+	h := f.Sum(nil)
 	// 169.254.1.0 to 169.254.254.255, as section 2.1 asks.
 	p := netip.PrefixFrom(netip.AddrFrom4([4]byte{169, 254, 1 + h[0]%254, h[1]}), 16)
 	if err := i.m.nl.AddAddr(rtnl.Addr{Index: i.index, Prefix: p}); err != nil {

@@ -9,9 +9,9 @@ package randomseed
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,14 +28,25 @@ const SeedSize = 512
 // DefaultFile is the seed on the board.
 const DefaultFile = "/var/lib/sysmaster/random-seed"
 
-// The file is magic, one flag byte, the seed, and the SHA-256 of flag and
-// seed: a torn or corrupt file is recognised and never credited.
-var magic = []byte("SMSEED\x00\x01")
+// The file is magic, one flag byte, the seed, and the 128-bit FNV-1a of
+// flag and seed: a torn or corrupt file is recognised and never credited.
+// The sum guards against accidents, not an attacker (who can write the
+// file can write its sum), so it needs no cryptographic hash, which
+// would link crypto into smbox. Version 1 files (SHA-256) are ignored
+// once, as corrupt ones are.
+var magic = []byte("SMSEED\x00\x02")
 
 const (
 	flagCreditable = 1
-	fileSize       = 8 + 1 + SeedSize + sha256.Size
+	sumSize        = 16
+	fileSize       = 8 + 1 + SeedSize + sumSize
 )
+
+func checksum(b []byte) []byte {
+	h := fnv.New128a()
+	h.Write(b)
+	return h.Sum(nil)
+}
 
 // Pool is the kernel's random pool.
 type Pool interface {
@@ -71,8 +82,7 @@ func Encode(seed []byte, creditable bool) []byte {
 		flag = flagCreditable
 	}
 	b := append(append(append([]byte{}, magic...), flag), seed...)
-	sum := sha256.Sum256(b[len(magic):])
-	return append(b, sum[:]...)
+	return append(b, checksum(b[len(magic):])...)
 }
 
 // Decode checks the file's bytes and returns the seed.
@@ -83,8 +93,8 @@ func Decode(b []byte) (seed []byte, creditable bool, err error) {
 	if !bytes.Equal(b[:len(magic)], magic) {
 		return nil, false, errors.New("not a seed file (bad magic)")
 	}
-	body, sum := b[len(magic):fileSize-sha256.Size], b[fileSize-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+	body, sum := b[len(magic):fileSize-sumSize], b[fileSize-sumSize:]
+	if !bytes.Equal(checksum(body), sum) {
 		return nil, false, errors.New("checksum mismatch")
 	}
 	if body[0]&^flagCreditable != 0 {

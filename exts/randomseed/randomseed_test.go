@@ -2,6 +2,7 @@ package randomseed
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -109,12 +110,16 @@ func TestCorruptSeedIgnored(t *testing.T) {
 	flipped[100] ^= 1
 	badMagic := append([]byte{}, good...)
 	badMagic[0] = 'X'
+	v1 := append([]byte("SMSEED\x00\x01\x01"), bytes.Repeat([]byte{7}, SeedSize)...)
+	v1sum := sha256.Sum256(v1[8:])
+	v1 = append(v1, v1sum[:]...)
 	for _, c := range []struct {
 		name string
 		data []byte
 		want string
 	}{
-		{"short", good[:100], "corrupt (100 bytes, want 553)"},
+		{"short", good[:100], "corrupt (100 bytes, want 537)"},
+		{"version 1 (SHA-256)", v1, "corrupt (553 bytes, want 537)"},
 		{"flipped bit", flipped, "corrupt (checksum mismatch)"},
 		{"bad magic", badMagic, "corrupt (not a seed file (bad magic))"},
 	} {

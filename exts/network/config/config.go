@@ -15,14 +15,13 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/sysmaster-go/sysmaster/units/suggest"
+	"github.com/sysmaster-go/sysmaster/units/tomlerr"
 )
 
 // Dir is where the configuration lives on the board.
@@ -136,8 +135,6 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-
 // Parse decodes one file.
 func Parse(file string, data []byte) (*Network, error) {
 	text := string(data)
@@ -148,9 +145,8 @@ func Parse(file string, data []byte) (*Network, error) {
 		if errors.As(err, &pe) {
 			return nil, &Error{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
 		}
-		if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return nil, &Error{File: file, Line: line, Key: m[2], Msg: m[3]}
+		if line, key, msg, ok := tomlerr.Parse(err.Error()); ok {
+			return nil, &Error{File: file, Line: line, Key: key, Msg: msg}
 		}
 		return nil, &Error{File: file, Msg: err.Error()}
 	}

@@ -2,8 +2,6 @@ package dhcp4
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -232,9 +230,9 @@ func (c *Client) waitUntil(ctx context.Context, t time.Time, next State) (State,
 var errNak = errors.New("server refused (NAK)")
 
 func newXID() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint32(b[:])
+	// Unpredictable enough to tell transactions apart (math/rand/v2 is
+	// seeded from the kernel), without linking crypto into smbox.
+	return mrand.Uint32()
 }
 
 func (c *Client) message(t MessageType, xid uint32, start time.Time) *Message {

@@ -2,7 +2,6 @@ package dhcp6
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -294,7 +293,8 @@ func listen(ifname string) (*net.UDPConn, error) {
 // transaction, and nil when a timeout ends (for a Solicit's first wait).
 func (c *Client) exchange(ctx context.Context, conn *net.UDPConn, interrupt <-chan struct{}, build func(elapsed uint16) *Message, irt, mrt time.Duration, mrc int, handle func(r *Message, from netip.Addr) bool) error {
 	var txid [3]byte
-	_, _ = rand.Read(txid[:])
+	n := mrand.Uint32() // math/rand/v2, seeded from the kernel: crypto would grow smbox
+	txid[0], txid[1], txid[2] = byte(n>>16), byte(n>>8), byte(n)
 	start := time.Now()
 	dst := netip.AddrPortFrom(allServers.WithZone(strconv.Itoa(c.Index)), serverPort)
 	buf := make([]byte, 1<<16)
