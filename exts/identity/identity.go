@@ -127,14 +127,31 @@ func readID(path string) (string, error) {
 }
 
 // NewMachineID is a random v4 UUID as 32 hex digits, as systemd makes them.
-func NewMachineID() (string, error) {
+// An id that is kept for the life of the board waits for the kernel's
+// random pool. One that lasts a single boot does not: it must be unique,
+// and waiting would hold the boot until a hardware RNG driver is loaded
+// or the kernel's jitter entropy has filled the pool, which on a single
+// slow CPU takes seconds of its time.
+func NewMachineID(kept bool) (string, error) {
 	var b [16]byte
-	if _, err := unix.Getrandom(b[:], 0); err != nil {
+	if err := machineRandom(b[:], kept); err != nil {
 		return "", fmt.Errorf("random machine id: %w", err)
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return hex.EncodeToString(b[:]), nil
+}
+
+func machineRandom(b []byte, wait bool) error {
+	if !wait {
+		_, err := unix.Getrandom(b, unix.GRND_INSECURE)
+		if !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		// Before Linux 5.6 there is no GRND_INSECURE.
+	}
+	_, err := unix.Getrandom(b, 0)
+	return err
 }
 
 func (s *System) machineID(keep bool) error {
@@ -153,7 +170,7 @@ func (s *System) machineID(keep bool) error {
 	case saved != "" && etc == "":
 		id, how = saved, "kept from "+s.Paths.savedID()
 	case id == "":
-		if id, err = NewMachineID(); err != nil {
+		if id, err = NewMachineID(keep); err != nil {
 			return err
 		}
 		how = "generated on first boot"

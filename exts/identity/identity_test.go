@@ -139,8 +139,12 @@ func TestValidMachineID(t *testing.T) {
 			t.Errorf("ValidMachineID(%q) = %v", id, !want)
 		}
 	}
-	id, err := NewMachineID()
-	if err != nil || !ValidMachineID(id) || id[12] != '4' {
-		t.Fatalf("NewMachineID = %q, %v", id, err)
+	seen := map[string]bool{}
+	for _, kept := range []bool{true, false, true, false} {
+		id, err := NewMachineID(kept)
+		if err != nil || !ValidMachineID(id) || id[12] != '4' || seen[id] {
+			t.Fatalf("NewMachineID(%v) = %q, %v", kept, id, err)
+		}
+		seen[id] = true
 	}
 }
