@@ -304,7 +304,7 @@ func TestBootAndPoweroff(t *testing.T) {
 			g.expect("ACTIVATED fds=1 names=echo", time.Minute)
 			g.expect("SOCKET-10", time.Minute)
 			// The service has a cgroup of its own, with its limits.
-			g.run("[ $(cat /sys/fs/cgroup/escape.service/memory.max) = 33554432 ] && [ $(cat /sys/fs/cgroup/escape.service/pids.max) = 50 ] && echo LIMITS-$((4*4))")
+			g.run("[ $(cat /sys/fs/cgroup/escape.service/memory.max) = 33554432 ] && [ $(cat /sys/fs/cgroup/escape.service/pids.max) = 50 ] && grep -qx 0::/sleeper.service /proc/$(sctl show sleeper.service | grep ^MainPID= | cut -d= -f2)/cgroup && echo LIMITS-$((4*4))")
 			g.expect("LIMITS-16", time.Minute)
 			// Stopping a service kills what escaped its session.
 			g.run("ps | grep -q '[s]leep 100001' && sctl stop escape.service && ! ps | grep -q '[s]leep 100001' && echo ESCAPED-KILLED-$((6+6))")

@@ -6,7 +6,8 @@
 // systemd-executor, Start re-executes the manager's own binary as the small
 // "sm-exec" applet (Main). The helper applies the settings to itself and then
 // execs the service in place, so the pid that Start returns is the service's
-// pid. Specs that need nothing beyond ForkExec skip the helper.
+// pid. Specs that need nothing beyond ForkExec skip the helper, and so do
+// those that only join a cgroup, where the kernel can start the child in it.
 //
 // Start never waits for the child: the manager's reaper owns every wait4.
 package execute
@@ -131,8 +132,38 @@ type wireSpec struct {
 
 // needsHelper reports whether s asks for anything ForkExec cannot do.
 func (s *Spec) needsHelper() bool {
-	return s.UMask != nil || s.Nice != nil || len(s.Rlimits) > 0 ||
-		len(s.Groups) > 0 || s.Cgroup != "" || s.ListenPID || s.Sandbox != nil || s.DefaultSIGPIPE
+	return s.Cgroup != "" || !s.onlyCgroup()
+}
+
+// onlyCgroup reports whether joining a cgroup is all s asks beyond what
+// ForkExec does.
+func (s *Spec) onlyCgroup() bool {
+	return s.UMask == nil && s.Nice == nil && len(s.Rlimits) == 0 &&
+		len(s.Groups) == 0 && !s.ListenPID && s.Sandbox == nil && !s.DefaultSIGPIPE
+}
+
+// direct starts s with ForkExec alone.
+func direct(s *Spec, files []uintptr, sys *syscall.SysProcAttr) (int, error) {
+	sys.Credential = credential(s)
+	attr := &syscall.ProcAttr{Dir: s.Dir, Env: s.Env, Files: files, Sys: sys}
+	pid, err := syscall.ForkExec(s.path(), s.Argv, attr)
+	keepAlive(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%s: %w", s.directive(), s.path(), err)
+	}
+	return pid, nil
+}
+
+// cloneIntoCgroupRefused reports whether err is clone3 refusing to start a
+// child in a cgroup (no clone3, no CLONE_INTO_CGROUP, not a cgroup2
+// directory, a cgroup that cannot take processes) rather than exec failing.
+func cloneIntoCgroupRefused(err error) bool {
+	for _, e := range []error{unix.ENOSYS, unix.EINVAL, unix.E2BIG, unix.EBADF, unix.EOPNOTSUPP, unix.EBUSY} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Start starts the process described by s and returns its pid without
@@ -163,14 +194,21 @@ func Start(self string, s *Spec) (int, error) {
 
 	sys := &syscall.SysProcAttr{Setsid: s.Setsid, Setctty: s.SetCtty, Ctty: 0}
 	if !s.needsHelper() {
-		sys.Credential = credential(s)
-		attr := &syscall.ProcAttr{Dir: s.Dir, Env: s.Env, Files: files, Sys: sys}
-		pid, err := syscall.ForkExec(s.path(), s.Argv, attr)
-		keepAlive(s)
-		if err != nil {
-			return 0, fmt.Errorf("%s=%s: %w", s.directive(), s.path(), err)
+		return direct(s, files, sys)
+	}
+	if s.onlyCgroup() {
+		// clone3 with CLONE_INTO_CGROUP (Linux 5.7) starts the child in
+		// its cgroup, which spares every service of a board a start of
+		// the helper. The helper joins it where that cannot be done.
+		if fd, err := unix.Open(s.Cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			sys.UseCgroupFD, sys.CgroupFD = true, fd
+			pid, err := direct(s, files, sys)
+			unix.Close(fd)
+			if !cloneIntoCgroupRefused(err) {
+				return pid, err
+			}
+			sys.UseCgroupFD, sys.CgroupFD = false, 0
 		}
-		return pid, nil
 	}
 
 	sandbox := s.Sandbox
