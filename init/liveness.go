@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/core/reap"
 )
 
@@ -19,7 +20,7 @@ const (
 )
 
 // pingRequest is the control protocol's ping.
-var pingRequest = []byte(`{"cmd":"ping"}` + "\n")
+var pingRequest = []byte(proto.Ping)
 
 // watchCore pings core over its control socket. It runs on its own
 // goroutine and only posts the answers to init's loop (pinged).
@@ -86,7 +87,7 @@ func ping(socket string, timeout time.Duration) bool {
 		}
 		sent += n
 	}
-	// The answer is one JSON line, {"out":"pong\n"} and maybe more keys.
+	// The answer is one line, proto.Pong from a manager of this version.
 	var buf [128]byte
 	n := 0
 	for n < len(buf) && bytes.IndexByte(buf[:n], '\n') < 0 {
