@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -397,14 +398,16 @@ func (e *Error) Error() string {
 }
 
 // An instance may itself hold "@" (heartbeat-failed@frr@x.service), as in systemd.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\@-]*)?\.(service|target|socket|mount|timer|device|path)$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\@-]*)?\.(service|target|socket|mount|timer|device|path)$`)
+})
 
 // ValidName reports whether name is a valid unit name with a known kind.
 func ValidName(name string) error {
 	if len(name) > 255 {
 		return fmt.Errorf("unit name %q: longer than 255 characters", name)
 	}
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return fmt.Errorf("unit name %q: want NAME.KIND with KIND one of %s", name, strings.Join(Kinds, ", "))
 	}
 	return nil
@@ -554,14 +557,16 @@ func (p *parsed) isSet(sec, key string) bool {
 }
 
 // typeErrRE picks line and key out of the decoder's type-mismatch errors.
-var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+var typeErrRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+})
 
 func decodeError(path, text string, err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
 	}
-	if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
+	if m := typeErrRE().FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{File: path, Line: line, Key: m[2], Msg: m[3]}
 	}

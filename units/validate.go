@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -112,7 +113,7 @@ var (
 )
 
 // cgroupController is the shape of a cgroup v2 controller's name.
-var cgroupController = regexp.MustCompile(`^[a-z_]+$`)
+var cgroupController = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_]+$`) })
 
 // defaultTimeout is systemd's DefaultTimeoutStartSec, also used for mounts.
 const defaultTimeout = Duration(90 * time.Second)
@@ -134,7 +135,7 @@ func (p *parsed) validateService() error {
 	}
 	if ctrls, _ := s.DelegateControllers(); ctrls != nil {
 		for _, c := range ctrls {
-			if !cgroupController.MatchString(c) {
+			if !cgroupController().MatchString(c) {
 				return p.errAt("Service", "Delegate", "%q is not yes, no or a list of cgroup controllers", s.Delegate)
 			}
 		}
