@@ -1,8 +1,14 @@
 package pid1
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/init/pages"
 )
@@ -41,4 +47,40 @@ func quietHeap() {
 	}
 	debug.SetMemoryLimit(int64(s[0].Value.Uint64()-s[1].Value.Uint64()) + heapHeadroom)
 	debug.SetGCPercent(-1)
+}
+
+// defaultFaultAround is the fault_around_bytes init sets unless
+// sysmaster.fault_around= says otherwise (65536 is the kernel's own).
+const defaultFaultAround = 4096
+
+// faultAround sets the kernel's fault_around_bytes: how much a page fault
+// on a file mapping maps besides the page it needs, 64 kB by default.
+// Fault-around never reads a disk (it maps pages already cached) and only
+// saves minor faults; but it makes every process map most of the smbox
+// binary although each runs a small part of it (on an initramfs the pages
+// are in memory anyway), and the kernel protects mapped pages from reclaim.
+// At 4096 a process maps the pages it touches, as Android's init sets it
+// on small devices. The knob is in debugfs, mounted for the write and
+// unmounted again; a kernel without debugfs keeps its default, and only a
+// value asked for on the command line is worth a warning then.
+func (p *pid1) faultAround(asked int) {
+	n := asked
+	if n == 0 {
+		n = defaultFaultAround
+	}
+	const dir, file = "/sys/kernel/debug", "/sys/kernel/debug/fault_around_bytes"
+	err := unix.Mount("debugfs", dir, "debugfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	mounted := err == nil
+	if errors.Is(err, unix.EBUSY) {
+		err = nil // mounted already
+	}
+	if err == nil {
+		err = os.WriteFile(file, []byte(strconv.Itoa(n)), 0)
+		if mounted {
+			_ = unix.Unmount(dir, 0)
+		}
+	}
+	if err != nil && asked != 0 {
+		p.logf("warning: sysmaster.fault_around=%d: %v; the kernel's fault-around stays", n, fmt.Errorf("%s: %w", file, err))
+	}
 }

@@ -182,6 +182,7 @@ func (p *pid1) run() int {
 	for _, w := range warnings {
 		p.logf("warning: %s", w)
 	}
+	p.faultAround(opts.FaultAround)
 	if switched != "" {
 		p.logf("running on the root from %s", switched)
 	} else if opts.Root.Device != "" {
