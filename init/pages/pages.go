@@ -30,7 +30,7 @@ const SettleTime = 10 * time.Second
 func TrimLater() {
 	time.AfterFunc(SettleTime, func() {
 		Trim()
-		trimAfterCollection()
+		trimAfterCollection(Trim, SettleTime)
 	})
 }
 
@@ -44,7 +44,7 @@ func FreeLater() {
 	time.AfterFunc(SettleTime, func() {
 		debug.FreeOSMemory()
 		Trim()
-		trimAfterCollection()
+		trimAfterCollection(Trim, SettleTime)
 	})
 }
 
@@ -53,12 +53,21 @@ func FreeLater() {
 // function tables and reads the types of what it marks, which maps
 // megabytes of read-only data again that the process does not otherwise
 // touch. The cleanup of an object nothing refers to runs after the
-// collection that found it unreachable.
-func trimAfterCollection() {
-	runtime.AddCleanup(new(sentinel), func(struct{}) {
-		Trim()
-		trimAfterCollection()
-	}, struct{}{})
+// collection that found it unreachable. Under load collections come
+// often; a trim then waits until gap has passed since the last.
+func trimAfterCollection(trim func(), gap time.Duration) {
+	var last time.Time
+	var arm func()
+	arm = func() {
+		runtime.AddCleanup(new(sentinel), func(struct{}) {
+			if last.IsZero() || time.Since(last) >= gap {
+				trim()
+				last = time.Now()
+			}
+			arm()
+		}, struct{}{})
+	}
+	arm()
 }
 
 // sentinel is big enough not to share a tiny-allocator block, whose
