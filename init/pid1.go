@@ -151,6 +151,7 @@ func (p *pid1) run() int {
 
 	if p.restore() {
 		p.logf("sysmaster init %s re-executed; core is pid %d", Version, p.corePID)
+		p.lean()
 		// Children that ended during the exec wait to be reaped.
 		p.reap()
 		return p.loop(sigs)
