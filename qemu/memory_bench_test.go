@@ -20,6 +20,11 @@ const memLine = `for p in %s; do echo MEM $(cat /proc/$p/comm) $(grep -E '^(Rss|
 
 const memRE = `MEM (\S+) (\d+) (\d+) END`
 
+// mapsLine prints Rss and Pss (kB) of each mapping of 8 kB or more from
+// /proc/PID/smaps, to see where the memory is (go test -v shows the
+// console); the marker is computed so the typed command never matches it.
+const mapsLine = `awk '/^[0-9a-f]+-[0-9a-f]+ /{m=$1" "$2" "$6} /^Rss:/{r=$2} /^Pss:/{if(r>=8) print "MAP", m, r, $2}' /proc/%s/smaps; echo MAPS-$((%d+1))`
+
 // BenchmarkPID1Memory boots the default image (the shipped units) and
 // reports Rss and Pss of init, core and devmaster once the system is up,
 // and again past the first forced collection of core and devmaster (the
@@ -71,9 +76,11 @@ func BenchmarkPID1Memory(b *testing.B) {
 func reportMemory(b *testing.B, g *guest, prefix string) {
 	b.Helper()
 	total := 0.0
-	for _, proc := range []string{"1", "$(pidof sysmaster)", "$(pidof devmaster)"} {
+	for i, proc := range []string{"1", "$(pidof sysmaster)", "$(pidof devmaster)"} {
+		g.run(fmt.Sprintf(mapsLine, proc, i))
+		g.expect(fmt.Sprintf("MAPS-%d", i+1), 3*time.Minute)
 		g.run(fmt.Sprintf(memLine, proc))
-		m := g.expectRE(memRE, 3*time.Minute)
+		m := g.expectRE(memRE, time.Minute)
 		rss, _ := strconv.ParseFloat(m[2], 64)
 		pss, _ := strconv.ParseFloat(m[3], 64)
 		b.ReportMetric(rss, prefix+m[1]+"-rss-kB")
