@@ -32,14 +32,15 @@ func applets() map[string]applet {
 }
 
 // resident marks a daemon that stays up for the life of the board: it maps
-// only the pages of smbox it runs. Short-lived applets (sctl, modprobe,
+// only the pages of smbox it runs, and frees its start-up's heap once
+// settled. Short-lived applets (sctl, modprobe,
 // the exec helper before every service) skip the trim, which would only
 // make them fault their pages in again; init trims itself once /proc is
 // mounted.
 func resident(a applet) applet {
 	return func(args []string) int {
 		pages.Trim()
-		pages.TrimLater()
+		pages.FreeLater()
 		return a(args)
 	}
 }

@@ -137,7 +137,7 @@ func (m *Manager) handleConn(c *net.UnixConn, uid int) {
 	var resp Response
 	var req Request
 	if err == nil {
-		req, err = DecodeRequest(line)
+		req, err = decodeRequest(line)
 	}
 	switch {
 	case err != nil:
@@ -161,9 +161,21 @@ func (m *Manager) handleConn(c *net.UnixConn, uid int) {
 			resp = Response{Code: 1, Err: "manager is exiting"}
 		}
 	}
-	out, _ := json.Marshal(resp)
+	out := []byte(proto.Pong)
+	if req.Cmd != "ping" || resp.Code != 0 || resp.Out != "pong\n" {
+		out, _ = json.Marshal(resp)
+		out = append(out, '\n')
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(idle))
-	_, _ = c.Write(append(out, '\n'))
+	_, _ = c.Write(out)
+}
+
+// decodeRequest takes init's liveness check as it comes (proto.Ping).
+func decodeRequest(line []byte) (Request, error) {
+	if string(line) == proto.Ping {
+		return Request{Cmd: "ping"}, nil
+	}
+	return DecodeRequest(line)
 }
 
 // handle runs one request on the manager goroutine. Requests that wait for

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sysmaster-go/sysmaster/core"
+	"github.com/sysmaster-go/sysmaster/core/proto"
 	"github.com/sysmaster-go/sysmaster/core/sctl"
 )
 
@@ -376,4 +377,30 @@ func TestMalformedRequestsDoNotHurt(t *testing.T) {
 		t.Fatalf("manager hurt by bad requests: %+v", r)
 	}
 	m.stop()
+}
+
+// TestPingLines: init's liveness check is answered with proto.Pong byte
+// for byte; a ping written any other way still gets a JSON answer.
+func TestPingLines(t *testing.T) {
+	m := newManager(t, map[string]string{})
+	m.start()
+	for _, tc := range []struct{ send, want string }{
+		{proto.Ping, proto.Pong},
+		{`{ "cmd": "ping" }` + "\n", proto.Pong},
+		{`{"cmd":"ping","units":[]}` + "\n", proto.Pong},
+	} {
+		c, err := net.Dial("unix", m.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte(tc.send)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil || got != tc.want {
+			t.Errorf("%q: answer %q (%v), want %q", tc.send, got, err, tc.want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package pid1
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,10 @@ type Options struct {
 	Hostname string
 	// Root is the real root a first-stage initramfs switches to.
 	Root RootSpec
+	// FaultAround is sysmaster.fault_around=BYTES, the kernel's
+	// fault_around_bytes for the whole system; 0 when not given, which
+	// means defaultFaultAround.
+	FaultAround int
 }
 
 // onFailureActions are the values of sysmaster.on_failure=.
@@ -48,6 +53,13 @@ func ParseCmdline(cmdline string) (Options, []string) {
 			o.Root.Flags = v
 		case "init":
 			o.Root.Init = v
+		case "sysmaster.fault_around":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 4096 || n > 65536 || n&(n-1) != 0 {
+				warnings = append(warnings, fmt.Sprintf("sysmaster.fault_around=%q: want a power of two from 4096 to 65536 bytes; using %d", v, defaultFaultAround))
+				continue
+			}
+			o.FaultAround = n
 		case "sysmaster.core":
 			if strings.HasPrefix(v, "/") {
 				o.Core = v

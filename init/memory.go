@@ -1,11 +1,86 @@
 package pid1
 
-import "github.com/sysmaster-go/sysmaster/init/pages"
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/init/pages"
+)
+
+// heapHeadroom is how far init's memory may grow before its collector
+// runs (quietHeap).
+const heapHeadroom = 4 << 20
 
 // lean keeps init's share of the smbox binary to the pages it runs, once
 // /proc is there (init starts before it is mounted), and again once the
-// boot is behind it.
+// boot is behind it; and keeps its collector quiet.
 func (p *pid1) lean() {
+	quietHeap()
 	pages.Trim()
 	pages.TrimLater()
+}
+
+// quietHeap turns init's collector off but for a soft memory limit
+// heapHeadroom above what init uses now. Init's heap is small and nearly
+// constant (the ~250 kB its boot allocates, most of it package state that
+// stays), so a collection frees next to nothing; yet each one, the forced
+// one every two minutes included, walks the goroutine stacks through the
+// function tables and moves every span between the collector's sets: it
+// maps again the pages Trim dropped and grows the collector's metadata by
+// some hundred kB. The idle loop allocates next to nothing (ping), so the
+// limit is reached rarely, and then it collects as usual.
+//
+// The figures come from runtime/metrics: runtime.ReadMemStats would flush
+// every span cached for allocation back to the central lists, and those
+// lists' blocks are memory that stays (some hundred kB).
+func quietHeap() {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	debug.SetMemoryLimit(int64(s[0].Value.Uint64()-s[1].Value.Uint64()) + heapHeadroom)
+	debug.SetGCPercent(-1)
+}
+
+// defaultFaultAround is the fault_around_bytes init sets unless
+// sysmaster.fault_around= says otherwise (65536 is the kernel's own).
+const defaultFaultAround = 4096
+
+// faultAround sets the kernel's fault_around_bytes: how much a page fault
+// on a file mapping maps besides the page it needs, 64 kB by default.
+// Fault-around never reads a disk (it maps pages already cached) and only
+// saves minor faults; but it makes every process map most of the smbox
+// binary although each runs a small part of it (on an initramfs the pages
+// are in memory anyway), and the kernel protects mapped pages from reclaim.
+// At 4096 a process maps the pages it touches, as Android's init sets it
+// on small devices. The knob is in debugfs, mounted for the write and
+// unmounted again; a kernel without debugfs keeps its default, and only a
+// value asked for on the command line is worth a warning then.
+func (p *pid1) faultAround(asked int) {
+	n := asked
+	if n == 0 {
+		n = defaultFaultAround
+	}
+	const dir, file = "/sys/kernel/debug", "/sys/kernel/debug/fault_around_bytes"
+	err := unix.Mount("debugfs", dir, "debugfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	mounted := err == nil
+	if errors.Is(err, unix.EBUSY) {
+		err = nil // mounted already
+	}
+	if err == nil {
+		err = os.WriteFile(file, []byte(strconv.Itoa(n)), 0)
+		if mounted {
+			_ = unix.Unmount(dir, 0)
+		}
+	}
+	if err != nil && asked != 0 {
+		p.logf("warning: sysmaster.fault_around=%d: %v; the kernel's fault-around stays", n, fmt.Errorf("%s: %w", file, err))
+	}
 }

@@ -49,7 +49,9 @@ type pid1 struct {
 	coreArgs []string // arguments of core
 	socket   string   // core's control socket, for the liveness check
 	liveness time.Duration
-	exit     chan int // init --user ends with this code
+	pings    chan bool // answers of the liveness checks (watchCore)
+	misses   int       // liveness checks in a row core did not answer
+	exit     chan int  // init --user ends with this code
 
 	out     io.Writer
 	opts    Options
@@ -81,7 +83,7 @@ type pid1 struct {
 
 // Main is the init applet.
 func Main(args []string) int {
-	p := &pid1{out: os.Stdout, mounter: SysMounter{}, timers: make(chan func(), 8), backoff: minBackoff,
+	p := &pid1{out: os.Stdout, mounter: SysMounter{}, timers: make(chan func(), 8), pings: make(chan bool), backoff: minBackoff,
 		liveness: defaultLiveness, socket: "/run/sysmaster/control.sock", exit: make(chan int, 1)}
 	if len(args) > 1 && args[1] == "--user" {
 		if err := p.userFlags(args[2:]); err != nil {
@@ -149,6 +151,7 @@ func (p *pid1) run() int {
 
 	if p.restore() {
 		p.logf("sysmaster init %s re-executed; core is pid %d", Version, p.corePID)
+		p.lean()
 		// Children that ended during the exec wait to be reaped.
 		p.reap()
 		return p.loop(sigs)
@@ -180,6 +183,7 @@ func (p *pid1) run() int {
 	for _, w := range warnings {
 		p.logf("warning: %s", w)
 	}
+	p.faultAround(opts.FaultAround)
 	if switched != "" {
 		p.logf("running on the root from %s", switched)
 	} else if opts.Root.Device != "" {
@@ -207,6 +211,8 @@ func (p *pid1) loop(sigs chan os.Signal) int {
 			p.signal(s.(syscall.Signal))
 		case f := <-p.timers:
 			f()
+		case ok := <-p.pings:
+			p.pinged(ok)
 		case code := <-p.exit:
 			return code
 		}
@@ -339,7 +345,7 @@ func (p *pid1) startCore() {
 		p.coreFailed()
 		return
 	}
-	p.corePID, p.coreStarted = pid, time.Now()
+	p.corePID, p.coreStarted, p.misses = pid, time.Now(), 0
 	p.coreConn = ours
 	go p.receive(ours)
 	go func() {

@@ -169,6 +169,17 @@ func DecodeRequest(line []byte) (Request, error) {
 	return req, nil
 }
 
+// Ping is the liveness check init sends every few seconds, as
+// json.Marshal writes Request{Cmd: "ping"}, and Pong the manager's answer,
+// as it writes Response{Out: "pong\n"}; both with the line's end. The two
+// sides read and write these lines as bytes: the JSON code and the type
+// data it reads are most of the pages an idle manager would otherwise map
+// again each time.
+const (
+	Ping = `{"cmd":"ping"}` + "\n"
+	Pong = `{"code":0,"out":"pong\n"}` + "\n"
+)
+
 // ReadLine reads one line of at most max bytes.
 func ReadLine(r *bufio.Reader, max int) ([]byte, error) {
 	var line []byte

@@ -11,6 +11,8 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -23,9 +25,54 @@ import (
 // the module index) are behind it.
 const SettleTime = 10 * time.Second
 
-// TrimLater trims again once the process has settled; a short-lived
-// applet is gone before.
-func TrimLater() { time.AfterFunc(SettleTime, Trim) }
+// TrimLater trims again once the process has settled, and after every
+// collection from then on; a short-lived applet is gone before.
+func TrimLater() {
+	time.AfterFunc(SettleTime, func() {
+		Trim()
+		trimAfterCollection(Trim, SettleTime)
+	})
+}
+
+// FreeLater, once the process has settled, collects and hands every free
+// page of the heap back to the kernel, then trims. A daemon's start-up
+// (units, rules, the module index) leaves megabytes of garbage that the
+// collector's 4 MB minimum goal would otherwise keep mapped for good: the
+// first collection comes late and the scavenger keeps what is below the
+// goal.
+func FreeLater() {
+	time.AfterFunc(SettleTime, func() {
+		debug.FreeOSMemory()
+		Trim()
+		trimAfterCollection(Trim, SettleTime)
+	})
+}
+
+// trimAfterCollection trims once the next collection has run, and so on
+// after each one: a collection walks the goroutine stacks through the
+// function tables and reads the types of what it marks, which maps
+// megabytes of read-only data again that the process does not otherwise
+// touch. The cleanup of an object nothing refers to runs after the
+// collection that found it unreachable. Under load collections come
+// often; a trim then waits until gap has passed since the last.
+func trimAfterCollection(trim func(), gap time.Duration) {
+	var last time.Time
+	var arm func()
+	arm = func() {
+		runtime.AddCleanup(new(sentinel), func(struct{}) {
+			if last.IsZero() || time.Since(last) >= gap {
+				trim()
+				last = time.Now()
+			}
+			arm()
+		}, struct{}{})
+	}
+	arm()
+}
+
+// sentinel is big enough not to share a tiny-allocator block, whose
+// cleanup would wait for its neighbours.
+type sentinel [16]byte
 
 // Trim applies to the calling process. It needs /proc; without it, or on
 // any error, it does nothing (this only saves memory).

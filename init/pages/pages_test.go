@@ -2,7 +2,10 @@ package pages
 
 import (
 	"os"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestReadOnlyImage(t *testing.T) {
@@ -37,4 +40,36 @@ func fib(n int) int {
 		return n
 	}
 	return fib(n-1) + fib(n-2)
+}
+
+// TestTrimAfterCollection: a trim follows each collection, at most one
+// per gap.
+func TestTrimAfterCollection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gap  time.Duration
+		gcs  int
+		want int32
+	}{
+		{"every collection", 0, 3, 3},
+		{"one per gap", time.Hour, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int32
+			trimAfterCollection(func() { n.Add(1) }, tc.gap)
+			for range tc.gcs {
+				before := n.Load()
+				runtime.GC()
+				// The cleanup runs on its own goroutine after the cycle.
+				deadline := time.Now().Add(5 * time.Second)
+				for n.Load() == before && time.Now().Before(deadline) && (tc.gap == 0 || before == 0) {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			if got := n.Load(); got != tc.want {
+				t.Errorf("%d trims after %d collections, want %d", got, tc.gcs, tc.want)
+			}
+		})
+	}
 }
