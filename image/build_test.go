@@ -163,6 +163,9 @@ func checkLayout(t *testing.T, m map[string]Entry, mtime time.Time) {
 			t.Errorf("%s: %+v, want a link to /bin/smbox", l, e)
 		}
 	}
+	if _, ok := m[ModprobeLink[1:]]; ok {
+		t.Errorf("%s is in the initramfs: init links it", ModprobeLink)
+	}
 	for _, a := range BusyboxApplets() {
 		if e := m["bin/"+a]; e.Mode&fs.ModeSymlink == 0 || e.Linkname != "/bin/busybox" {
 			t.Errorf("bin/%s: %+v, want a link to /bin/busybox", a, e)

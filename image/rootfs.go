@@ -72,8 +72,14 @@ func BuildRoot(ctx context.Context, b *board.Board, out, rootOut string, opts ..
 			}
 		}
 	}
-	// The root is read-only: mount points must exist in it (/var for a
-	// data partition, /mnt for mount units).
+	// The root is read-only: init cannot add the modprobe link to it, and
+	// mount points must exist in it (/var for a data partition, /mnt for
+	// mount units).
+	if _, ok := full.nodes[ModprobeLink[1:]]; !ok {
+		if err := full.AddSymlink(ModprobeLink, smboxPath); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range []string{"var", "mnt"} {
 		if _, ok := full.nodes[d]; !ok {
 			if err := full.AddDir(d, 0o755); err != nil {
@@ -105,13 +111,13 @@ func BuildRoot(ctx context.Context, b *board.Board, out, rootOut string, opts ..
 		return nil, err
 	}
 
-	// The first stage: smbox as /init, modprobe and the modules that
-	// reach the root.
+	// The first stage: smbox as /init and the modules that reach the
+	// root (init links modprobe).
 	small := NewTree()
 	if err := small.Add(*full.nodes[smboxPath[1:]]); err != nil {
 		return nil, err
 	}
-	for _, l := range []string{"/init", "/sbin/init", "/sbin/modprobe"} {
+	for _, l := range []string{"/init", "/sbin/init"} {
 		if err := small.AddSymlink(l, smboxPath); err != nil {
 			return nil, err
 		}

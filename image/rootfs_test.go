@@ -36,7 +36,7 @@ func TestBuildRoot(t *testing.T) {
 	}
 	// The first stage has init and the mount point, not the units.
 	m := entryMap(t, out)
-	for _, p := range []string{"init", "bin/smbox", "sbin/modprobe", "sysroot", "dev/console"} {
+	for _, p := range []string{"init", "bin/smbox", "sysroot", "dev/console"} {
 		if _, ok := m[p]; !ok {
 			t.Errorf("first stage lacks %s", p)
 		}
@@ -44,8 +44,11 @@ func TestBuildRoot(t *testing.T) {
 	if _, ok := m["etc/sysmaster/units/x.service.toml"]; ok {
 		t.Error("the units went into the first stage")
 	}
+	if _, ok := m["sbin/modprobe"]; ok {
+		t.Error("the first stage has sbin/modprobe: init links it")
+	}
 	if ls, err := exec.Command("unsquashfs", "-l", sqfs).Output(); err == nil {
-		for _, p := range []string{"squashfs-root/etc/sysmaster/units/x.service.toml", "squashfs-root/sbin/init", "squashfs-root/var", "squashfs-root/dev/console"} {
+		for _, p := range []string{"squashfs-root/etc/sysmaster/units/x.service.toml", "squashfs-root/sbin/init", "squashfs-root/sbin/modprobe", "squashfs-root/var", "squashfs-root/dev/console"} {
 			if !strings.Contains(string(ls), p+"\n") {
 				t.Errorf("root lacks %s:\n%s", p, ls)
 			}

@@ -167,6 +167,7 @@ func (p *pid1) run() int {
 	}
 	mounted, err := MountAll(p.mounter, table, func(s string) { p.logf("warning: %s", s) })
 	p.mounted = append(moved, mounted...)
+	p.linkModprobe()
 	p.lean()
 	p.setupConsole()
 	if err != nil {
