@@ -5,8 +5,10 @@ import (
 	"path"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -178,10 +180,7 @@ func (p *parsed) expand(hostname func() (string, error)) error {
 			field = "PathUnit"
 		}
 		sv := uv.FieldByName(field)
-		for _, fd := range reflect.VisibleFields(sv.Type()) {
-			if fd.Anonymous {
-				continue
-			}
+		for _, fd := range specifierFields(sv.Type()) {
 			key := fd.Name
 			var err error
 			switch f := sv.FieldByIndex(fd.Index).Addr().Interface().(type) {
@@ -210,6 +209,31 @@ func (p *parsed) expand(hostname func() (string, error)) error {
 		}
 	}
 	return nil
+}
+
+// specifierTypes are the field types whose values may hold specifiers.
+var specifierTypes = []reflect.Type{
+	reflect.TypeFor[string](), reflect.TypeFor[Choice](), reflect.TypeFor[List](), reflect.TypeFor[Commands](),
+}
+
+// specifierFieldCache holds, per section type, its fields of
+// specifierTypes: walking a section's fields by reflection for every unit
+// was half the time of loading a unit directory. A cache of type
+// information, as encoding/json keeps one.
+var specifierFieldCache sync.Map // reflect.Type -> []reflect.StructField
+
+func specifierFields(t reflect.Type) []reflect.StructField {
+	if v, ok := specifierFieldCache.Load(t); ok {
+		return v.([]reflect.StructField)
+	}
+	var out []reflect.StructField
+	for _, fd := range reflect.VisibleFields(t) {
+		if !fd.Anonymous && slices.Contains(specifierTypes, fd.Type) {
+			out = append(out, fd)
+		}
+	}
+	v, _ := specifierFieldCache.LoadOrStore(t, out)
+	return v.([]reflect.StructField)
 }
 
 // goarchToSystemd maps GOARCH to systemd's architecture names (%a).

@@ -2,6 +2,7 @@ package units
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -212,5 +213,23 @@ func TestLoaderDirs(t *testing.T) {
 	}
 	if _, _, err := LoadDir(filepath.Join(root, "missing")); err == nil {
 		t.Error("LoadDir of a missing directory succeeded")
+	}
+}
+
+// BenchmarkLoadAll decodes a directory of 24 services as a board's manager
+// does at every boot (before it has a unit cache).
+func BenchmarkLoadAll(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; i < 24; i++ {
+		body := fmt.Sprintf("[Unit]\nDescription = \"service %d on %%H\"\nAfter = [\"setup.service\"]\n[Service]\nExecStart = \"/bin/sleep %d\"\nEnvironment = [\"N=%%n\"]\n[Install]\nWantedBy = [\"default.target\"]\n", i, 1000+i)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("s%02d.service.toml", i)), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		l := &Loader{Dirs: []string{dir}}
+		if good, _, err := l.LoadAll(); err != nil || len(good) != 24 {
+			b.Fatalf("LoadAll: %d units, %v", len(good), err)
+		}
 	}
 }
