@@ -80,6 +80,13 @@ func BuildRoot(ctx context.Context, b *board.Board, out, rootOut string, opts ..
 			return nil, err
 		}
 	}
+	// An empty machine id, as systemd's images have it: identity mounts
+	// the id it makes over it.
+	if _, ok := full.nodes["etc/machine-id"]; !ok {
+		if err := full.Add(Node{Path: "etc/machine-id", Kind: KindFile, Perm: 0o444}); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range []string{"var", "mnt"} {
 		if _, ok := full.nodes[d]; !ok {
 			if err := full.AddDir(d, 0o755); err != nil {

@@ -48,7 +48,7 @@ func TestBuildRoot(t *testing.T) {
 		t.Error("the first stage has sbin/modprobe: init links it")
 	}
 	if ls, err := exec.Command("unsquashfs", "-l", sqfs).Output(); err == nil {
-		for _, p := range []string{"squashfs-root/etc/sysmaster/units/x.service.toml", "squashfs-root/sbin/init", "squashfs-root/sbin/modprobe", "squashfs-root/var", "squashfs-root/dev/console"} {
+		for _, p := range []string{"squashfs-root/etc/sysmaster/units/x.service.toml", "squashfs-root/sbin/init", "squashfs-root/sbin/modprobe", "squashfs-root/etc/machine-id", "squashfs-root/var", "squashfs-root/dev/console"} {
 			if !strings.Contains(string(ls), p+"\n") {
 				t.Errorf("root lacks %s:\n%s", p, ls)
 			}

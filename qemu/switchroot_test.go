@@ -107,6 +107,9 @@ func TestSwitchRoot(t *testing.T) {
 		seen(t, g, "init: running on the root from /dev/vda", time.Minute)
 		g.run("grep -q '^/dev/vda / squashfs ro' /proc/mounts && [ ! -e /sysroot ] && [ $(cat /proc/1/cmdline | tr '\\0' ' ') = /sbin/init ] && echo NEW-ROOT-$((4+5))")
 		g.expect("NEW-ROOT-9", time.Minute)
+		// The read-only root gets a machine id all the same.
+		g.run("until sctl is-active default.target >/dev/null; do sleep 0.2; done; sctl is-active identity.service && [ $(wc -c < /etc/machine-id) = 33 ] && echo MACHINE-ID-$((5+5))")
+		g.expect("MACHINE-ID-10", time.Minute)
 		g.poweroff("poweroff")
 	})
 	t.Run("no-init", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,11 +27,14 @@ import (
 type Paths struct {
 	MachineID string // /etc/machine-id
 	StateDir  string // /var/lib/sysmaster
+	// RuntimeID holds the machine id when /etc is read-only (a squashfs
+	// root): it is bind-mounted over MachineID, as systemd does.
+	RuntimeID string // /run/machine-id
 }
 
 // DefaultPaths are the board's.
 func DefaultPaths() Paths {
-	return Paths{MachineID: "/etc/machine-id", StateDir: "/var/lib/sysmaster"}
+	return Paths{MachineID: "/etc/machine-id", StateDir: "/var/lib/sysmaster", RuntimeID: "/run/machine-id"}
 }
 
 func (p Paths) savedID() string { return filepath.Join(p.StateDir, "machine-id") }
@@ -42,7 +46,7 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: identity start|stop")
 		return 2
 	}
-	s := &System{Paths: DefaultPaths(), Out: os.Stdout, Persistent: persistent, SetClock: setClock}
+	s := &System{Paths: DefaultPaths(), Out: os.Stdout, Persistent: persistent, SetClock: setClock, Write: atomicfile.Write, Bind: bind}
 	var err error
 	if args[1] == "start" {
 		err = s.Start()
@@ -67,6 +71,17 @@ type System struct {
 	SetClock func(time.Time) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Write replaces a file whole; nil means atomicfile.Write.
+	Write func(path string, data []byte, perm os.FileMode) error
+	// Bind mounts the file src over dst.
+	Bind func(src, dst string) error
+}
+
+func (s *System) write(path string, data []byte, perm os.FileMode) error {
+	if s.Write != nil {
+		return s.Write(path, data, perm)
+	}
+	return atomicfile.Write(path, data, perm)
 }
 
 func (s *System) now() time.Time {
@@ -82,10 +97,16 @@ func (s *System) logf(format string, args ...any) {
 
 // Start sets up the machine id and moves the clock up to the saved one.
 func (s *System) Start() error {
-	if err := os.MkdirAll(s.Paths.StateDir, 0o755); err != nil {
+	keep := false
+	if err := os.MkdirAll(s.Paths.StateDir, 0o755); errors.Is(err, unix.EROFS) {
+		// A read-only root without a data partition: nothing outlives
+		// this boot.
+		s.logf("identity: %s is on a read-only filesystem: the machine id and the clock are not kept", s.Paths.StateDir)
+	} else if err != nil {
 		return fmt.Errorf("state directory: %w", err)
+	} else {
+		keep = s.Persistent(s.Paths.StateDir)
 	}
-	keep := s.Persistent(s.Paths.StateDir)
 	if err := s.machineID(keep); err != nil {
 		return err
 	}
@@ -95,6 +116,25 @@ func (s *System) Start() error {
 
 // Stop saves the clock for the next boot.
 func (s *System) Stop() error { return s.saveClock() }
+
+// setMachineID writes /etc/machine-id or, when /etc is read-only, a file
+// under /run mounted over it.
+func (s *System) setMachineID(id string) error {
+	err := s.write(s.Paths.MachineID, []byte(id+"\n"), 0o444)
+	if !errors.Is(err, unix.EROFS) || s.Paths.RuntimeID == "" || s.Bind == nil {
+		return err
+	}
+	if _, serr := os.Stat(s.Paths.MachineID); serr != nil {
+		return fmt.Errorf("%s is read-only and has no file to mount the id over (an image's root carries an empty one): %w", s.Paths.MachineID, err)
+	}
+	if err := s.write(s.Paths.RuntimeID, []byte(id+"\n"), 0o444); err != nil {
+		return err
+	}
+	if err := s.Bind(s.Paths.RuntimeID, s.Paths.MachineID); err != nil {
+		return fmt.Errorf("mounting %s over the read-only %s: %w", s.Paths.RuntimeID, s.Paths.MachineID, err)
+	}
+	return nil
+}
 
 // ValidMachineID reports whether id (without its newline) is 32 lowercase
 // hex digits and not all zero.
@@ -179,12 +219,12 @@ func (s *System) machineID(keep bool) error {
 		}
 	}
 	if id != etc {
-		if err := atomicfile.Write(s.Paths.MachineID, []byte(id+"\n"), 0o444); err != nil {
+		if err := s.setMachineID(id); err != nil {
 			return fmt.Errorf("machine id: %w", err)
 		}
 	}
 	if keep && id != saved {
-		if err := atomicfile.Write(s.Paths.savedID(), []byte(id+"\n"), 0o444); err != nil {
+		if err := s.write(s.Paths.savedID(), []byte(id+"\n"), 0o444); err != nil {
 			s.logf("identity: cannot keep the machine id: %v", err)
 		}
 	}
@@ -219,10 +259,22 @@ func (s *System) clockForward() {
 }
 
 func (s *System) saveClock() error {
-	if err := atomicfile.Write(s.Paths.clock(), []byte(strconv.FormatInt(s.now().Unix(), 10)+"\n"), 0o644); err != nil {
+	err := s.write(s.Paths.clock(), []byte(strconv.FormatInt(s.now().Unix(), 10)+"\n"), 0o644)
+	switch {
+	case errors.Is(err, unix.EROFS) || errors.Is(err, fs.ErrNotExist):
+		return nil // a read-only root without a data partition; said at start
+	case err != nil:
 		return fmt.Errorf("saving the clock: %w", err)
 	}
 	return nil
+}
+
+func bind(src, dst string) error {
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	// Read-only, as the file it covers.
+	return unix.Mount("", dst, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
 // persistent says whether dir is on a filesystem that outlives a reboot:

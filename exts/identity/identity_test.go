@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -146,5 +147,50 @@ func TestValidMachineID(t *testing.T) {
 			t.Fatalf("NewMachineID(%v) = %q, %v", kept, id, err)
 		}
 		seen[id] = true
+	}
+}
+
+// TestMachineIDOnReadOnlyRoot: with /etc read-only (a squashfs root), the
+// id goes to /run and is mounted over the image's empty /etc/machine-id;
+// without that file to mount over, the error says so.
+func TestMachineIDOnReadOnlyRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		etcFile bool
+		wantErr string
+	}{
+		{"empty file in the image", true, ""},
+		{"no file to mount over", false, "has no file to mount the id over"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newSystem(t, false, &fakeClock{now: time.Unix(1_800_000_000, 0)})
+			s.Paths.RuntimeID = filepath.Join(t.TempDir(), "run-machine-id")
+			if tc.etcFile {
+				if err := os.WriteFile(s.Paths.MachineID, nil, 0o444); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Write = func(path string, data []byte, perm os.FileMode) error {
+				if path == s.Paths.MachineID {
+					return &os.PathError{Op: "open", Path: path, Err: syscall.EROFS}
+				}
+				return os.WriteFile(path, data, perm)
+			}
+			var bound [][2]string
+			s.Bind = func(src, dst string) error { bound = append(bound, [2]string{src, dst}); return nil }
+			err := s.Start()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || len(bound) != 0 {
+					t.Fatalf("Start: %v, bound %v; want an error with %q", err, bound, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id := read(t, s.Paths.RuntimeID); !ValidMachineID(id) || len(bound) != 1 || bound[0] != [2]string{s.Paths.RuntimeID, s.Paths.MachineID} {
+				t.Fatalf("runtime id %q, bound %v", id, bound)
+			}
+		})
 	}
 }
