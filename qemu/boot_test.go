@@ -129,6 +129,39 @@ type bootConfig struct {
 	data    board.Data
 }
 
+// inputs are what building and booting a board's test image needs from
+// the download cache and the checkout.
+type inputs struct {
+	cache, kernel, busybox, modules string
+	root                            string // the module root, for units/
+}
+
+// bootInputs finds them, or skips the test when they are missing (fails
+// it under CI=true, where scripts/setup has run).
+func bootInputs(t testing.TB, b *board.Board) inputs {
+	t.Helper()
+	cache, err := qemu.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inputs{cache: cache}
+	var kerr, berr, merr error
+	in.kernel, kerr = qemu.KernelPath(cache, b)
+	in.busybox, berr = qemu.BusyboxPath(cache, b.DebianArch)
+	in.modules, merr = image.KernelModulesDir(cache, b)
+	_, qerr := exec.LookPath(b.QEMU.Binary)
+	if err := errors.Join(kerr, berr, merr, qerr); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and the boot test cannot run: %v", err)
+		}
+		t.Skipf("cannot boot %s: %v (run scripts/setup)", b.Name, err)
+	}
+	if in.root, err = image.FindModuleRoot("."); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig) *guest {
 	t.Helper()
 	b, err := board.Load(boardName)
@@ -139,29 +172,13 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	if !cfg.data.Empty() {
 		b.Data = cfg.data
 	}
-	cache, err := qemu.CacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kernel, kerr := qemu.KernelPath(cache, b)
-	busybox, berr := qemu.BusyboxPath(cache, b.DebianArch)
-	mods, merr := image.KernelModulesDir(cache, b)
-	_, qerr := exec.LookPath(b.QEMU.Binary)
-	if err := errors.Join(kerr, berr, merr, qerr); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and the boot test cannot run: %v", err)
-		}
-		t.Skipf("cannot boot %s: %v (run scripts/setup)", boardName, err)
-	}
-	root, err := image.FindModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := bootInputs(t, b)
+	cache, kernel, root := in.cache, in.kernel, in.root
 	opts := []image.Option{
-		image.WithKernelModules(mods),
+		image.WithKernelModules(in.modules),
 		image.WithCompression(comp),
 		image.WithUnits(filepath.Join(root, "units")),
-		image.WithBusybox(busybox),
+		image.WithBusybox(in.busybox),
 	}
 	if !cfg.mtime.IsZero() {
 		opts = append(opts, image.WithMtime(cfg.mtime))

@@ -2,7 +2,6 @@ package qemu_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,29 +50,13 @@ func buildSplit(t *testing.T, boardName string, files map[string]string) (b *boa
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := qemu.CacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kernel, kerr := qemu.KernelPath(cache, b)
-	busybox, berr := qemu.BusyboxPath(cache, b.DebianArch)
-	mods, merr := image.KernelModulesDir(cache, b)
-	_, qerr := exec.LookPath(b.QEMU.Binary)
-	if err := errors.Join(kerr, berr, merr, qerr); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and the boot test cannot run: %v", err)
-		}
-		t.Skipf("cannot boot %s: %v (run scripts/setup)", boardName, err)
-	}
-	root, err := image.FindModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := bootInputs(t, b)
+	kernel = in.kernel
 	opts := []image.Option{
-		image.WithKernelModules(mods),
+		image.WithKernelModules(in.modules),
 		image.WithCompression(image.Gzip),
-		image.WithUnits(filepath.Join(root, "units")),
-		image.WithBusybox(busybox),
+		image.WithUnits(filepath.Join(in.root, "units")),
+		image.WithBusybox(in.busybox),
 	}
 	for name, body := range testUnits {
 		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+name, []byte(body), 0o644))

@@ -135,8 +135,8 @@ func (s *Spec) needsHelper() bool {
 	return s.Cgroup != "" || !s.onlyCgroup()
 }
 
-// onlyCgroup reports whether joining a cgroup is all s asks beyond what
-// ForkExec does.
+// onlyCgroup reports whether joining a cgroup, if anything, is all s asks
+// beyond what ForkExec does.
 func (s *Spec) onlyCgroup() bool {
 	return s.UMask == nil && s.Nice == nil && len(s.Rlimits) == 0 &&
 		len(s.Groups) == 0 && !s.ListenPID && s.Sandbox == nil && !s.DefaultSIGPIPE
