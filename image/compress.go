@@ -13,6 +13,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
+
+	"github.com/sysmaster-go/sysmaster/units/suggest"
 )
 
 // Compression is how an archive is compressed.
@@ -45,6 +47,13 @@ func ParseCompression(s string) (Compression, error) {
 		return Zstd, nil
 	case "lz4":
 		return LZ4, nil
+	}
+	names := make([]string, 0, len(Compressions()))
+	for _, c := range Compressions() {
+		names = append(names, string(c))
+	}
+	if near := suggest.Nearest(strings.ToLower(s), names); near != "" {
+		return "", fmt.Errorf("unknown compression %q (did you mean %s? want none, gzip, xz, zstd or lz4)", s, near)
 	}
 	return "", fmt.Errorf("unknown compression %q (want none, gzip, xz, zstd or lz4)", s)
 }

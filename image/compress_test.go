@@ -134,6 +134,9 @@ func TestParseCompression(t *testing.T) {
 			t.Errorf("ParseCompression(%q) = %q, %v", tt.in, got, err)
 		}
 	}
+	if _, err := ParseCompression("zstdd"); err == nil || !strings.Contains(err.Error(), "did you mean zstd?") {
+		t.Errorf("ParseCompression(zstdd): %v, want a suggestion of zstd", err)
+	}
 	for _, c := range Compressions() {
 		if _, err := NewCompressor(io.Discard, c); err != nil {
 			t.Errorf("NewCompressor(%s): %v", c, err)
