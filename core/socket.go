@@ -1,16 +1,17 @@
 package core
 
 import (
-	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/core/execute"
+	"github.com/sysmaster-go/sysmaster/core/ipsock"
 	"github.com/sysmaster-go/sysmaster/units"
 )
 
@@ -276,25 +277,10 @@ func ipv6Only(mode string) (int, error) {
 
 // listenFile opens one listening socket and returns it as a file the
 // manager owns; Go's listener is closed without removing the path. IPv6
-// sockets get IPV6_V6ONLY=v6only before they are bound.
+// sockets get IPV6_V6ONLY=v6only before they are bound; a port alone is
+// the IPv6 wildcard, which takes IPv4 too unless v6only, and an IPv4
+// address an IPv4 socket, as systemd.
 func listenFile(a units.ListenAddr, v6only int) (*os.File, error) {
-	lc := net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
-		if !strings.HasSuffix(network, "6") {
-			return nil
-		}
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only)
-		})
-		if err != nil {
-			return err
-		}
-		if serr != nil {
-			return fmt.Errorf("IPV6_V6ONLY: %w", serr)
-		}
-		return nil
-	}}
-	ctx := context.Background()
 	switch a.Net {
 	case "unix", "unixpacket":
 		l, err := net.ListenUnix(a.Net, &net.UnixAddr{Name: a.Addr, Net: a.Net})
@@ -304,13 +290,6 @@ func listenFile(a units.ListenAddr, v6only int) (*os.File, error) {
 		l.SetUnlinkOnClose(false)
 		defer l.Close()
 		return l.File()
-	case "tcp":
-		l, err := lc.Listen(ctx, "tcp", a.Addr)
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		return l.(*net.TCPListener).File()
 	case "unixgram":
 		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: a.Addr, Net: "unixgram"})
 		if err != nil {
@@ -318,15 +297,43 @@ func listenFile(a units.ListenAddr, v6only int) (*os.File, error) {
 		}
 		defer c.Close()
 		return c.File()
-	case "udp":
-		c, err := lc.ListenPacket(ctx, "udp", a.Addr)
+	case "tcp", "udp":
+		ap, err := inetAddr(a.Addr)
 		if err != nil {
 			return nil, err
 		}
-		defer c.Close()
-		return c.(*net.UDPConn).File()
+		kind := ipsock.Stream
+		if a.Net == "udp" {
+			kind = ipsock.Datagram
+		}
+		return ipsock.Open(kind, ap, func(fd int) error {
+			if ap.Addr().Is4() {
+				return nil
+			}
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
+				return fmt.Errorf("IPV6_V6ONLY: %w", err)
+			}
+			return nil
+		})
 	}
 	return nil, fmt.Errorf("unsupported network %q", a.Net)
+}
+
+// inetAddr reads a ListenAddr's address: ":PORT" (the IPv6 wildcard) or
+// a numeric address and port, as units writes them.
+func inetAddr(s string) (netip.AddrPort, error) {
+	if port, ok := strings.CutPrefix(s, ":"); ok {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("address %q: %w", s, err)
+		}
+		return netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(n)), nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("address %q: %w", s, err)
+	}
+	return ap, nil
 }
 
 // watchSocket waits for the first client on any of u's sockets and then

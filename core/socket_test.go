@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -67,4 +68,58 @@ func TestBindIPv6OnlyInvalid(t *testing.T) {
 		t.Fatal("BindIPv6Only = \"v6\" accepted")
 	}
 	t.Log(err)
+}
+
+// An IPv4 address is an IPv4 socket (as systemd), a datagram address a
+// UDP socket, each on the port the unit names.
+func TestListenFileInet(t *testing.T) {
+	for _, tc := range []struct {
+		net, addr string
+		family    int
+		typ       int
+	}{
+		{"tcp", "127.0.0.1:%d", unix.AF_INET, unix.SOCK_STREAM},
+		{"udp", "127.0.0.1:%d", unix.AF_INET, unix.SOCK_DGRAM},
+		{"tcp", ":%d", unix.AF_INET6, unix.SOCK_STREAM},
+	} {
+		t.Run(tc.net+" "+tc.addr, func(t *testing.T) {
+			if tc.family == unix.AF_INET6 {
+				if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+					t.Skip("no IPv6 on this machine")
+				}
+			}
+			port := freePort(t)
+			f, err := listenFile(units.ListenAddr{Net: tc.net, Addr: fmt.Sprintf(tc.addr, port)}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fd := int(f.Fd())
+			if got, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); got != tc.family {
+				t.Errorf("family %d, want %d", got, tc.family)
+			}
+			if got, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); got != tc.typ {
+				t.Errorf("type %d, want %d", got, tc.typ)
+			}
+			sa, err := unix.Getsockname(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got int
+			switch sa := sa.(type) {
+			case *unix.SockaddrInet4:
+				got = sa.Port
+			case *unix.SockaddrInet6:
+				got = sa.Port
+			}
+			if got != port {
+				t.Errorf("bound to port %d, want %d", got, port)
+			}
+		})
+	}
+	for _, bad := range []string{":x", ":70000", "localhost:80", "1.2.3.4"} {
+		if _, err := listenFile(units.ListenAddr{Net: "tcp", Addr: bad}, 0); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("address %q: %v, want an error naming it", bad, err)
+		}
+	}
 }

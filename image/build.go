@@ -85,23 +85,24 @@ type options struct {
 	// rootModules are loaded by the first stage of BuildRoot.
 	rootModules []string
 
-	compression Compression
-	mtime       *time.Time
-	units       *string
-	smbox       string
-	busybox     string
-	adds        []addition
-	progress    io.Writer
-	moduleRoot  string
-	kmods       string // kernel module tree, lib/modules/VERSION
-	noKmods     bool
-	debs        []string // Debian packages besides the board's
-	debSource   PackageSource
-	staticOnly  bool
-	format      Format
-	kernel      string
-	dtbDir      string
-	firmware    string
+	compression  Compression
+	compressOpts []CompressOption
+	mtime        *time.Time
+	units        *string
+	smbox        string
+	busybox      string
+	adds         []addition
+	progress     io.Writer
+	moduleRoot   string
+	kmods        string // kernel module tree, lib/modules/VERSION
+	noKmods      bool
+	debs         []string // Debian packages besides the board's
+	debSource    PackageSource
+	staticOnly   bool
+	format       Format
+	kernel       string
+	dtbDir       string
+	firmware     string
 }
 
 // WithFormat writes the image in format f instead of the board's default.
@@ -131,6 +132,12 @@ func WithFirmwareDir(dir string) Option {
 // gzip.
 func WithCompression(c Compression) Option {
 	return func(o *options) { o.compression = c }
+}
+
+// WithCompressOptions tunes the compressor, after what the board picks
+// (xz's BCJ filter): WithZstdTool("none") for the built-in zstd encoder.
+func WithCompressOptions(opts ...CompressOption) Option {
+	return func(o *options) { o.compressOpts = append(o.compressOpts, opts...) }
 }
 
 // WithMtime sets the mtime of every entry; the default is
@@ -466,19 +473,19 @@ func writeCompressed(w io.Writer, t *Tree, comp Compression, mtime time.Time, op
 
 // compressOptions picks xz's BCJ filter for the board's machine code when
 // the kernel's configuration (beside its module tree) says its decoder
-// has it.
+// has it, then adds those of WithCompressOptions.
 func (o *options) compressOptions(b *board.Board, comp Compression) []CompressOption {
 	if comp != XZ || o.kmods == "" {
-		return nil
+		return o.compressOpts
 	}
 	cfg, _, err := KernelConfig(o.kmods)
 	if err != nil {
-		return nil
+		return o.compressOpts
 	}
 	if f := XZFilterFor(b.Arch, cfg); f != "" {
-		return []CompressOption{WithXZFilter(f)}
+		return append([]CompressOption{WithXZFilter(f)}, o.compressOpts...)
 	}
-	return nil
+	return o.compressOpts
 }
 
 // layout assembles the image's tree.

@@ -94,15 +94,11 @@ func NewCompressor(w io.Writer, c Compression, opts ...CompressOption) (io.Write
 		}
 		return &xzWriter{w: w, filter: o.xzFilter, tool: o.xzTool()}, nil
 	case Zstd:
-		// One goroutine, so block boundaries never depend on scheduling.
-		zw, err := zstd.NewWriter(w,
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithEncoderLevel(zstd.SpeedBestCompression),
-			zstd.WithWindowSize(8<<20))
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
+		var o compressOptions
+		for _, opt := range opts {
+			opt(&o)
 		}
-		return zw, nil
+		return &zstdWriter{w: w, tool: o.zstdTool()}, nil
 	case LZ4:
 		// The kernel reads only the legacy lz4 frame format.
 		zw := lz4.NewWriter(w)

@@ -228,6 +228,136 @@ func TestXZEncoders(t *testing.T) {
 	}
 }
 
+// TestZstdEncoders: the built-in encoder and the zstd program each give a
+// stream that reads back, the same bytes twice, and a frame header the
+// kernel's streaming decoder takes: no dictionary, a window no larger than
+// 8 MiB (what it allocates) and no larger than the archive, a checksum.
+func TestZstdEncoders(t *testing.T) {
+	tool, err := exec.LookPath("zstd")
+	tests := []struct {
+		name string
+		opts []CompressOption
+		by   string
+		size int // of the archive
+	}{
+		{"built-in", []CompressOption{WithZstdTool("none")}, "built-in encoder", 0},
+		{"zstd program", []CompressOption{WithZstdTool(tool)}, "-19 --zstd=wlog=23 --check --single-thread", 0},
+		// More than the window: it stays 8 MiB.
+		{"zstd program, 9 MiB", []CompressOption{WithZstdTool(tool)}, "-19", 9 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name != "built-in" && err != nil {
+				t.Skip("no zstd program")
+			}
+			var raw bytes.Buffer
+			if _, err := bigTree(t).WriteCPIO(&raw, time.Unix(42, 0)); err != nil {
+				t.Fatal(err)
+			}
+			for one := bytes.Clone(raw.Bytes()); raw.Len() < tt.size; {
+				raw.Write(one)
+			}
+			compress := func() ([]byte, string) {
+				var buf bytes.Buffer
+				zw, err := NewCompressor(&buf, Zstd, tt.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := zw.Write(raw.Bytes()); err != nil {
+					t.Fatal(err)
+				}
+				if err := zw.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return buf.Bytes(), compressedBy(zw)
+			}
+			out, by := compress()
+			if again, _ := compress(); !bytes.Equal(out, again) {
+				t.Error("two compressions of the same input differ")
+			}
+			if !strings.Contains(by, tt.by) {
+				t.Errorf("compressed by %q, want it to say %q", by, tt.by)
+			}
+			h, err := parseZstdFrameHeader(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.dictID != 0 {
+				t.Errorf("frame names dictionary %d; the kernel has none", h.dictID)
+			}
+			if !h.checksum {
+				t.Error("no content checksum")
+			}
+			switch {
+			case h.window > 8<<20:
+				t.Errorf("window %d bytes, more than 8 MiB", h.window)
+			case tt.size > 8<<20 && h.window != 8<<20:
+				t.Errorf("window %d bytes, want 8 MiB", h.window)
+			case tt.name != "built-in" && tt.size == 0 && h.window != raw.Len():
+				t.Errorf("window %d bytes, want the %d bytes of archive", h.window, raw.Len())
+			}
+			rc, _, err := Decompress(bytes.NewReader(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(back, raw.Bytes()) {
+				t.Errorf("read back %d bytes of %d: %v", len(back), raw.Len(), err)
+			}
+		})
+	}
+}
+
+// zstdFrameHeader is what the kernel reads from a zstd frame header
+// before it decompresses (RFC 8878, 3.1.1.1).
+type zstdFrameHeader struct {
+	window   int
+	dictID   uint32
+	checksum bool
+}
+
+func parseZstdFrameHeader(b []byte) (zstdFrameHeader, error) {
+	var h zstdFrameHeader
+	if len(b) < 6 || !bytes.Equal(b[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		return h, fmt.Errorf("not a zstd frame: % x", b[:min(len(b), 4)])
+	}
+	fhd := b[4]
+	single := fhd&0x20 != 0
+	h.checksum = fhd&0x04 != 0
+	p := 5
+	if !single {
+		exp, mant := int(b[p]>>3), int(b[p]&7)
+		base := 1 << (10 + exp)
+		h.window = base + base/8*mant
+		p++
+	}
+	dictBytes := []int{0, 1, 2, 4}[fhd&3]
+	if len(b) < p+dictBytes+8 {
+		return h, fmt.Errorf("short zstd frame header")
+	}
+	for i := range dictBytes {
+		h.dictID |= uint32(b[p+i]) << (8 * i)
+	}
+	p += dictBytes
+	fcsBytes := []int{0, 2, 4, 8}[fhd>>6]
+	if single && fcsBytes == 0 {
+		fcsBytes = 1
+	}
+	var fcs uint64
+	for i := range fcsBytes {
+		fcs |= uint64(b[p+i]) << (8 * i)
+	}
+	if fcsBytes == 2 {
+		fcs += 256
+	}
+	if single {
+		// A single segment's window is the whole content.
+		h.window = int(fcs)
+	}
+	return h, nil
+}
+
 func TestXZDict(t *testing.T) {
 	for _, tt := range []struct{ n, want int }{
 		{0, 1 << 20}, {1 << 20, 1 << 20}, {1<<20 + 1, 3 << 19}, {9070452, 12 << 20},

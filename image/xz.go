@@ -17,6 +17,8 @@ type compressOptions struct {
 	xzFilter string // a BCJ filter of xz(1): "x86", "arm", "arm64", …
 	toolPath string // the xz program; "" looks it up in PATH
 	noTool   bool
+	zstdPath string // the zstd program; "" looks it up in PATH
+	noZstd   bool
 }
 
 // WithXZFilter puts the branch converter (BCJ) filter for machine code of
@@ -36,14 +38,18 @@ func WithXZTool(path string) CompressOption {
 	}
 }
 
-func (o compressOptions) xzTool() string {
+func (o compressOptions) xzTool() string { return lookTool("xz", o.toolPath, o.noTool) }
+
+// lookTool is the program to compress with: path when set, else name
+// found in PATH; "" when none is wanted or there is none.
+func lookTool(name, path string, none bool) string {
 	switch {
-	case o.noTool:
+	case none:
 		return ""
-	case o.toolPath != "":
-		return o.toolPath
+	case path != "":
+		return path
 	}
-	p, err := exec.LookPath("xz")
+	p, err := exec.LookPath(name)
 	if err != nil {
 		return ""
 	}
@@ -166,9 +172,12 @@ func (z *xzWriter) knows(filter string) bool {
 }
 
 // compressedBy says what compressed a stream, once its writer is closed:
-// for xz, the program and its options or the built-in encoder.
+// for xz and zstd, the program and its options or the built-in encoder.
 func compressedBy(zw io.WriteCloser) string {
-	if z, ok := zw.(*xzWriter); ok {
+	switch z := zw.(type) {
+	case *xzWriter:
+		return z.used
+	case *zstdWriter:
 		return z.used
 	}
 	return ""

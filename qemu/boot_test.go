@@ -127,6 +127,8 @@ type bootConfig struct {
 	args    []string  // QEMU arguments besides the board's
 	mtime   time.Time // the image's build time (SOURCE_DATE_EPOCH)
 	data    board.Data
+	// compress tunes the compressor (the built-in zstd encoder).
+	compress []image.CompressOption
 }
 
 // inputs are what building and booting a board's test image needs from
@@ -182,6 +184,9 @@ func boot(t testing.TB, boardName string, comp image.Compression, cfg bootConfig
 	}
 	if !cfg.mtime.IsZero() {
 		opts = append(opts, image.WithMtime(cfg.mtime))
+	}
+	if len(cfg.compress) > 0 {
+		opts = append(opts, image.WithCompressOptions(cfg.compress...))
 	}
 	for name, body := range testUnits {
 		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+name, []byte(body), 0o644))
@@ -377,23 +382,33 @@ func TestCoreKilledIsRestarted(t *testing.T) {
 }
 
 // TestBootEachCompression boots one image per compression the kernel
-// reads: the kernel's own decompressor is the judge. gzip and zstd boot in
-// the tests above; xz also on x86_64 and armv7, whose kernels decode the
-// BCJ filter the build then adds (with the host's xz).
+// reads: the kernel's own decompressor is the judge. gzip and zstd (the
+// zstd program's) boot in the tests above; xz also on x86_64 and armv7,
+// whose kernels decode the BCJ filter the build then adds (with the host's
+// xz), and zstd from the built-in encoder.
 func TestBootEachCompression(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
 	}
+	builtin := []image.CompressOption{image.WithZstdTool("none")}
 	for _, tt := range []struct {
-		board string
-		comp  image.Compression
+		board, name string
+		comp        image.Compression
+		opts        []image.CompressOption
 	}{
-		{"qemu-aarch64", image.None}, {"qemu-aarch64", image.XZ}, {"qemu-aarch64", image.LZ4},
-		{"qemu-x86_64", image.XZ}, {"qemu-armv7", image.XZ},
+		{"qemu-aarch64", "", image.None, nil}, {"qemu-aarch64", "", image.XZ, nil}, {"qemu-aarch64", "", image.LZ4, nil},
+		{"qemu-x86_64", "", image.XZ, nil}, {"qemu-armv7", "", image.XZ, nil},
+		// zstd images come from the zstd program where there is one; this
+		// one from the built-in encoder it falls back to.
+		{"qemu-aarch64", "built-in", image.Zstd, builtin},
 	} {
-		t.Run(tt.board+"/"+string(tt.comp), func(t *testing.T) {
+		name := tt.board + "/" + string(tt.comp)
+		if tt.name != "" {
+			name += "/" + tt.name
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			g := bootImage(t, tt.board, tt.comp)
+			g := boot(t, tt.board, tt.comp, bootConfig{compress: tt.opts})
 			g.booted()
 			g.poweroff("sctl poweroff")
 		})

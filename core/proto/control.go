@@ -2,6 +2,7 @@ package proto
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -202,7 +203,11 @@ func ReadLine(r *bufio.Reader, max int) ([]byte, error) {
 // the one-line answer into resp. timeout bounds the whole exchange (0:
 // none once connected).
 func Call(path string, req, resp any, timeout time.Duration) error {
-	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// DialUnix, not Dial: a Unix address needs no resolver, and naming
+	// no host keeps net's DNS code out of smbox.
+	c, err := new(net.Dialer).DialUnix(ctx, "unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return fmt.Errorf("cannot reach the manager at %s: %w", path, err)
 	}

@@ -274,7 +274,11 @@ func (i *iface) status(routes []rtnl.Route) IfaceStatus {
 
 // Ask sends one request to netmaster's control socket.
 func Ask(socket string, req Request, timeout time.Duration) (*Response, error) {
-	c, err := net.DialTimeout("unix", socket, timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	// DialUnix, not Dial: a Unix address needs no resolver, and naming
+	// no host keeps net's DNS code out of smbox.
+	c, err := new(net.Dialer).DialUnix(ctx, "unix", nil, &net.UnixAddr{Name: socket, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("netmaster at %s: %w", socket, err)
 	}

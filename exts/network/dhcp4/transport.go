@@ -1,7 +1,6 @@
 package dhcp4
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/ipsock"
 )
 
 const (
@@ -195,21 +196,16 @@ type udpTransport struct {
 }
 
 func newUDPTransport(ifname string) (*udpTransport, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = errors.Join(
-				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
-				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
-				unix.BindToDevice(int(fd), ifname))
-		})
-		return errors.Join(err, serr)
-	}}
-	pc, err := lc.ListenPacket(context.Background(), "udp4", fmt.Sprintf("0.0.0.0:%d", clientPort))
+	c, err := ipsock.ListenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), clientPort), func(fd int) error {
+		return errors.Join(
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
+			unix.BindToDevice(fd, ifname))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("udp socket on %s: %w", ifname, err)
 	}
-	return &udpTransport{c: pc.(*net.UDPConn), buf: make([]byte, 1<<16)}, nil
+	return &udpTransport{c: c, buf: make([]byte, 1<<16)}, nil
 }
 
 func (t *udpTransport) send(m []byte, dst netip.Addr) error {

@@ -10,10 +10,11 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysmaster-go/sysmaster/core/ipsock"
 )
 
 // State is where the client is.
@@ -269,20 +270,16 @@ func (c *Client) waitUntil(ctx context.Context, t time.Time, next State) (State,
 }
 
 func listen(ifname string) (*net.UDPConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = errors.Join(
-				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
-				unix.BindToDevice(int(fd), ifname))
-		})
-		return errors.Join(err, serr)
-	}}
-	pc, err := lc.ListenPacket(context.Background(), "udp6", fmt.Sprintf("[::]:%d", clientPort))
+	c, err := ipsock.ListenUDP(netip.AddrPortFrom(netip.IPv6Unspecified(), clientPort), func(fd int) error {
+		return errors.Join(
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1),
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
+			unix.BindToDevice(fd, ifname))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("udp socket on %s: %w", ifname, err)
 	}
-	return pc.(*net.UDPConn), nil
+	return c, nil
 }
 
 // exchange is one transaction (RFC 8415 section 15): it sends what build
