@@ -234,7 +234,18 @@ func (d *Daemon) coldplug(ctx context.Context) {
 	if d.cfg.Coldplug {
 		var done <-chan struct{}
 		var err error
-		n, done, err = d.Trigger(ctx, "add", nil)
+		// The events are made up from sysfs rather than asked of the
+		// kernel: at boot nothing else listens on the kernel's uevent
+		// socket (devmaster is the only listener the image has, and
+		// whatever wants devices orders itself after devmaster; after a
+		// restart of devmaster, other listeners heard each device's own
+		// event when it came), so kernel events would tell nobody else
+		// anything, and building,
+		// broadcasting, receiving and parsing one per device is on the
+		// boot's critical path. The kernel's own events (devices that
+		// loading a module brings) still come through the socket,
+		// opened in New before any device is read.
+		n, done, err = d.Trigger(ctx, TriggerOptions{Action: "add", FromSysfs: true})
 		if err != nil {
 			// Serve what the kernel sends from now on rather than hold up the boot.
 			d.logf("coldplug: %v", err)

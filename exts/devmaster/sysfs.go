@@ -27,19 +27,52 @@ func (s sysfs) path(devpath string) string { return s.Root + devpath }
 
 // Props reads the device's uevent file: the KEY=VALUE fields the kernel
 // puts in its events (DEVNAME, MAJOR, DRIVER, MODALIAS, ...), but not
-// ACTION, DEVPATH, SUBSYSTEM or SEQNUM.
+// ACTION, DEVPATH, SUBSYSTEM or SEQNUM. Malformed lines are left out.
 func (s sysfs) Props(devpath string) (map[string]string, error) {
-	b, err := readLimited(filepath.Join(s.path(devpath), "uevent"))
+	props, _, err := s.props(devpath)
+	return props, err
+}
+
+// props is Props that also says which lines it left out, each error
+// naming the file and line.
+func (s sysfs) props(devpath string) (map[string]string, []error, error) {
+	name := s.path(devpath) + "/uevent"
+	b, err := readLimited(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	props := make(map[string]string)
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok && k != "" && !strings.ContainsRune(line, 0) {
-			props[k] = v
+	props, bad := parseUevent(name, string(b))
+	return props, bad, nil
+}
+
+// parseUevent parses the text of the uevent file name. A line that is not
+// KEY=VALUE, holds a NUL, or sets a field only the event itself carries is
+// left out with an error saying why.
+func parseUevent(name, text string) (map[string]string, []error) {
+	props := make(map[string]string, strings.Count(text, "\n")+4)
+	var bad []error
+	for n := 1; text != ""; n++ {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		if line == "" {
+			continue
 		}
+		k, v, ok := strings.Cut(line, "=")
+		var why string
+		switch {
+		case !ok || k == "":
+			why = "not KEY=VALUE"
+		case strings.IndexByte(line, 0) >= 0:
+			why = "holds a NUL"
+		case k == "ACTION" || k == "DEVPATH" || k == "SUBSYSTEM" || k == "SEQNUM":
+			why = "sets " + k + ", which the event carries"
+		default:
+			props[k] = v
+			continue
+		}
+		bad = append(bad, fmt.Errorf("%s:%d: %s: line left out", name, n, why))
 	}
-	return props, nil
+	return props, bad
 }
 
 // Attr reads the attribute name (which may name a file in a subdirectory,
@@ -86,18 +119,31 @@ func (s sysfs) linkBase(devpath, name string) (string, error) {
 }
 
 // Event makes up the event the kernel would send for the device, from its
-// uevent file.
+// uevent file and its subsystem link.
 func (s sysfs) Event(devpath, action string) (*uevent.Event, error) {
-	env, err := s.Props(devpath)
-	if err != nil {
-		return nil, err
-	}
 	subsystem, err := s.Subsystem(devpath)
 	if err != nil {
 		return nil, err
 	}
-	env["ACTION"], env["DEVPATH"], env["SUBSYSTEM"] = action, devpath, subsystem
-	return uevent.New(env)
+	ev, _, err := s.scan(sysDevice{DevPath: devpath, Subsystem: subsystem}, action)
+	return ev, err
+}
+
+// scan makes up the event for a device Enumerate found, whose subsystem
+// it already knows from the directory that listed it (the one the
+// device's subsystem link points to), saving a readlink per device.
+// skipped says which lines of the uevent file were left out.
+func (s sysfs) scan(dev sysDevice, action string) (ev *uevent.Event, skipped []error, err error) {
+	env, skipped, err := s.props(dev.DevPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	env["ACTION"], env["DEVPATH"], env["SUBSYSTEM"] = action, dev.DevPath, dev.Subsystem
+	ev, err = uevent.New(env)
+	if err != nil {
+		return nil, skipped, fmt.Errorf("%s: %w", s.path(dev.DevPath), err)
+	}
+	return ev, skipped, nil
 }
 
 // Trigger asks the kernel to send an event for the device, carrying
