@@ -101,6 +101,7 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 		return d.call(ctx, func() { d.queueMade(run, batch) })
 	}
 	fromSysfs := opt.FromSysfs
+	buf := make([]byte, 0, 4096) // for every uevent file
 	for _, dev := range devs {
 		if !fromSysfs {
 			err := d.trigger(dev.DevPath, action, uuid)
@@ -118,7 +119,7 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 			d.logf("trigger: cannot write uevent files (%v): making up the events from sysfs", err)
 			fromSysfs = true
 		}
-		ev, err := d.scan(dev, action)
+		ev, err := d.scan(dev, action, buf)
 		if err != nil {
 			skipped = append(skipped, dev.DevPath)
 			continue
@@ -163,8 +164,8 @@ func (d *Daemon) queueMade(run *triggerRun, batch []*uevent.Event) {
 
 // scan makes up a device's event from sysfs, logging the lines of its
 // uevent file it left out, or why the device was skipped.
-func (d *Daemon) scan(dev sysDevice, action string) (*uevent.Event, error) {
-	ev, skipped, err := d.host.sys.scan(dev, action)
+func (d *Daemon) scan(dev sysDevice, action string, buf []byte) (*uevent.Event, error) {
+	ev, skipped, err := d.host.sys.scan(dev, action, buf)
 	for _, e := range skipped {
 		d.logf("trigger %s: %v", dev.DevPath, e)
 	}
