@@ -2,8 +2,9 @@
 // receives the kernel's uevents, loads modules for new devices, applies the
 // device rules (node ownership and mode, /dev symlinks, properties,
 // programs, units), keeps the udev database for libudev programs, and tells
-// the service manager about devices. At start it replays every device's
-// "add" event (coldplug) and reports readiness once they are handled. The
+// the service manager about devices. At start it handles an "add" event
+// for every device, made up from sysfs (coldplug), and reports readiness
+// once they are handled. The
 // devctl applet (CtlMain) inspects and drives it.
 package devmaster
 
@@ -66,8 +67,8 @@ type Config struct {
 	Control     string
 	Workers     int
 	ExecTimeout time.Duration // per RUN program
-	// Coldplug triggers every device at start; without it the daemon is
-	// ready at once.
+	// Coldplug handles an add for every device at start, made up from
+	// sysfs; without it the daemon is ready at once.
 	Coldplug bool
 	Debug    bool // log every event
 

@@ -100,10 +100,10 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 		made = nil
 		return d.call(ctx, func() { d.queueMade(run, batch) })
 	}
-	fromSysfs := opt.FromSysfs
+	warned := false
 	buf := make([]byte, 0, 4096) // for every uevent file
 	for _, dev := range devs {
-		if !fromSysfs {
+		if !opt.FromSysfs {
 			err := d.trigger(dev.DevPath, action, uuid)
 			if errors.Is(err, unix.EINVAL) { // a kernel that takes no uuid
 				err = d.trigger(dev.DevPath, action, "")
@@ -116,8 +116,10 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 				skipped = append(skipped, dev.DevPath)
 				continue
 			}
-			d.logf("trigger: cannot write uevent files (%v): making up the events from sysfs", err)
-			fromSysfs = true
+			if !warned {
+				d.logf("trigger: cannot write uevent files (%v): making up the events from sysfs", err)
+				warned = true
+			}
 		}
 		ev, err := d.scan(dev, action, buf)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -243,5 +244,33 @@ func TestScanDropsRemoved(t *testing.T) {
 	}
 	if len(run.expect) != 0 || !h.log.contains("trigger "+tty+": removed while scanning") {
 		t.Errorf("dropped event not crossed off (%v) or not logged", run.expect)
+	}
+}
+
+// TestTriggerFallsBack: a uevent file the kernel will not take gets its
+// event made up from sysfs; the other devices still go through the kernel.
+func TestTriggerFallsBack(t *testing.T) {
+	tr := newTree(t)
+	tr.board()
+	h := start(t, tr, true)
+	h.ready()
+	const first = "/devices/pci0000:00/0000:00:02.0" // the first in the listing
+	h.d.trigger = func(devpath, action, uuid string) error {
+		if devpath == first {
+			return &os.PathError{Op: "write", Path: tr.sys + devpath + "/uevent", Err: syscall.EIO}
+		}
+		return h.kernelTrigger(devpath, action, uuid)
+	}
+	trigger(t, h, TriggerOptions{Action: "change"})
+	if got, want := h.writes.Load(), int64(len(tr.devices)-1); got != want {
+		t.Errorf("%d events from the kernel, want %d", got, want)
+	}
+	for _, d := range tr.devices {
+		if c, _ := h.mgr.find(tr.sys + d.path); c.action != "change" {
+			t.Errorf("%s: manager got %+v", d.path, c)
+		}
+	}
+	if !h.log.contains("cannot write uevent files") {
+		t.Error("the fallback was not logged")
 	}
 }
