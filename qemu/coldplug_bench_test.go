@@ -17,6 +17,9 @@ import (
 //     to an empty queue, loading the modules of every device;
 //   - retrigger: `devctl trigger --settle`, every device handled again
 //     (rules, links, database, reports to core), modules already loaded;
+//   - retrigger-sysfs: `devctl trigger --from-sysfs --settle`, the same
+//     with the events made up from sysfs by devmaster (as its first
+//     coldplug does) instead of sent by the kernel;
 //   - mdev: `mdev -s`, which walks /sys once and makes the nodes;
 //   - devctl-ping: `devctl ping`, the part of retrigger that is starting
 //     devctl and one request.
@@ -48,6 +51,7 @@ func BenchmarkColdplug(b *testing.B) {
 			}
 			base := g.timed("true", 5)
 			retrigger := g.timed("devctl trigger --settle >/dev/null", 5) - base
+			sysfs := g.timed("devctl trigger --from-sysfs --settle >/dev/null", 5) - base
 			mdev := g.timed("mdev -s", 5) - base
 			// What of the retrigger is devctl's own start: a Go binary
 			// of several megabytes, under emulation.
@@ -56,9 +60,12 @@ func BenchmarkColdplug(b *testing.B) {
 			b.ReportMetric(float64(retrigger.Microseconds())/1000, "retrigger-ms")
 			b.ReportMetric(float64(mdev.Microseconds())/1000, "mdev-ms")
 			b.ReportMetric(float64(ping.Microseconds())/1000, "devctl-ping-ms")
+			b.ReportMetric(float64(sysfs.Microseconds())/1000, "retrigger-sysfs-ms")
 			b.ReportMetric(float64(retrigger)/float64(mdev), "retrigger/mdev")
+			b.ReportMetric(float64(sysfs)/float64(mdev), "retrigger-sysfs/mdev")
 			b.ReportMetric(0, "ns/op")
-			b.Logf("%s: %s devices; boot coldplug %.0f ms; retrigger %v (devctl ping %v); mdev -s %v", name, m[1], boot, retrigger, ping, mdev)
+			b.Logf("%s: %s devices; boot coldplug %.0f ms; retrigger %v, from sysfs %v (devctl ping %v); mdev -s %v",
+				name, m[1], boot, retrigger, sysfs, ping, mdev)
 			g.poweroff("poweroff")
 		})
 	}

@@ -101,7 +101,7 @@ func parseDaemonFlags(args []string, stderr io.Writer) (cfg Config, managerSocke
 	fs.IntVar(&cfg.Workers, "workers", DefaultWorkers(), "events handled at once")
 	fs.StringVar(&managerSocket, "manager", DefaultManagerSocket, "service manager's control socket `path`")
 	fs.DurationVar(&cfg.ExecTimeout, "exec-timeout", DefaultExecTimeout, "time a RUN program may take")
-	noColdplug := fs.Bool("no-coldplug", false, "do not trigger the devices present at start")
+	noColdplug := fs.Bool("no-coldplug", false, "do not handle the devices present at start")
 	fs.BoolVar(&cfg.Debug, "debug", false, "log every event")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: devmaster [flags]\n\nThe device manager: kernel uevents, modules, device rules.\n\n")

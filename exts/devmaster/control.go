@@ -44,6 +44,9 @@ type Request struct {
 	Subsystems []string `json:"subsystems,omitempty"`
 	// Settle makes trigger answer once the events were handled.
 	Settle bool `json:"settle,omitempty"`
+	// FromSysfs makes trigger make the events up from sysfs in
+	// devmaster, unseen by other listeners (TriggerOptions.FromSysfs).
+	FromSysfs bool `json:"from_sysfs,omitempty"`
 }
 
 // Response answers a Request, as the service manager's answers do (see
@@ -178,11 +181,15 @@ func (s *controlServer) do(ctx context.Context, req Request) Response {
 		if action == "" {
 			action = "add"
 		}
-		n, done, err := s.d.Trigger(ctx, action, req.Subsystems)
+		n, done, err := s.d.Trigger(ctx, TriggerOptions{Action: action, Subsystems: req.Subsystems, FromSysfs: req.FromSysfs})
 		if err != nil {
 			return Response{Code: 1, Err: err.Error()}
 		}
-		s.d.logf("trigger: %s for %d devices", action, n)
+		from := "from the kernel"
+		if req.FromSysfs {
+			from = "from sysfs"
+		}
+		s.d.logf("trigger: %s for %d devices, %s", action, n, from)
 		if req.Settle {
 			select {
 			case <-done:

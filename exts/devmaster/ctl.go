@@ -20,8 +20,10 @@ const ctlUsage = `usage: devctl COMMAND [flags] [args]
 
 commands:
   monitor [--property] [--subsystem-match S]...   print kernel uevents as they arrive
-  trigger [--subsystem-match S]... [--action A] [--settle] [--timeout D]
-                                                   make the kernel send events again (default: add)
+  trigger [--subsystem-match S]... [--action A] [--settle] [--timeout D] [--from-sysfs]
+                                                   make the kernel send events again (default: add);
+                                                   --from-sysfs: devmaster makes them up from sysfs
+                                                   (quicker, but other listeners do not see them)
   settle [--timeout D]                             wait until devmaster handled every event
   info DEVICE                                      what the rules see of a device
   test [--action A] [--rules-dir DIR]... DEVICE    what the rules would do, doing nothing
@@ -176,6 +178,7 @@ func (c *ctl) trigger(args []string) int {
 	action := fs.String("action", "add", "the event to send: add, change, remove, bind, unbind, online, offline, move")
 	settle := fs.Bool("settle", false, "wait until the events were handled")
 	timeout := fs.Duration("timeout", DefaultSettleTimeout, "how long --settle waits")
+	fromSysfs := fs.Bool("from-sysfs", false, "make the events up in devmaster from each device's uevent file instead of asking the kernel: quicker, but only devmaster sees them, not other listeners of the kernel's uevents")
 	if _, code, ok := c.parse(fs, args, 0); !ok {
 		return code
 	}
@@ -187,7 +190,7 @@ func (c *ctl) trigger(args []string) int {
 		fmt.Fprintf(c.stderr, "devctl trigger: --timeout must be in (0, %v]\n", maxTimeout)
 		return 2
 	}
-	req := Request{Cmd: "trigger", Action: *action, Subsystems: subsystems, Settle: *settle, Timeout: timeout.String()}
+	req := Request{Cmd: "trigger", Action: *action, Subsystems: subsystems, Settle: *settle, Timeout: timeout.String(), FromSysfs: *fromSysfs}
 	if _, err := c.call(req, *timeout+time.Minute); err != nil {
 		return c.fail(err)
 	}

@@ -169,4 +169,15 @@ func TestCtlDaemonCommands(t *testing.T) {
 	if c, _ := h.mgr.find(tr.sys + "/devices/platform/serial8250/tty/ttyS1"); c.action != "change" {
 		t.Errorf("trigger --action change: manager got %+v", c)
 	}
+	// --from-sysfs: handled the same, no uevent file written.
+	writes := h.writes.Load()
+	if code, _, _ := runCtl(t, tr, nil, "trigger", "--subsystem-match", "tty", "--action", "bind", "--from-sysfs", "--settle"); code != 0 {
+		t.Errorf("devctl trigger --from-sysfs = %d", code)
+	}
+	if c, _ := h.mgr.find(tr.sys + "/devices/platform/serial8250/tty/ttyS1"); c.action != "bind" || h.writes.Load() != writes {
+		t.Errorf("trigger --from-sysfs: manager got %+v, %d uevent files written", c, h.writes.Load()-writes)
+	}
+	if !h.log.contains("trigger: bind for 1 devices, from sysfs") {
+		t.Error("trigger --from-sysfs not logged as such")
+	}
 }

@@ -2,8 +2,9 @@
 // receives the kernel's uevents, loads modules for new devices, applies the
 // device rules (node ownership and mode, /dev symlinks, properties,
 // programs, units), keeps the udev database for libudev programs, and tells
-// the service manager about devices. At start it replays every device's
-// "add" event (coldplug) and reports readiness once they are handled. The
+// the service manager about devices. At start it handles an "add" event
+// for every device, made up from sysfs (coldplug), and reports readiness
+// once they are handled. The
 // devctl applet (CtlMain) inspects and drives it.
 package devmaster
 
@@ -66,8 +67,8 @@ type Config struct {
 	Control     string
 	Workers     int
 	ExecTimeout time.Duration // per RUN program
-	// Coldplug triggers every device at start; without it the daemon is
-	// ready at once.
+	// Coldplug handles an add for every device at start, made up from
+	// sysfs; without it the daemon is ready at once.
 	Coldplug bool
 	Debug    bool // log every event
 
@@ -234,7 +235,18 @@ func (d *Daemon) coldplug(ctx context.Context) {
 	if d.cfg.Coldplug {
 		var done <-chan struct{}
 		var err error
-		n, done, err = d.Trigger(ctx, "add", nil)
+		// The events are made up from sysfs rather than asked of the
+		// kernel: at boot nothing else listens on the kernel's uevent
+		// socket (devmaster is the only listener the image has, and
+		// whatever wants devices orders itself after devmaster; after a
+		// restart of devmaster, other listeners heard each device's own
+		// event when it came), so kernel events would tell nobody else
+		// anything, and building,
+		// broadcasting, receiving and parsing one per device is on the
+		// boot's critical path. The kernel's own events (devices that
+		// loading a module brings) still come through the socket,
+		// opened in New before any device is read.
+		n, done, err = d.Trigger(ctx, TriggerOptions{Action: "add", FromSysfs: true})
 		if err != nil {
 			// Serve what the kernel sends from now on rather than hold up the boot.
 			d.logf("coldplug: %v", err)

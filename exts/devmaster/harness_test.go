@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +106,8 @@ type harness struct {
 	d        *Daemon
 	log      *testLog
 	notified chan string
+	// writes counts the uevent files the fake kernel was asked to answer.
+	writes atomic.Int64
 }
 
 type option func(*Config)
@@ -158,6 +161,7 @@ func start(t *testing.T, tr *tree, kernel bool, opts ...option) *harness {
 // kernelTrigger is the fake kernel answering a write to a uevent file:
 // it sends the device's event, with SYNTH_UUID, before the write returns.
 func (h *harness) kernelTrigger(devpath, action, uuid string) error {
+	h.writes.Add(1)
 	ev, err := h.d.host.sys.Event(devpath, action)
 	if err != nil {
 		return err

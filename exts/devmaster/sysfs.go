@@ -1,11 +1,13 @@
 package devmaster
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/sysmaster-go/sysmaster/exts/devmaster/uevent"
@@ -27,19 +29,55 @@ func (s sysfs) path(devpath string) string { return s.Root + devpath }
 
 // Props reads the device's uevent file: the KEY=VALUE fields the kernel
 // puts in its events (DEVNAME, MAJOR, DRIVER, MODALIAS, ...), but not
-// ACTION, DEVPATH, SUBSYSTEM or SEQNUM.
+// ACTION, DEVPATH, SUBSYSTEM or SEQNUM. Malformed lines are left out.
 func (s sysfs) Props(devpath string) (map[string]string, error) {
-	b, err := readLimited(filepath.Join(s.path(devpath), "uevent"))
+	props, _, err := s.props(devpath, nil)
+	return props, err
+}
+
+// props is Props that also says which lines it left out, each error
+// naming the file and line. It reads into buf when that is not nil.
+func (s sysfs) props(devpath string, buf []byte) (map[string]string, []error, error) {
+	name := s.path(devpath) + "/uevent"
+	if buf == nil {
+		buf = make([]byte, 0, 4096)
+	}
+	b, err := readInto(name, buf[:0])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	props := make(map[string]string)
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok && k != "" && !strings.ContainsRune(line, 0) {
-			props[k] = v
+	props, bad := parseUevent(name, string(b))
+	return props, bad, nil
+}
+
+// parseUevent parses the text of the uevent file name. A line that is not
+// KEY=VALUE, holds a NUL, or sets a field only the event itself carries is
+// left out with an error saying why.
+func parseUevent(name, text string) (map[string]string, []error) {
+	props := make(map[string]string, strings.Count(text, "\n")+4)
+	var bad []error
+	for n := 1; text != ""; n++ {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		if line == "" {
+			continue
 		}
+		k, v, ok := strings.Cut(line, "=")
+		var why string
+		switch {
+		case !ok || k == "":
+			why = "not KEY=VALUE"
+		case strings.IndexByte(line, 0) >= 0:
+			why = "holds a NUL"
+		case k == "ACTION" || k == "DEVPATH" || k == "SUBSYSTEM" || k == "SEQNUM":
+			why = "sets " + k + ", which the event carries"
+		default:
+			props[k] = v
+			continue
+		}
+		bad = append(bad, fmt.Errorf("%s:%d: %s: line left out", name, n, why))
 	}
-	return props, nil
+	return props, bad
 }
 
 // Attr reads the attribute name (which may name a file in a subdirectory,
@@ -86,18 +124,32 @@ func (s sysfs) linkBase(devpath, name string) (string, error) {
 }
 
 // Event makes up the event the kernel would send for the device, from its
-// uevent file.
+// uevent file and its subsystem link.
 func (s sysfs) Event(devpath, action string) (*uevent.Event, error) {
-	env, err := s.Props(devpath)
-	if err != nil {
-		return nil, err
-	}
 	subsystem, err := s.Subsystem(devpath)
 	if err != nil {
 		return nil, err
 	}
-	env["ACTION"], env["DEVPATH"], env["SUBSYSTEM"] = action, devpath, subsystem
-	return uevent.New(env)
+	ev, _, err := s.scan(sysDevice{DevPath: devpath, Subsystem: subsystem}, action, nil)
+	return ev, err
+}
+
+// scan makes up the event for a device Enumerate found, whose subsystem
+// it already knows from the directory that listed it (the one the
+// device's subsystem link points to), saving a readlink per device.
+// skipped says which lines of the uevent file were left out. buf, when
+// not nil, is the buffer the file is read into.
+func (s sysfs) scan(dev sysDevice, action string, buf []byte) (ev *uevent.Event, skipped []error, err error) {
+	env, skipped, err := s.props(dev.DevPath, buf)
+	if err != nil {
+		return nil, nil, err
+	}
+	env["ACTION"], env["DEVPATH"], env["SUBSYSTEM"] = action, dev.DevPath, dev.Subsystem
+	ev, err = uevent.New(env)
+	if err != nil {
+		return nil, skipped, fmt.Errorf("%s: %w", s.path(dev.DevPath), err)
+	}
+	return ev, skipped, nil
 }
 
 // Trigger asks the kernel to send an event for the device, carrying
@@ -138,23 +190,10 @@ type sysDevice struct {
 // from /sys/bus/*/devices and /sys/class/*, each once, sorted by path so
 // parents come before their children.
 func (s sysfs) Enumerate(subsystems []string) ([]sysDevice, error) {
-	seen := make(map[string]string)
+	seen := make(map[string]string, 256)
+	l := lister{root: s.Root, seen: seen, dirents: make([]byte, 8192), link: make([]byte, 1024)}
 	var firstErr error
-	add := func(dir, subsystem string) {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			if !errors.Is(err, os.ErrNotExist) && firstErr == nil {
-				firstErr = err
-			}
-			return
-		}
-		for _, e := range entries {
-			if p, ok := s.devPathOf(dir, e); ok {
-				seen[p] = subsystem
-			}
-		}
-	}
-	for _, kind := range []struct{ dir, sub string }{{"bus", "devices"}, {"class", ""}} {
+	for _, kind := range []struct{ dir, sub string }{{"bus", "/devices"}, {"class", ""}} {
 		names := subsystems
 		if len(names) == 0 {
 			var err error
@@ -164,8 +203,12 @@ func (s sysfs) Enumerate(subsystems []string) ([]sysDevice, error) {
 			}
 		}
 		for _, name := range names {
-			if validRel(name) && !strings.Contains(name, "/") {
-				add(filepath.Join(s.Root, kind.dir, name, kind.sub), name)
+			if !validRel(name) || strings.Contains(name, "/") {
+				continue
+			}
+			err := l.list("/"+kind.dir+"/"+name+kind.sub, name)
+			if err != nil && !errors.Is(err, os.ErrNotExist) && firstErr == nil {
+				firstErr = err
 			}
 		}
 	}
@@ -173,33 +216,112 @@ func (s sysfs) Enumerate(subsystems []string) ([]sysDevice, error) {
 	for p, sub := range seen {
 		devs = append(devs, sysDevice{DevPath: p, Subsystem: sub})
 	}
-	sort.Slice(devs, func(i, j int) bool { return devs[i].DevPath < devs[j].DevPath })
+	slices.SortFunc(devs, func(a, b sysDevice) int { return strings.Compare(a.DevPath, b.DevPath) })
 	if firstErr != nil {
 		return devs, fmt.Errorf("sysfs: enumerate: %w", firstErr)
 	}
 	return devs, nil
 }
 
-// devPathOf resolves a bus or class entry to the device path it links to.
-// Entries are relative symlinks straight into /sys/devices, so one
-// readlink does what EvalSymlinks would with a syscall per element.
-func (s sysfs) devPathOf(dir string, e os.DirEntry) (string, bool) {
-	p := dir + "/" + e.Name()
-	switch {
-	case e.Type()&os.ModeSymlink != 0:
-		target, err := os.Readlink(p)
+// lister reads bus and class directories with plain system calls: a
+// directory is read with getdents and each link with readlinkat from the
+// directory, so the kernel does not walk the whole path again for every
+// device. That listing was a fifth of a retrigger under emulation.
+type lister struct {
+	root          string
+	seen          map[string]string // device path -> subsystem
+	dirents, link []byte            // buffers reused for every directory
+}
+
+// list adds the devices the directory dir (below the root) holds links to.
+func (l *lister) list(dir, subsystem string) error {
+	name := l.root + dir
+	fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Open(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	// The kernel's links climb back to the root: "../../devices/..." from
+	// /sys/class/tty, one "../" per element of dir.
+	depth := strings.Count(dir, "/")
+	for {
+		n, err := ignoringEINTR(func() (int, error) { return unix.Getdents(fd, l.dirents) })
 		if err != nil {
-			return "", false
+			return &os.PathError{Op: "getdents", Path: name, Err: err}
 		}
-		p = resolveLink(dir, target)
-	case !e.IsDir():
-		return "", false // class attributes such as gpio/export
+		if n <= 0 {
+			return nil
+		}
+		// struct linux_dirent64: ino, off (8 bytes each), reclen (2),
+		// type (1), then the NUL-terminated name.
+		for b := l.dirents[:n]; len(b) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return fmt.Errorf("getdents %s: bad record length %d", name, reclen)
+			}
+			typ, ent := b[18], b[19:reclen]
+			b = b[reclen:]
+			if i := bytes.IndexByte(ent, 0); i >= 0 {
+				ent = ent[:i]
+			}
+			if len(ent) == 0 || ent[0] == '.' && (len(ent) == 1 || len(ent) == 2 && ent[1] == '.') {
+				continue
+			}
+			l.entry(fd, dir, depth, string(ent), typ, subsystem)
+		}
 	}
-	rel, ok := strings.CutPrefix(p, s.Root)
-	if !ok || !uevent.ValidDevPath(rel) {
-		return "", false
+}
+
+// entry adds the device a directory entry names: a link into /devices, or
+// a directory itself (old layouts); class attributes (gpio/export) are
+// files and ignored.
+func (l *lister) entry(fd int, dir string, depth int, ent string, typ uint8, subsystem string) {
+	if typ == unix.DT_UNKNOWN {
+		var st unix.Stat_t
+		if unix.Fstatat(fd, ent, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			typ = unix.DT_LNK
+		case unix.S_IFDIR:
+			typ = unix.DT_DIR
+		}
 	}
-	return rel, true
+	var p string
+	switch typ {
+	case unix.DT_LNK:
+		n, err := unix.Readlinkat(fd, ent, l.link)
+		if err != nil || n == len(l.link) {
+			return
+		}
+		target := l.link[:n]
+		k := 0
+		for k < depth && bytes.HasPrefix(target[3*k:], []byte("../")) {
+			k++
+		}
+		if k == depth {
+			if p = "/" + string(target[3*k:]); uevent.ValidDevPath(p) {
+				l.seen[p] = subsystem
+				return
+			}
+		}
+		// Not the kernel's usual link: resolve it in full.
+		rel, ok := strings.CutPrefix(resolveLink(l.root+dir, string(target)), l.root)
+		if !ok {
+			return
+		}
+		p = rel
+	case unix.DT_DIR:
+		p = dir + "/" + ent
+	default:
+		return
+	}
+	if uevent.ValidDevPath(p) {
+		l.seen[p] = subsystem
+	}
 }
 
 // resolveLink joins a symlink's target to the directory holding the link.
@@ -257,27 +379,32 @@ func listDir(dir string) ([]string, error) {
 
 // readLimited reads up to maxAttr bytes of a file with plain system calls:
 // sysfs reads are the hot path of event handling, and an *os.File adds a
-// poller registration and a stat to each. One read usually returns a sysfs
-// file whole.
-func readLimited(name string) ([]byte, error) {
+// poller registration and a stat to each. A read that returns less than
+// asked for ends the file: sysfs hands an attribute over whole in one read
+// (and a binary one a page at a time), and a regular file comes short only
+// at its end, which saves the second read that would return 0.
+func readLimited(name string) ([]byte, error) { return readInto(name, make([]byte, 0, 4096)) }
+
+// readInto is readLimited appending to buf, for a caller that reuses one.
+func readInto(name string, buf []byte) ([]byte, error) {
 	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 4096)
 	for len(buf) < maxAttr {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := ignoringEINTR(func() (int, error) { return unix.Read(fd, buf[len(buf):min(cap(buf), maxAttr)]) })
+		want := min(cap(buf), maxAttr) - len(buf)
+		n, err := ignoringEINTR(func() (int, error) { return unix.Read(fd, buf[len(buf):len(buf)+want]) })
 		if err != nil {
 			return nil, &os.PathError{Op: "read", Path: name, Err: err}
 		}
-		if n == 0 {
+		buf = buf[:len(buf)+n]
+		if n < want {
 			break
 		}
-		buf = buf[:len(buf)+n]
 	}
 	return buf, nil
 }

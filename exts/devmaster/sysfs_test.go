@@ -14,6 +14,12 @@ func TestEnumerate(t *testing.T) {
 	// A class attribute file and a second link to a device must be ignored.
 	tr.write(filepath.Join(tr.sys, "class", "net", "bonding_masters"), "")
 	tr.symlink(tr.sys+"/devices/pci0000:00/0000:00:02.0/virtio0", filepath.Join(tr.sys, "bus", "virtio", "devices", "alias0"))
+	// A link not in the kernel's "../../devices/..." form is resolved in
+	// full: absolute, and climbing further than it needs.
+	tr.write(filepath.Join(tr.sys, "devices", "virtual", "misc", "fuse", "uevent"), "MAJOR=10\nMINOR=229\nDEVNAME=fuse\n")
+	tr.must(os.MkdirAll(filepath.Join(tr.sys, "class", "misc"), 0o755))
+	tr.must(os.Symlink(filepath.Join(tr.sys, "devices", "virtual", "misc", "fuse"), filepath.Join(tr.sys, "class", "misc", "fuse")))
+	tr.must(os.Symlink("../../class/../devices/platform/serial8250/tty/ttyS1", filepath.Join(tr.sys, "class", "misc", "odd")))
 	s := sysfs{Root: tr.sys}
 	tests := []struct {
 		subsystems []string
@@ -26,7 +32,9 @@ func TestEnumerate(t *testing.T) {
 			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda",
 			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda/vda1",
 			"/devices/platform/serial8250/tty/ttyS1",
+			"/devices/virtual/misc/fuse",
 		}},
+		{[]string{"misc"}, []string{"/devices/platform/serial8250/tty/ttyS1", "/devices/virtual/misc/fuse"}},
 		{[]string{"block"}, []string{
 			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda",
 			"/devices/pci0000:00/0000:00:03.0/virtio1/block/vda/vda1",
@@ -134,6 +142,29 @@ func TestResolveLink(t *testing.T) {
 		}
 		if got := resolveLink(tt.dir, tt.target); got != want {
 			t.Errorf("resolveLink(%q, %q) = %q, want %q", tt.dir, tt.target, got, want)
+		}
+	}
+}
+
+// TestReadLimited: files of every size are read whole up to maxAttr,
+// though a short read ends the loop.
+func TestReadLimited(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 4095, 4096, 4097, 8192, 10000, maxAttr, maxAttr + 1, 3 * maxAttr} {
+		name := filepath.Join(dir, "f")
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte('a' + i%26)
+		}
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readLimited(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := data[:min(size, maxAttr)]; string(got) != string(want) {
+			t.Errorf("size %d: read %d bytes, want %d", size, len(got), len(want))
 		}
 	}
 }

@@ -123,6 +123,12 @@ func TestNew(t *testing.T) {
 	if _, err := New(map[string]string{"ACTION": "add", "DEVPATH": "/devices/x"}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("no SUBSYSTEM: %v", err)
 	}
+	for k, v := range map[string]string{"": "x", "A=B": "x", "A\x00": "x", "A": "x\x00y"} {
+		env := map[string]string{"ACTION": "add", "DEVPATH": "/devices/x", "SUBSYSTEM": "tty", k: v}
+		if _, err := New(env); !errors.Is(err, ErrMalformed) {
+			t.Errorf("field %q=%q accepted: %v", k, v, err)
+		}
+	}
 }
 
 func FuzzParse(f *testing.F) {
