@@ -282,7 +282,7 @@ type SocketSection struct {
 	Service            string
 	SocketMode         *FileMode // 0666 by default
 	FileDescriptorName string    // NAME by default
-	Backlog            int       // 0: SOMAXCONN
+	Backlog            int       // connections waiting to be accepted (stream, seqpacket); 0: SOMAXCONN
 	RemoveOnStop       bool      // remove the socket files when the socket stops
 	// BindIPv6Only sets IPV6_V6ONLY on IPv6 sockets: "default" (the
 	// kernel's net.ipv6.bindv6only), "both" (IPv4 too, through mapped
