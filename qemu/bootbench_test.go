@@ -199,7 +199,10 @@ type bootRun struct {
 // (scripts/bench puts it into docs/BENCHMARKS.md); with
 // SYSMASTER_BENCH_CONSOLE=DIR it keeps each system's last console there;
 // SYSMASTER_BENCH_CMDLINE="PARAMS" adds a row: our image booted with
-// those kernel parameters, for an A/B of a setting in one run.
+// those kernel parameters, for an A/B of a setting in one run;
+// SYSMASTER_BENCH_ICOUNT=N runs every guest with -icount shift=N, so that
+// guest time counts instructions and barely moves with the host's load
+// (figures not comparable with those taken without it).
 func BenchmarkBootPeers(b *testing.B) {
 	name := os.Getenv("SYSMASTER_BENCH_BOARD")
 	if name == "" {
@@ -224,6 +227,13 @@ func BenchmarkBootPeers(b *testing.B) {
 	kernel, err := qemu.KernelPath(cache, brd)
 	if err != nil {
 		b.Skipf("no kernel: %v (run scripts/setup)", err)
+	}
+	var qemuArgs []string
+	if n := os.Getenv("SYSMASTER_BENCH_ICOUNT"); n != "" {
+		if _, err := strconv.ParseUint(n, 10, 8); err != nil {
+			b.Fatalf("SYSMASTER_BENCH_ICOUNT=%q: want a shift such as 4", n)
+		}
+		qemuArgs = []string{"-icount", "shift=" + n}
 	}
 	dir := b.TempDir()
 	ours := buildOurs(b, brd, cache, dir)
@@ -254,7 +264,7 @@ func BenchmarkBootPeers(b *testing.B) {
 	runs := map[string][]bootRun{}
 	for i := range boots {
 		for _, s := range systems {
-			r := bootOnce(b, brd, kernel, s)
+			r := bootOnce(b, brd, kernel, s, qemuArgs)
 			b.Logf("boot %d %s: ready at %v uptime, %v from QEMU start", i+1, s.name, r.ready, r.host.Round(time.Millisecond))
 			runs[s.name] = append(runs[s.name], r)
 			if first := runs[systems[0].name][0].modules; r.modules != first || first == 0 {
@@ -453,11 +463,11 @@ var (
 	bootMemRE = regexp.MustCompile(`BOOT-MEM (\S+) (\d+) (\d+)`)
 )
 
-func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
+func bootOnce(b *testing.B, brd *board.Board, kernel string, s system, args []string) bootRun {
 	b.Helper()
 	var lines []string
 	start := time.Now()
-	vm, err := qemu.Start(context.Background(), qemu.Options{Board: brd, Kernel: kernel, Initrd: s.image, Cmdline: s.cmdline,
+	vm, err := qemu.Start(context.Background(), qemu.Options{Board: brd, Kernel: kernel, Initrd: s.image, Cmdline: s.cmdline, Args: args,
 		Timeout: 5 * time.Minute, Log: func(l string) { lines = append(lines, l) }})
 	if err != nil {
 		b.Fatal(err)
