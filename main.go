@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"time"
 
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 	"github.com/sysmaster-go/sysmaster/init/pages"
@@ -39,10 +41,27 @@ func applets() map[string]applet {
 // mounted.
 func resident(a applet) applet {
 	return func(args []string) int {
+		startupProcs(pages.SettleTime)
 		pages.Trim()
 		pages.FreeLater()
 		return a(args)
 	}
+}
+
+// startupProcs gives a daemon on a single CPU a second P until settle has
+// passed. With one P, the runtime's monitor thread takes it back from
+// every system call that lasts over 20 µs (most do on a slow board, and
+// under emulation) and so keeps polling every 20 µs instead of backing off
+// to 10 ms: a thousand wakeups and more per daemon in a boot, each a
+// context switch on the one CPU. With a P idle it leaves the call alone and
+// backs off. Once settled, one P again, which holds less memory. A
+// GOMAXPROCS in the environment is left as it is.
+func startupProcs(settle time.Duration) {
+	if runtime.NumCPU() != 1 || os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	runtime.GOMAXPROCS(2)
+	time.AfterFunc(settle, func() { runtime.GOMAXPROCS(1) })
 }
 
 func main() {
