@@ -215,7 +215,7 @@ func openSockets(c *units.Unit) (*listeners, error) {
 		st.names = append(st.names, name)
 		if n := c.Socket.Backlog; n > 0 && a.Net != "unixgram" && a.Net != "udp" {
 			if err := setBacklog(f, n); err != nil {
-				return fail(fmt.Errorf("Backlog=%d on %s %s: %w", n, a.Net, a.Addr, err))
+				return fail(fmt.Errorf("backlog %d (Backlog=) on %s %s: %w", n, a.Net, a.Addr, err))
 			}
 		}
 		if a.Addr[0] == '/' {
