@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 
 	pid1 "github.com/sysmaster-go/sysmaster/init"
@@ -39,10 +40,29 @@ func applets() map[string]applet {
 // mounted.
 func resident(a applet) applet {
 	return func(args []string) int {
+		settled := startupProcs()
 		pages.Trim()
-		pages.FreeLater()
+		pages.FreeLater(settled)
 		return a(args)
 	}
+}
+
+// startupProcs gives a daemon on a single CPU a second P until it has
+// settled, and returns what goes back to one P then (nil when it changed
+// nothing). With one P, the runtime's monitor thread takes it back from
+// every system call that lasts over 20 µs (most do on a slow board, and
+// under emulation) and so keeps polling every 20 µs instead of backing off
+// to 10 ms: a thousand wakeups and more per daemon in a boot, each a
+// context switch on the one CPU. With a P idle it leaves the call alone
+// and backs off. Once settled, one P again, whose cache of spans the
+// collection that follows frees. A GOMAXPROCS in the environment is left
+// as it is.
+func startupProcs() func() {
+	if runtime.NumCPU() != 1 || os.Getenv("GOMAXPROCS") != "" {
+		return nil
+	}
+	runtime.GOMAXPROCS(2)
+	return func() { runtime.GOMAXPROCS(1) }
 }
 
 func main() {

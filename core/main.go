@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/core/proto"
+	"github.com/sysmaster-go/sysmaster/units"
 )
 
 // InitSignals are the signals that ask init (pid 1) for the final steps.
@@ -30,6 +31,17 @@ func Main(args []string) int {
 	cgroups := fs.Bool("cgroups", false, "in user mode, put services in cgroups under the manager's own (which must be delegated)")
 	maxConns := fs.Int("max-conns-per-uid", DefaultMaxConnsPerUID, "control connections one uid other than root may have open at once")
 	reqTimeout := fs.Duration("request-timeout", DefaultRequestTimeout, "how long a control connection may wait before sending its request")
+	var masked []string
+	fs.Func("mask", "mask UNIT for as long as this manager and its restarts run (repeatable)", func(v string) error {
+		// From the kernel command line through init: a typo there must
+		// not keep the manager from starting.
+		if err := units.ValidName(v); err != nil {
+			fmt.Fprintf(os.Stderr, "sysmaster: --mask %q ignored: %v\n", v, err)
+			return nil
+		}
+		masked = append(masked, v)
+		return nil
+	})
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -42,6 +54,7 @@ func Main(args []string) int {
 		cfg.Fstab = *fstab
 	}
 	cfg.Target = *target
+	cfg.Masked = masked
 	cfg.Cgroups = *cgroups
 	cfg.MaxConnsPerUID, cfg.RequestTimeout = *maxConns, *reqTimeout
 	if *unitsDir != "" {

@@ -54,6 +54,10 @@ type Config struct {
 	// DefaultRequestTimeout).
 	MaxConnsPerUID int
 	RequestTimeout time.Duration
+	// Masked are units masked for the life of this boot (sysmaster.mask=
+	// on the kernel command line), as a link to /dev/null would, without
+	// touching the unit directories.
+	Masked []string
 }
 
 // DefaultSystemConfig is the configuration of the system manager.
@@ -163,7 +167,11 @@ func (m *Manager) load() error {
 	if m.units == nil {
 		m.units = map[string]*unit{}
 	}
-	for n := range maskedUnits(m.cfg.UnitDirs) {
+	masked := maskedUnits(m.cfg.UnitDirs)
+	for _, n := range m.cfg.Masked {
+		masked[n] = true
+	}
+	for n := range masked {
 		delete(good, n)
 		bad[n] = errMasked
 	}

@@ -213,6 +213,11 @@ func openSockets(c *units.Unit) (*listeners, error) {
 		}
 		st.files = append(st.files, f)
 		st.names = append(st.names, name)
+		if n := c.Socket.Backlog; n > 0 && a.Net != "unixgram" && a.Net != "udp" {
+			if err := setBacklog(f, n); err != nil {
+				return fail(fmt.Errorf("backlog %d (Backlog=) on %s %s: %w", n, a.Net, a.Addr, err))
+			}
+		}
 		if a.Addr[0] == '/' {
 			mode := os.FileMode(0o666)
 			if c.Socket.SocketMode != nil {
@@ -317,6 +322,21 @@ func listenFile(a units.ListenAddr, v6only int) (*os.File, error) {
 		})
 	}
 	return nil, fmt.Errorf("unsupported network %q", a.Net)
+}
+
+// setBacklog bounds the queue of connections not yet accepted on the
+// listening socket f: Linux takes a second listen(2) on a listening socket
+// as a new backlog.
+func setBacklog(f *os.File, n int) error {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := sc.Control(func(fd uintptr) { lerr = unix.Listen(int(fd), n) }); err != nil {
+		return err
+	}
+	return lerr
 }
 
 // inetAddr reads a ListenAddr's address: ":PORT" (the IPv6 wildcard) or

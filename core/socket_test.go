@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,6 +121,46 @@ func TestListenFileInet(t *testing.T) {
 	for _, bad := range []string{":x", ":70000", "localhost:80", "1.2.3.4"} {
 		if _, err := listenFile(units.ListenAddr{Net: "tcp", Addr: bad}, 0); err == nil || !strings.Contains(err.Error(), bad) {
 			t.Errorf("address %q: %v, want an error naming it", bad, err)
+		}
+	}
+}
+
+// TestSocketBacklog: Backlog= bounds the connections waiting to be
+// accepted: with 1, the third non-blocking connect to a unix socket is
+// refused (EAGAIN); without it, the kernel's default takes them all.
+func TestSocketBacklog(t *testing.T) {
+	for _, tc := range []struct {
+		backlog string
+		want    int // connects that succeed out of 8
+	}{{"Backlog = 1\n", 2}, {"", 8}} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "s")
+		u, err := units.Parse(filepath.Join(dir, "b.socket.toml"), []byte(fmt.Sprintf("[Socket]\nListenStream = %q\n%s", path, tc.backlog)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := openSockets(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := 0
+		for range 8 {
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err == nil {
+				ok++
+			} else if err != unix.EAGAIN {
+				t.Fatalf("connect: %v", err)
+			}
+		}
+		for _, f := range st.files {
+			f.Close()
+		}
+		if ok != tc.want {
+			t.Errorf("%q: %d of 8 connects went through, want %d", tc.backlog, ok, tc.want)
 		}
 	}
 }

@@ -182,6 +182,10 @@ func (r *resolver) resolve(ctx context.Context, it elfItem) error {
 		if err := r.place(ctx, it, interp, []string{interp}); err != nil {
 			return err
 		}
+		// The loader is loaded under its own name: libc's DT_NEEDED on it
+		// (ld-linux-x86-64.so.2, which glibc's folders would find a
+		// second copy of) is that one.
+		it.loaded[path.Base(interp)] = true
 	}
 	dirs := r.searchDirs(it, info, interp)
 	for _, lib := range info.needed {

@@ -457,3 +457,37 @@ func TestResolveReproducible(t *testing.T) {
 		t.Error("two builds with the same packages differ")
 	}
 }
+
+// TestResolveLoaderOnce: x86-64's loader lives in /lib64, outside glibc's
+// folders; libc's DT_NEEDED on it is the loaded interpreter, not a second
+// copy from /lib/x86_64-linux-gnu.
+func TestResolveLoaderOnce(t *testing.T) {
+	const ld = "/lib64/ld-linux-x86-64.so.2"
+	x86 := func(interp string, needed ...string) string {
+		return string(dynELF(t, elf.EM_X86_64, interp, needed, "", false))
+	}
+	src := &fakeSource{roots: map[string]string{
+		"tool": fakePackage(t, map[string]string{"usr/bin/tool": x86(ld, "libc.so.6")}),
+		"libc6": fakePackage(t, map[string]string{
+			"lib64/ld-linux-x86-64.so.2":                "->/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+			"lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": x86(""),
+			"lib/x86_64-linux-gnu/libc.so.6":            x86("", "ld-linux-x86-64.so.2"),
+		}),
+	}, depends: map[string][]string{"tool": {"libc6"}}}
+	smbox := writeFile(t, filepath.Join(t.TempDir(), "smbox"), "fake\n", 0o755)
+	out := filepath.Join(t.TempDir(), "img.cpio")
+	_, err := Build(context.Background(), loadBoard(t, "qemu-x86_64"), out, WithCompression(None), WithSmbox(smbox), WithUnits(""),
+		WithoutKernelModules(), WithPackageSource(src), WithDeb("tool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := entryMap(t, out)
+	for _, p := range []string{"usr/bin/tool", "lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6"} {
+		if e, ok := m[p]; !ok || !e.Mode.IsRegular() {
+			t.Errorf("image lacks the file %s", p)
+		}
+	}
+	if _, ok := m["lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"]; ok {
+		t.Error("image has a second copy of the loader in /lib/x86_64-linux-gnu")
+	}
+}

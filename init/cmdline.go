@@ -20,6 +20,9 @@ type Options struct {
 	// fault_around_bytes for the whole system; 0 when not given, which
 	// means defaultFaultAround.
 	FaultAround int
+	// Masked are the units of sysmaster.mask= (or systemd.mask=), masked
+	// for this boot: core gets them as --mask.
+	Masked []string
 }
 
 // onFailureActions are the values of sysmaster.on_failure=.
@@ -60,6 +63,13 @@ func ParseCmdline(cmdline string) (Options, []string) {
 				continue
 			}
 			o.FaultAround = n
+		case "sysmaster.mask", "systemd.mask":
+			// UNIT[,UNIT...]; core checks each name.
+			for _, n := range strings.Split(v, ",") {
+				if n != "" {
+					o.Masked = append(o.Masked, n)
+				}
+			}
 		case "sysmaster.core":
 			if strings.HasPrefix(v, "/") {
 				o.Core = v

@@ -1,6 +1,7 @@
 package pid1
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,5 +27,15 @@ func TestParseCmdlineFaultAround(t *testing.T) {
 		if got := strings.Join(w, "\n"); (tc.warning == "") != (got == "") || !strings.Contains(got, tc.warning) {
 			t.Errorf("%s: warnings %q, want one with %q", tc.cmdline, got, tc.warning)
 		}
+	}
+}
+
+func TestParseCmdlineMask(t *testing.T) {
+	o, w := ParseCmdline("console=ttyS0 sysmaster.mask=a.service,b.service systemd.mask=c.service sysmaster.mask=")
+	if want := []string{"a.service", "b.service", "c.service"}; !slices.Equal(o.Masked, want) {
+		t.Errorf("Masked = %q, want %q", o.Masked, want)
+	}
+	if len(w) > 0 {
+		t.Errorf("warnings %q", w)
 	}
 }

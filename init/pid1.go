@@ -332,7 +332,11 @@ func (p *pid1) startCore() {
 	if inherit != "" {
 		env = append(env, inherit)
 	}
-	pid, err := syscall.ForkExec(p.opts.Core, append([]string{"sysmaster"}, p.coreArgs...), &syscall.ProcAttr{
+	args := append([]string{"sysmaster"}, p.coreArgs...)
+	for _, n := range p.opts.Masked {
+		args = append(args, "--mask", n)
+	}
+	pid, err := syscall.ForkExec(p.opts.Core, args, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   env,
 		Files: files,

@@ -25,14 +25,19 @@ import (
 // console, a console shell, device coldplug loading the modules of the
 // board's devices, and last a report of the guest's uptime and memory.
 
-// benchReport runs once the system is up: the kernel's clock first, then
-// the memory of pid 1, the manager and the device manager where they
-// exist (RSS and PSS in KiB), and MemAvailable.
+// benchReport runs once the system is up: the kernel's clock and the
+// CPU time spent so far first, then the memory of pid 1, the manager and
+// the device manager where they exist (RSS and PSS in KiB), MemAvailable,
+// and the CPU time of every process that used any (the kernel's clock
+// ticks, USER_HZ: 1/100 s). On one vCPU the time to ready is the CPU work
+// done before it, so these say where it went.
 const benchReport = `#!/bin/sh
 read up idle < /proc/uptime
+read cpu user nice sys rest < /proc/stat
 # A system whose pid 1 does not print when it started says it here.
 if [ -x /bin/bench-pid1 ]; then /bin/bench-pid1; fi
 echo "BOOT-READY $up s"
+echo "BOOT-CPU $user $sys ."
 mem() {
 	[ -r /proc/$2/smaps_rollup ] || return 0
 	echo "BOOT-MEM $1 $(awk '/^Rss:/{r=$2} /^Pss:/{p=$2} END{print r, p}' /proc/$2/smaps_rollup) KiB"
@@ -43,6 +48,11 @@ mem pid1 1
 for n in sysmaster devmaster systemd-udevd; do for p in $(pidof $n); do mem $n $p; done; done
 echo "BOOT-MEM available $(awk '/^MemAvailable:/{print $2}' /proc/meminfo) 0 KiB"
 if command -v sctl >/dev/null; then sctl analyze blame | head -n 6 | sed 's/^/BOOT-BLAME /; s/$/ ./'; fi
+# pid, (comm), then utime stime cutime cstime: fields 14-17 of stat.
+for f in /proc/[0-9]*/stat; do
+	read -r pid comm st f4 f5 f6 f7 f8 f9 f10 f11 f12 f13 ut stt cut cst rest < $f 2>/dev/null || continue
+	[ $((ut + stt + cut + cst)) -gt 0 ] && echo "BOOT-PROC $pid $comm $ut $stt $cut $cst ."
+done
 echo BOOT-END
 `
 
@@ -157,6 +167,8 @@ type system struct {
 	// lines for those columns: "pid1" where pid 1 is the manager, ""
 	// where there is none.
 	manager, device string
+	// cmdline is added to the kernel command line of its boots.
+	cmdline string
 }
 
 // bootRun is what one boot measured.
@@ -169,6 +181,12 @@ type bootRun struct {
 	// modules is how many modules were loaded at ready: the same work
 	// means the same count.
 	modules int
+	// user and sys are the CPU time the whole guest had spent at ready
+	// (the kernel's own start included); procs the lines of the
+	// processes that used any, as "pid (comm) utime stime cutime cstime"
+	// in clock ticks.
+	user, sys time.Duration
+	procs     []string
 }
 
 // BenchmarkBootPeers boots our image, a busybox-init image, a finit
@@ -179,7 +197,12 @@ type bootRun struct {
 // same kernel, QEMU line and devices, and reports the medians. With
 // SYSMASTER_BENCH_REPORT=FILE it writes the table there as Markdown
 // (scripts/bench puts it into docs/BENCHMARKS.md); with
-// SYSMASTER_BENCH_CONSOLE=DIR it keeps each system's last console there.
+// SYSMASTER_BENCH_CONSOLE=DIR it keeps each system's last console there;
+// SYSMASTER_BENCH_CMDLINE="PARAMS" adds a row: our image booted with
+// those kernel parameters, for an A/B of a setting in one run;
+// SYSMASTER_BENCH_ICOUNT=N runs every guest with -icount shift=N, so that
+// guest time counts instructions and barely moves with the host's load
+// (figures not comparable with those taken without it).
 func BenchmarkBootPeers(b *testing.B) {
 	name := os.Getenv("SYSMASTER_BENCH_BOARD")
 	if name == "" {
@@ -205,10 +228,24 @@ func BenchmarkBootPeers(b *testing.B) {
 	if err != nil {
 		b.Skipf("no kernel: %v (run scripts/setup)", err)
 	}
+	var qemuArgs []string
+	if n := os.Getenv("SYSMASTER_BENCH_ICOUNT"); n != "" {
+		if _, err := strconv.ParseUint(n, 10, 8); err != nil {
+			b.Fatalf("SYSMASTER_BENCH_ICOUNT=%q: want a shift such as 4", n)
+		}
+		qemuArgs = []string{"-icount", "shift=" + n}
+	}
 	dir := b.TempDir()
 	ours := buildOurs(b, brd, cache, dir)
 	bb := buildBusybox(b, ours.image, dir)
 	systems := []system{ours, bb}
+	if v := os.Getenv("SYSMASTER_BENCH_CMDLINE"); v != "" {
+		// The same image with more kernel parameters, as a row of its own:
+		// an A/B of a setting in one run.
+		alt := ours
+		alt.name, alt.cmdline = "sysmaster, "+v, v
+		systems = append(systems, alt)
+	}
 	var notes []string
 	if os.Getenv("SYSMASTER_BENCH_FINIT") != "0" {
 		if fi, err := buildFinit(b, brd, cache, dir); err != nil {
@@ -227,7 +264,7 @@ func BenchmarkBootPeers(b *testing.B) {
 	runs := map[string][]bootRun{}
 	for i := range boots {
 		for _, s := range systems {
-			r := bootOnce(b, brd, kernel, s)
+			r := bootOnce(b, brd, kernel, s, qemuArgs)
 			b.Logf("boot %d %s: ready at %v uptime, %v from QEMU start", i+1, s.name, r.ready, r.host.Round(time.Millisecond))
 			runs[s.name] = append(runs[s.name], r)
 			if first := runs[systems[0].name][0].modules; r.modules != first || first == 0 {
@@ -422,15 +459,15 @@ var (
 	// Each marker ends in a token, so a line read in part never matches.
 	readyRE   = regexp.MustCompile(`BOOT-READY ([0-9.]+) s`)
 	pid1RE    = regexp.MustCompile(`kernel uptime ([0-9.]+)s|BOOT-PID1 ([0-9.]+) s`)
-	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.|BOOT-FAILED \d+ \.`)
+	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.|BOOT-FAILED \d+ \.|BOOT-CPU \d+ \d+ \.|BOOT-PROC \d+ \S+ \d+ \d+ \d+ \d+ \.`)
 	bootMemRE = regexp.MustCompile(`BOOT-MEM (\S+) (\d+) (\d+)`)
 )
 
-func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
+func bootOnce(b *testing.B, brd *board.Board, kernel string, s system, args []string) bootRun {
 	b.Helper()
 	var lines []string
 	start := time.Now()
-	vm, err := qemu.Start(context.Background(), qemu.Options{Board: brd, Kernel: kernel, Initrd: s.image,
+	vm, err := qemu.Start(context.Background(), qemu.Options{Board: brd, Kernel: kernel, Initrd: s.image, Cmdline: s.cmdline, Args: args,
 		Timeout: 5 * time.Minute, Log: func(l string) { lines = append(lines, l) }})
 	if err != nil {
 		b.Fatal(err)
@@ -468,6 +505,17 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
 			}
 			continue
 		}
+		if l, ok := strings.CutPrefix(line[0], "BOOT-CPU "); ok {
+			f := strings.Fields(l)
+			u, _ := strconv.Atoi(f[0])
+			sy, _ := strconv.Atoi(f[1])
+			r.user, r.sys = ticks(u), ticks(sy)
+			continue
+		}
+		if l, ok := strings.CutPrefix(line[0], "BOOT-PROC "); ok {
+			r.procs = append(r.procs, strings.TrimSuffix(l, " ."))
+			continue
+		}
 		if l, ok := strings.CutPrefix(line[0], "BOOT-BLAME "); ok {
 			r.blame = append(r.blame, strings.TrimSuffix(l, " ."))
 			continue
@@ -490,6 +538,10 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system) bootRun {
 	}
 	return r
 }
+
+// ticks converts the kernel's USER_HZ clock ticks (100 a second on every
+// architecture Linux reports them for) to a duration.
+func ticks(n int) time.Duration { return time.Duration(n) * 10 * time.Millisecond }
 
 // fileName is a system's name as a file name.
 func fileName(system string) string {
@@ -514,8 +566,8 @@ func median(runs []bootRun, f func(bootRun) float64) float64 {
 func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, boots int, load string, notes []string) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "Board %s under TCG, %d interleaved boots each, load average before the last boot %s.\n\n", brd.Name, boots, load)
-	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (gzip) |\n")
-	w.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (gzip) | CPU to ready: user / system |\n")
+	w.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	mem := func(rs []bootRun, who string) string {
 		if _, ok := rs[0].mem[who]; !ok || who == "" {
 			return "—"
@@ -542,8 +594,10 @@ func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, b
 		if s.manager == "pid1" {
 			manager = "(pid 1)"
 		}
-		fmt.Fprintf(&w, "| %s | %.2f s | %.2f–%.2f s | %.2f s | %.2f s | %.2f s | %s | %s | %s | %.0f MiB | %.2f MiB |\n", s.name, ready,
-			lo.Seconds(), hi.Seconds(), kern, user, host, mem(rs, "pid1"), manager, mem(rs, s.device), avail/1024, float64(s.size)/(1<<20))
+		cpuUser := median(rs, func(r bootRun) float64 { return r.user.Seconds() })
+		cpuSys := median(rs, func(r bootRun) float64 { return r.sys.Seconds() })
+		fmt.Fprintf(&w, "| %s | %.2f s | %.2f–%.2f s | %.2f s | %.2f s | %.2f s | %s | %s | %s | %.0f MiB | %.2f MiB | %.2f / %.2f s |\n", s.name, ready,
+			lo.Seconds(), hi.Seconds(), kern, user, host, mem(rs, "pid1"), manager, mem(rs, s.device), avail/1024, float64(s.size)/(1<<20), cpuUser, cpuSys)
 	}
 	w.WriteString("\nRatios of the medians (targets: ready ≤ 1.10 against busybox init, < 0.50 against systemd):\n\n")
 	for i := 1; i < len(systems); i++ {
@@ -555,6 +609,26 @@ func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, b
 	if len(readyMed) > 1 {
 		if bl := runs[systems[0].name]; len(bl[len(bl)-1].blame) > 0 {
 			fmt.Fprintf(&w, "\nWhere sysmaster's userspace went in its last boot (`sctl analyze blame`):\n\n```\n%s\n```\n", strings.Join(bl[len(bl)-1].blame, "\n"))
+		}
+		w.WriteString("\nCPU time at ready of every process that used any, in the last boot of each (pid, name, then user, system, and user and system of its reaped children, in 10 ms ticks; two ticks or more; pid 1's system time holds the kernel's own start, before it ran init):\n")
+		for _, s := range systems {
+			rs := runs[s.name]
+			var busy []string
+			for _, l := range rs[len(rs)-1].procs {
+				// The kernel threads that ran a tick or so say nothing.
+				if f := strings.Fields(l); len(f) == 6 {
+					var sum int
+					for _, v := range f[2:] {
+						n, _ := strconv.Atoi(v)
+						sum += n
+					}
+					if sum < 2 {
+						continue
+					}
+				}
+				busy = append(busy, l)
+			}
+			fmt.Fprintf(&w, "\n%s:\n\n```\n%s\n```\n", s.name, strings.Join(busy, "\n"))
 		}
 	}
 	return w.String()

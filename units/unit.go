@@ -282,7 +282,7 @@ type SocketSection struct {
 	Service            string
 	SocketMode         *FileMode // 0666 by default
 	FileDescriptorName string    // NAME by default
-	Backlog            int       // 0: SOMAXCONN
+	Backlog            int       // connections waiting to be accepted (stream, seqpacket); 0: SOMAXCONN
 	RemoveOnStop       bool      // remove the socket files when the socket stops
 	// BindIPv6Only sets IPV6_V6ONLY on IPv6 sockets: "default" (the
 	// kernel's net.ipv6.bindv6only), "both" (IPv4 too, through mapped
@@ -485,7 +485,8 @@ func Parse(path string, data []byte) (*Unit, error) {
 			return nil, err
 		}
 		p := &parsed{u: &Unit{Name: name, Path: path}, origin: map[string]int{}}
-		if err := p.decode(files[0]); err != nil {
+		// build has checked it: unknown is nil.
+		if _, err := p.decode(files[0]); err != nil {
 			return nil, err
 		}
 		return p.u, nil
@@ -507,18 +508,24 @@ type parsed struct {
 // specifiers and validates.
 func build(name string, files []source, hostname func() (string, error)) (*Unit, error) {
 	p := &parsed{u: &Unit{Name: name, Path: files[0].path}, origin: map[string]int{}}
+	// Unknown keys leave the rest of a file decoded, so the checks of the
+	// values still run and every mistake is named in one error; a file
+	// that does not parse stops there.
+	var unknown []error
 	for _, f := range files {
-		if err := p.decode(f); err != nil {
-			return nil, err
+		soft, err := p.decode(f)
+		if err != nil {
+			return nil, errors.Join(append(unknown, err)...)
 		}
+		unknown = append(unknown, soft)
 		if len(p.files) > 1 {
 			p.u.DropIns = append(p.u.DropIns, f.path)
 		}
 	}
 	if err := p.expand(hostname); err != nil {
-		return nil, err
+		return nil, errors.Join(append(unknown, err)...)
 	}
-	if err := p.validate(); err != nil {
+	if err := errors.Join(append(unknown, p.validate())...); err != nil {
 		return nil, err
 	}
 	return p.u, nil
@@ -537,27 +544,41 @@ var sectionsOf = map[string][]string{
 	"device": {"Unit"},
 }
 
-func (p *parsed) decode(f source) error {
+// decode reads f into the unit. err is a file that does not parse or
+// holds a value of the wrong type; unknown names every key and section it
+// does not know, and leaves the rest of the file decoded.
+func (p *parsed) decode(f source) (unknown, err error) {
 	p.files = append(p.files, f)
 	md, err := toml.Decode(f.text, p.u)
 	if err != nil {
-		return decodeError(f.path, f.text, err)
+		return nil, decodeError(f.path, f.text, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return unknownKey(f.path, f.text, und[0])
+	// Every unknown key and misplaced section at once, so that fixing a
+	// file takes one round, not one per mistake; an unknown section is
+	// named once, not for each of its keys.
+	var errs []error
+	unknownSections := map[string]bool{}
+	for _, k := range md.Undecoded() {
+		if _, ok := sections[k[0]]; !ok {
+			if unknownSections[k[0]] {
+				continue
+			}
+			unknownSections[k[0]] = true
+		}
+		errs = append(errs, unknownKey(f.path, f.text, k))
 	}
 	kind := p.u.Kind()
 	for _, k := range md.Keys() {
 		switch len(k) {
 		case 1:
-			if !oneOf(k[0], sectionsOf[kind]...) {
-				return &Error{File: f.path, Line: sectionLine(f.text, k[0]), Msg: fmt.Sprintf("[%s] section in a %s unit", k[0], kind)}
+			if _, ok := sections[k[0]]; ok && !oneOf(k[0], sectionsOf[kind]...) {
+				errs = append(errs, &Error{File: f.path, Line: sectionLine(f.text, k[0]), Msg: fmt.Sprintf("[%s] section in a %s unit", k[0], kind)})
 			}
 		case 2:
 			p.origin[strings.ToLower(k[0]+"."+k[1])] = len(p.files) - 1
 		}
 	}
-	return nil
+	return errors.Join(errs...), nil
 }
 
 // errAt is an error about sec.key, located in the file that set it last.

@@ -1,6 +1,7 @@
 package units
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -145,5 +146,35 @@ func TestLoadDirSkipsBad(t *testing.T) {
 	}
 	if good["ok.service"] == nil || bad["broken.service"] == nil || len(good) != 1 {
 		t.Fatalf("good=%v bad=%v", good, bad)
+	}
+}
+
+// TestParseNamesEveryMistake: one error names each unknown key, unknown
+// section (once, however many keys it has) and bad value of a file. (A
+// value the decoder itself refuses, such as a bad duration, still stops
+// the file there.)
+func TestParseNamesEveryMistake(t *testing.T) {
+	src := "[Unit]\nDescripton = \"x\"\n[Service]\nExecStart = \"/bin/true\"\nRestrat = \"always\"\nRestart = \"sometimes\"\n[Instal]\nWantedBy = [\"a.target\"]\nAlias = [\"b.service\"]\n"
+	_, err := Parse("a.service.toml", []byte(src))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	want := []string{
+		"a.service.toml:2: Unit.Descripton: unknown key (did you mean Description?)",
+		"a.service.toml:5: Service.Restrat: unknown key (did you mean Restart?)",
+		"a.service.toml:7: unknown section [Instal] (did you mean [Install]?)",
+		`a.service.toml:6: Service.Restart: "sometimes" is not one of`,
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "[Instal]"); n != 1 {
+		t.Errorf("[Instal] named %d times:\n%v", n, err)
+	}
+	var ue *Error
+	if !errors.As(err, &ue) || ue.File != "a.service.toml" {
+		t.Errorf("errors.As(*Error) = %+v", ue)
 	}
 }

@@ -1,6 +1,7 @@
 package units
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"time"
@@ -9,10 +10,13 @@ import (
 )
 
 func (p *parsed) validate() error {
+	// Each part is checked even when an earlier one failed, so a file's
+	// mistakes in different sections are all named at once.
+	return errors.Join(p.validateUnit(), p.validateInstall(), p.validateKind())
+}
+
+func (p *parsed) validateInstall() error {
 	u := p.u
-	if err := p.validateUnit(); err != nil {
-		return err
-	}
 	for _, key := range []string{"WantedBy", "RequiredBy", "Alias"} {
 		l := map[string]List{"WantedBy": u.Install.WantedBy, "RequiredBy": u.Install.RequiredBy, "Alias": u.Install.Alias}[key]
 		for _, n := range l {
@@ -24,7 +28,11 @@ func (p *parsed) validate() error {
 			}
 		}
 	}
-	switch u.Kind() {
+	return nil
+}
+
+func (p *parsed) validateKind() error {
+	switch p.u.Kind() {
 	case "service":
 		return p.validateService()
 	case "socket":
