@@ -169,9 +169,9 @@ func buildSystemd(b *testing.B, brd *board.Board, cache, dir string, masked bool
 		sb.Packages = append(sb.Packages, p)
 		sb.Package[p] = board.PackageFiles{Files: systemdPackages[p]}
 	}
-	src := filepath.Join(dir, "with-systemd.cpio.gz")
+	src := filepath.Join(dir, "with-systemd.cpio"+benchCompression(b).Ext())
 	_, err = image.Build(context.Background(), &sb, src, image.WithKernelModules(mods), image.WithBusybox(busybox),
-		image.WithPackageSource(image.NewAptSource(root, cache)), image.WithCompression(image.Gzip))
+		image.WithPackageSource(image.NewAptSource(root, cache)), image.WithCompression(benchCompression(b)))
 	if err != nil {
 		return nil, err
 	}

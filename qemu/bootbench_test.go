@@ -307,8 +307,8 @@ func buildOurs(b *testing.B, brd *board.Board, cache, dir string) system {
 	for n, body := range benchUnits {
 		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+n, []byte(body), 0o644))
 	}
-	out := filepath.Join(dir, "ours.cpio"+image.Gzip.Ext())
-	res, err := image.Build(context.Background(), brd, out, append(opts, image.WithCompression(image.Gzip))...)
+	out := filepath.Join(dir, "ours.cpio"+benchCompression(b).Ext())
+	res, err := image.Build(context.Background(), brd, out, append(opts, image.WithCompression(benchCompression(b)))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -345,9 +345,9 @@ func buildFinit(b *testing.B, brd *board.Board, cache, dir string) (system, erro
 	if err != nil {
 		return system{}, err
 	}
-	src := filepath.Join(dir, "with-finit.cpio.gz")
+	src := filepath.Join(dir, "with-finit.cpio"+benchCompression(b).Ext())
 	_, err = image.Build(context.Background(), brd, src, image.WithKernelModules(mods), image.WithBusybox(busybox),
-		image.WithPackageSource(image.NewAptSource(root, cache)), image.WithDeb("finit"), image.WithCompression(image.Gzip))
+		image.WithPackageSource(image.NewAptSource(root, cache)), image.WithDeb("finit"), image.WithCompression(benchCompression(b)))
 	if err != nil {
 		return system{}, err
 	}
@@ -438,7 +438,7 @@ func addFiles(b *testing.B, t *image.Tree, files map[string]string) {
 
 func writePeer(b *testing.B, t *image.Tree, dir, name, manager, device string) system {
 	var buf bytes.Buffer
-	zw, err := image.NewCompressor(&buf, image.Gzip)
+	zw, err := image.NewCompressor(&buf, benchCompression(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -448,7 +448,7 @@ func writePeer(b *testing.B, t *image.Tree, dir, name, manager, device string) s
 	if err := zw.Close(); err != nil {
 		b.Fatal(err)
 	}
-	out := filepath.Join(dir, fileName(name)+".cpio.gz")
+	out := filepath.Join(dir, fileName(name)+".cpio"+benchCompression(b).Ext())
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -543,6 +543,22 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system, args []st
 // architecture Linux reports them for) to a duration.
 func ticks(n int) time.Duration { return time.Duration(n) * 10 * time.Millisecond }
 
+// benchCompression is every image's compression: the boards' default,
+// zstd, unless SYSMASTER_BENCH_COMPRESS names another (gzip, xz, lz4,
+// none). All systems get the same, so the kernel's unpacking differs only
+// by what each image holds. b reports a bad name; nil only reads it.
+func benchCompression(b *testing.B) image.Compression {
+	v := os.Getenv("SYSMASTER_BENCH_COMPRESS")
+	if v == "" {
+		return image.Zstd
+	}
+	c, err := image.ParseCompression(v)
+	if err != nil && b != nil {
+		b.Fatalf("SYSMASTER_BENCH_COMPRESS: %v", err)
+	}
+	return c
+}
+
 // fileName is a system's name as a file name.
 func fileName(system string) string {
 	return strings.NewReplacer(" ", "-", ",", "").Replace(system)
@@ -566,7 +582,7 @@ func median(runs []bootRun, f func(bootRun) float64) float64 {
 func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, boots int, load string, notes []string) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "Board %s under TCG, %d interleaved boots each, load average before the last boot %s.\n\n", brd.Name, boots, load)
-	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (gzip) | CPU to ready: user / system |\n")
+	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (" + string(benchCompression(nil)) + ") | CPU to ready: user / system |\n")
 	w.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	mem := func(rs []bootRun, who string) string {
 		if _, ok := rs[0].mem[who]; !ok || who == "" {
