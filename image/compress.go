@@ -92,13 +92,13 @@ func NewCompressor(w io.Writer, c Compression, opts ...CompressOption) (io.Write
 		for _, opt := range opts {
 			opt(&o)
 		}
-		return &xzWriter{w: w, filter: o.xzFilter, tool: o.xzTool()}, nil
+		return &xzWriter{gathered: gathered{w: w, format: "xz"}, filter: o.xzFilter, tool: o.xzTool()}, nil
 	case Zstd:
 		var o compressOptions
 		for _, opt := range opts {
 			opt(&o)
 		}
-		return &zstdWriter{w: w, tool: o.zstdTool()}, nil
+		return &zstdWriter{gathered: gathered{w: w, format: "zstd"}, tool: o.zstdTool()}, nil
 	case LZ4:
 		// The kernel reads only the legacy lz4 frame format.
 		zw := lz4.NewWriter(w)

@@ -171,39 +171,10 @@ func TestXZEncoders(t *testing.T) {
 			if tt.name != "built-in" && err != nil {
 				t.Skip("no xz program")
 			}
-			compress := func() ([]byte, string) {
-				var buf bytes.Buffer
-				zw, err := NewCompressor(&buf, XZ, tt.opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := zw.Write(raw.Bytes()); err != nil {
-					t.Fatal(err)
-				}
-				if err := zw.Close(); err != nil {
-					t.Fatal(err)
-				}
-				return buf.Bytes(), compressedBy(zw)
-			}
-			out, by := compress()
-			if again, _ := compress(); !bytes.Equal(out, again) {
-				t.Error("two compressions of the same input differ")
-			}
-			if !strings.Contains(by, tt.by) {
-				t.Errorf("compressed by %q, want it to say %q", by, tt.by)
-			}
+			out := compressTwice(t, XZ, raw.Bytes(), tt.by, tt.opts...)
 			// Stream flags: byte 7 is the check, 0x01 CRC32.
 			if !bytes.HasPrefix(out, []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 0x01}) {
 				t.Errorf("header % x", out[:8])
-			}
-			rc, _, err := Decompress(bytes.NewReader(out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil || !bytes.Equal(back, raw.Bytes()) {
-				t.Errorf("read back %d bytes of %d: %v", len(back), raw.Len(), err)
 			}
 			if tool == "" {
 				return
@@ -257,27 +228,7 @@ func TestZstdEncoders(t *testing.T) {
 			for one := bytes.Clone(raw.Bytes()); raw.Len() < tt.size; {
 				raw.Write(one)
 			}
-			compress := func() ([]byte, string) {
-				var buf bytes.Buffer
-				zw, err := NewCompressor(&buf, Zstd, tt.opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := zw.Write(raw.Bytes()); err != nil {
-					t.Fatal(err)
-				}
-				if err := zw.Close(); err != nil {
-					t.Fatal(err)
-				}
-				return buf.Bytes(), compressedBy(zw)
-			}
-			out, by := compress()
-			if again, _ := compress(); !bytes.Equal(out, again) {
-				t.Error("two compressions of the same input differ")
-			}
-			if !strings.Contains(by, tt.by) {
-				t.Errorf("compressed by %q, want it to say %q", by, tt.by)
-			}
+			out := compressTwice(t, Zstd, raw.Bytes(), tt.by, tt.opts...)
 			h, err := parseZstdFrameHeader(out)
 			if err != nil {
 				t.Fatal(err)
@@ -295,15 +246,6 @@ func TestZstdEncoders(t *testing.T) {
 				t.Errorf("window %d bytes, want 8 MiB", h.window)
 			case tt.name != "built-in" && tt.size == 0 && h.window != raw.Len():
 				t.Errorf("window %d bytes, want the %d bytes of archive", h.window, raw.Len())
-			}
-			rc, _, err := Decompress(bytes.NewReader(out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil || !bytes.Equal(back, raw.Bytes()) {
-				t.Errorf("read back %d bytes of %d: %v", len(back), raw.Len(), err)
 			}
 		})
 	}
@@ -418,4 +360,42 @@ func TestXZFilterChain(t *testing.T) {
 	if !xzFilterChain(compress(WithXZTool(tool), WithXZFilter("x86"))) {
 		t.Error("xz --x86: no filter chain")
 	}
+}
+
+// compressTwice compresses raw twice with c, fails unless both give the
+// same bytes, the writer says it was compressed by something that
+// contains by, and the stream reads back to raw; it returns the stream.
+func compressTwice(t *testing.T, c Compression, raw []byte, by string, opts ...CompressOption) []byte {
+	t.Helper()
+	compress := func() ([]byte, string) {
+		var buf bytes.Buffer
+		zw, err := NewCompressor(&buf, c, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := zw.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), compressedBy(zw)
+	}
+	out, got := compress()
+	if again, _ := compress(); !bytes.Equal(out, again) {
+		t.Error("two compressions of the same input differ")
+	}
+	if !strings.Contains(got, by) {
+		t.Errorf("compressed by %q, want it to say %q", got, by)
+	}
+	rc, _, err := Decompress(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(back, raw) {
+		t.Errorf("read back %d bytes of %d: %v", len(back), len(raw), err)
+	}
+	return out
 }

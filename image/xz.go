@@ -85,19 +85,43 @@ var xzFilters = map[string]struct{ filter, option string }{
 // ulikunitz/xz otherwise. Both are deterministic: one thread, and the
 // dictionary sized from the input, not from the machine.
 type xzWriter struct {
-	w      io.Writer
+	gathered
 	filter string
 	tool   string
+}
+
+// gathered holds an archive until Close compresses it all at once: the
+// programs' best settings want the whole input (its size sets the
+// dictionary or window).
+type gathered struct {
+	w      io.Writer
+	format string // for errors
 	buf    bytes.Buffer
 	closed bool
 	used   string // what compressed it, once closed
 }
 
-func (z *xzWriter) Write(p []byte) (int, error) {
-	if z.closed {
-		return 0, fmt.Errorf("xz: write after close")
+func (g *gathered) Write(p []byte) (int, error) {
+	if g.closed {
+		return 0, fmt.Errorf("%s: write after close", g.format)
 	}
-	return z.buf.Write(p)
+	return g.buf.Write(p)
+}
+
+// compressedBy is the program and its options, or the built-in encoder.
+func (g *gathered) compressedBy() string { return g.used }
+
+// runTool compresses g's input with tool and args, one process, and
+// returns its output.
+func (g *gathered) runTool(tool string, args []string) ([]byte, error) {
+	cmd := exec.Command(tool, args...)
+	cmd.Stdin = bytes.NewReader(g.buf.Bytes())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %w: %s", g.format, tool, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
 }
 
 // xzDict is the LZMA2 dictionary for n bytes of input: the smallest size
@@ -156,14 +180,11 @@ func (z *xzWriter) run(dict int, filter string) (out []byte, used string, err er
 	}
 	opts = append(opts, fmt.Sprintf("--lzma2=preset=9e,dict=%dKiB", dict>>10))
 	args := append([]string{"--format=xz", "--threads=1", "--stdout", "--quiet"}, opts...)
-	cmd := exec.Command(z.tool, args...)
-	cmd.Stdin = bytes.NewReader(z.buf.Bytes())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, "", fmt.Errorf("xz: %s %s: %w: %s", z.tool, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	out, err = z.runTool(z.tool, args)
+	if err != nil {
+		return nil, "", err
 	}
-	return stdout.Bytes(), z.tool + " " + strings.Join(opts, " "), nil
+	return out, z.tool + " " + strings.Join(opts, " "), nil
 }
 
 // knows reports whether the xz program takes the option --filter.
@@ -174,11 +195,8 @@ func (z *xzWriter) knows(filter string) bool {
 // compressedBy says what compressed a stream, once its writer is closed:
 // for xz and zstd, the program and its options or the built-in encoder.
 func compressedBy(zw io.WriteCloser) string {
-	switch z := zw.(type) {
-	case *xzWriter:
-		return z.used
-	case *zstdWriter:
-		return z.used
+	if z, ok := zw.(interface{ compressedBy() string }); ok {
+		return z.compressedBy()
 	}
 	return ""
 }

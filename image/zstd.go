@@ -1,10 +1,7 @@
 package image
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"os/exec"
 	"strconv"
 	"strings"
 
@@ -44,18 +41,8 @@ const (
 // smaller than the window gets a window of its own size; both keep the
 // XXH64 checksum, which the kernel verifies.
 type zstdWriter struct {
-	w      io.Writer
-	tool   string
-	buf    bytes.Buffer
-	closed bool
-	used   string // what compressed it, once closed
-}
-
-func (z *zstdWriter) Write(p []byte) (int, error) {
-	if z.closed {
-		return 0, fmt.Errorf("zstd: write after close")
-	}
-	return z.buf.Write(p)
+	gathered
+	tool string
 }
 
 func (z *zstdWriter) Close() error {
@@ -93,12 +80,9 @@ func (z *zstdWriter) run() (out []byte, used string, err error) {
 	opts := []string{"-" + strconv.Itoa(zstdLevel), "--zstd=wlog=" + strconv.Itoa(zstdWindowLog), "--check", "--single-thread"}
 	args := append([]string{"--format=zstd", "--stdout", "--quiet", "--no-progress",
 		"--stream-size=" + strconv.Itoa(z.buf.Len())}, opts...)
-	cmd := exec.Command(z.tool, args...)
-	cmd.Stdin = bytes.NewReader(z.buf.Bytes())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, "", fmt.Errorf("zstd: %s %s: %w: %s", z.tool, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	out, err = z.runTool(z.tool, args)
+	if err != nil {
+		return nil, "", err
 	}
-	return stdout.Bytes(), z.tool + " " + strings.Join(opts, " "), nil
+	return out, z.tool + " " + strings.Join(opts, " "), nil
 }
