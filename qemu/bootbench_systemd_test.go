@@ -1,7 +1,6 @@
 package qemu_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/sysmaster-go/sysmaster/board"
 	"github.com/sysmaster-go/sysmaster/image"
-	"github.com/sysmaster-go/sysmaster/qemu"
 )
 
 // The systemd peer: Debian's systemd, udev and kmod (their libraries by
@@ -141,7 +139,7 @@ const (
 // leaves them to depmod on the board). None of ours goes in. With masked
 // it also returns the same image with journald's units masked (services'
 // output then goes nowhere), to show what journald costs.
-func buildSystemd(b *testing.B, brd *board.Board, cache, dir string, masked bool) ([]system, error) {
+func (pb peerBuild) systemd(b *testing.B, masked bool) ([]system, error) {
 	depmod, err := exec.LookPath("depmod")
 	if err != nil {
 		// A user's PATH may lack the sbin folders.
@@ -150,32 +148,18 @@ func buildSystemd(b *testing.B, brd *board.Board, cache, dir string, masked bool
 		}
 		depmod = "/usr/sbin/depmod"
 	}
-	root, err := image.FindModuleRoot(".")
-	if err != nil {
-		return nil, err
-	}
-	busybox, err := qemu.BusyboxPath(cache, brd.DebianArch)
-	if err != nil {
-		return nil, err
-	}
-	mods, err := image.KernelModulesDir(cache, brd)
-	if err != nil {
-		return nil, err
-	}
-	sb := *brd
+	sb := *pb.brd
 	sb.Packages = nil
 	sb.Package = map[string]board.PackageFiles{}
 	for _, p := range []string{"systemd", "udev", "kmod"} {
 		sb.Packages = append(sb.Packages, p)
 		sb.Package[p] = board.PackageFiles{Files: systemdPackages[p]}
 	}
-	src := filepath.Join(dir, "with-systemd.cpio"+benchCompression(b).Ext())
-	_, err = image.Build(context.Background(), &sb, src, image.WithKernelModules(mods), image.WithBusybox(busybox),
-		image.WithPackageSource(image.NewAptSource(root, cache)), image.WithCompression(benchCompression(b)))
+	src, _, err := pb.build(&sb, "with systemd", image.WithPackageSource(image.NewAptSource(pb.in.root, pb.in.cache)))
 	if err != nil {
 		return nil, err
 	}
-	indexes, err := kmodIndexes(depmod, src, mods, dir)
+	indexes, err := kmodIndexes(depmod, src, pb.in.modules, pb.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -234,14 +218,14 @@ func buildSystemd(b *testing.B, brd *board.Board, cache, dir string, masked bool
 			b.Fatal(err)
 		}
 	}
-	systems := []system{writePeer(b, t, dir, "systemd", "pid1", "systemd-udevd")}
+	systems := []system{pb.write(b, t, "systemd", "pid1", "systemd-udevd")}
 	if masked {
 		for _, u := range []string{"systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket"} {
 			if err := t.AddSymlink("etc/systemd/system/"+u, "/dev/null"); err != nil {
 				b.Fatal(err)
 			}
 		}
-		systems = append(systems, writePeer(b, t, dir, "systemd, journald masked", "pid1", "systemd-udevd"))
+		systems = append(systems, pb.write(b, t, "systemd, journald masked", "pid1", "systemd-udevd"))
 	}
 	return systems, nil
 }

@@ -220,14 +220,7 @@ func BenchmarkBootPeers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cache, err := qemu.CacheDir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	kernel, err := qemu.KernelPath(cache, brd)
-	if err != nil {
-		b.Skipf("no kernel: %v (run scripts/setup)", err)
-	}
+	pb := peerBuild{brd: brd, in: bootInputs(b, brd), dir: b.TempDir(), comp: benchCompression(b)}
 	var qemuArgs []string
 	if n := os.Getenv("SYSMASTER_BENCH_ICOUNT"); n != "" {
 		if _, err := strconv.ParseUint(n, 10, 8); err != nil {
@@ -235,9 +228,8 @@ func BenchmarkBootPeers(b *testing.B) {
 		}
 		qemuArgs = []string{"-icount", "shift=" + n}
 	}
-	dir := b.TempDir()
-	ours := buildOurs(b, brd, cache, dir)
-	bb := buildBusybox(b, ours.image, dir)
+	ours := pb.ours(b)
+	bb := pb.busybox(b, ours.image)
 	systems := []system{ours, bb}
 	if v := os.Getenv("SYSMASTER_BENCH_CMDLINE"); v != "" {
 		// The same image with more kernel parameters, as a row of its own:
@@ -248,14 +240,14 @@ func BenchmarkBootPeers(b *testing.B) {
 	}
 	var notes []string
 	if os.Getenv("SYSMASTER_BENCH_FINIT") != "0" {
-		if fi, err := buildFinit(b, brd, cache, dir); err != nil {
+		if fi, err := pb.finit(b); err != nil {
 			notes = append(notes, fmt.Sprintf("finit: no image (%v).", err))
 		} else {
 			systems = append(systems, fi)
 		}
 	}
 	if v := os.Getenv("SYSMASTER_BENCH_SYSTEMD"); v != "0" {
-		if sd, err := buildSystemd(b, brd, cache, dir, v != "1"); err != nil {
+		if sd, err := pb.systemd(b, v != "1"); err != nil {
 			notes = append(notes, fmt.Sprintf("systemd: no image (%v).", err))
 		} else {
 			systems = append(systems, sd...)
@@ -264,7 +256,7 @@ func BenchmarkBootPeers(b *testing.B) {
 	runs := map[string][]bootRun{}
 	for i := range boots {
 		for _, s := range systems {
-			r := bootOnce(b, brd, kernel, s, qemuArgs)
+			r := bootOnce(b, brd, pb.in.kernel, s, qemuArgs)
 			b.Logf("boot %d %s: ready at %v uptime, %v from QEMU start", i+1, s.name, r.ready, r.host.Round(time.Millisecond))
 			runs[s.name] = append(runs[s.name], r)
 			if first := runs[systems[0].name][0].modules; r.modules != first || first == 0 {
@@ -273,7 +265,7 @@ func BenchmarkBootPeers(b *testing.B) {
 		}
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	table := benchTable(brd, systems, runs, boots, strings.Join(strings.Fields(string(load))[:3], " "), notes)
+	table := benchTable(brd, pb.comp, systems, runs, boots, strings.Join(strings.Fields(string(load))[:3], " "), notes)
 	b.Logf("\n%s", table)
 	if out := os.Getenv("SYSMASTER_BENCH_REPORT"); out != "" {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
@@ -289,35 +281,49 @@ func BenchmarkBootPeers(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-func buildOurs(b *testing.B, brd *board.Board, cache, dir string) system {
-	busybox, err := qemu.BusyboxPath(cache, brd.DebianArch)
+// peerBuild is what every image of the boot benchmark is built from: the
+// board's kernel, busybox and modules, one folder and one compression.
+type peerBuild struct {
+	brd  *board.Board
+	in   inputs
+	dir  string
+	comp image.Compression
+}
+
+// path is where the image named name goes.
+func (pb peerBuild) path(name string) string {
+	return filepath.Join(pb.dir, fileName(name)+".cpio"+pb.comp.Ext())
+}
+
+// build builds an image of brd (the benchmark's board unless another is
+// given) with busybox, the modules and opts, at the path of name.
+func (pb peerBuild) build(brd *board.Board, name string, opts ...image.Option) (string, int64, error) {
+	out := pb.path(name)
+	opts = append([]image.Option{image.WithKernelModules(pb.in.modules), image.WithBusybox(pb.in.busybox),
+		image.WithCompression(pb.comp)}, opts...)
+	res, err := image.Build(context.Background(), brd, out, opts...)
 	if err != nil {
-		b.Skipf("no busybox: %v (run scripts/setup)", err)
+		return "", 0, err
 	}
-	mods, err := image.KernelModulesDir(cache, brd)
-	if err != nil {
-		b.Skipf("no modules: %v (run scripts/setup)", err)
-	}
-	root, err := image.FindModuleRoot(".")
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts := []image.Option{image.WithKernelModules(mods), image.WithUnits(filepath.Join(root, "units")),
-		image.WithBusybox(busybox), image.WithFile("/bin/bench-report", []byte(benchReport), 0o755)}
+	return out, res.CompressedBytes, nil
+}
+
+func (pb peerBuild) ours(b *testing.B) system {
+	opts := []image.Option{image.WithUnits(filepath.Join(pb.in.root, "units")),
+		image.WithFile("/bin/bench-report", []byte(benchReport), 0o755)}
 	for n, body := range benchUnits {
 		opts = append(opts, image.WithFile("/etc/sysmaster/units/"+n, []byte(body), 0o644))
 	}
-	out := filepath.Join(dir, "ours.cpio"+benchCompression(b).Ext())
-	res, err := image.Build(context.Background(), brd, out, append(opts, image.WithCompression(benchCompression(b)))...)
+	out, size, err := pb.build(pb.brd, "sysmaster", opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return system{name: "sysmaster", image: out, size: res.CompressedBytes, manager: "sysmaster", device: "devmaster"}
+	return system{name: "sysmaster", image: out, size: size, manager: "sysmaster", device: "devmaster"}
 }
 
-// buildBusybox takes busybox and the kernel modules of our image and
-// nothing else, and adds busybox init's configuration.
-func buildBusybox(b *testing.B, ours, dir string) system {
+// busybox takes busybox and the kernel modules of our image and nothing
+// else, and adds busybox init's configuration.
+func (pb peerBuild) busybox(b *testing.B, ours string) system {
 	t := peerTree(b, ours, func(e image.Entry) bool {
 		return e.Name == "bin/busybox" || strings.HasPrefix(e.Name, "lib/modules/") || e.Name == "dev/console" || e.Name == "dev/null"
 	})
@@ -325,29 +331,14 @@ func buildBusybox(b *testing.B, ours, dir string) system {
 	if err := t.AddSymlink("init", "bin/busybox"); err != nil {
 		b.Fatal(err)
 	}
-	return writePeer(b, t, dir, "busybox init", "pid1", "")
+	return pb.write(b, t, "busybox init", "pid1", "")
 }
 
-// buildFinit builds an image with Debian's finit package and keeps it,
-// its libraries, busybox and the kernel modules: none of ours. An error
-// (the package cannot be fetched) leaves finit out of the table, saying
-// why.
-func buildFinit(b *testing.B, brd *board.Board, cache, dir string) (system, error) {
-	root, err := image.FindModuleRoot(".")
-	if err != nil {
-		return system{}, err
-	}
-	busybox, err := qemu.BusyboxPath(cache, brd.DebianArch)
-	if err != nil {
-		return system{}, err
-	}
-	mods, err := image.KernelModulesDir(cache, brd)
-	if err != nil {
-		return system{}, err
-	}
-	src := filepath.Join(dir, "with-finit.cpio"+benchCompression(b).Ext())
-	_, err = image.Build(context.Background(), brd, src, image.WithKernelModules(mods), image.WithBusybox(busybox),
-		image.WithPackageSource(image.NewAptSource(root, cache)), image.WithDeb("finit"), image.WithCompression(benchCompression(b)))
+// finit builds an image with Debian's finit package and keeps it, its
+// libraries, busybox and the kernel modules: none of ours. An error (the
+// package cannot be fetched) leaves finit out of the table, saying why.
+func (pb peerBuild) finit(b *testing.B) (system, error) {
+	src, _, err := pb.build(pb.brd, "with finit", image.WithPackageSource(image.NewAptSource(pb.in.root, pb.in.cache)), image.WithDeb("finit"))
 	if err != nil {
 		return system{}, err
 	}
@@ -366,7 +357,7 @@ func buildFinit(b *testing.B, brd *board.Board, cache, dir string) (system, erro
 			b.Fatal(err)
 		}
 	}
-	return writePeer(b, t, dir, "finit", "pid1", ""), nil
+	return pb.write(b, t, "finit", "pid1", ""), nil
 }
 
 // peerTree reads the image at src into a tree, keeping what keep says,
@@ -436,9 +427,10 @@ func addFiles(b *testing.B, t *image.Tree, files map[string]string) {
 	}
 }
 
-func writePeer(b *testing.B, t *image.Tree, dir, name, manager, device string) system {
+// write writes a peer's tree as the image of system name.
+func (pb peerBuild) write(b *testing.B, t *image.Tree, name, manager, device string) system {
 	var buf bytes.Buffer
-	zw, err := image.NewCompressor(&buf, benchCompression(b))
+	zw, err := image.NewCompressor(&buf, pb.comp)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -448,7 +440,7 @@ func writePeer(b *testing.B, t *image.Tree, dir, name, manager, device string) s
 	if err := zw.Close(); err != nil {
 		b.Fatal(err)
 	}
-	out := filepath.Join(dir, fileName(name)+".cpio"+benchCompression(b).Ext())
+	out := pb.path(name)
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -546,14 +538,14 @@ func ticks(n int) time.Duration { return time.Duration(n) * 10 * time.Millisecon
 // benchCompression is every image's compression: the boards' default,
 // zstd, unless SYSMASTER_BENCH_COMPRESS names another (gzip, xz, lz4,
 // none). All systems get the same, so the kernel's unpacking differs only
-// by what each image holds. b reports a bad name; nil only reads it.
+// by what each image holds.
 func benchCompression(b *testing.B) image.Compression {
 	v := os.Getenv("SYSMASTER_BENCH_COMPRESS")
 	if v == "" {
 		return image.Zstd
 	}
 	c, err := image.ParseCompression(v)
-	if err != nil && b != nil {
+	if err != nil {
 		b.Fatalf("SYSMASTER_BENCH_COMPRESS: %v", err)
 	}
 	return c
@@ -579,10 +571,10 @@ func median(runs []bootRun, f func(bootRun) float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-func benchTable(brd *board.Board, systems []system, runs map[string][]bootRun, boots int, load string, notes []string) string {
+func benchTable(brd *board.Board, comp image.Compression, systems []system, runs map[string][]bootRun, boots int, load string, notes []string) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "Board %s under TCG, %d interleaved boots each, load average before the last boot %s.\n\n", brd.Name, boots, load)
-	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (" + string(benchCompression(nil)) + ") | CPU to ready: user / system |\n")
+	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (" + string(comp) + ") | CPU to ready: user / system |\n")
 	w.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	mem := func(rs []bootRun, who string) string {
 		if _, ok := rs[0].mem[who]; !ok || who == "" {
