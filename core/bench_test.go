@@ -298,26 +298,7 @@ func benchS6(b *testing.B, n int) (time.Duration, int64) {
 // /proc: thousands of supervisors are too many for a walk each.
 func procChildren() map[int][]int {
 	children := make(map[int][]int)
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name may hold spaces: fields start after the last ')'.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, err := strconv.Atoi(f[1]); err == nil {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
+	reap.Processes(func(pid, ppid int) { children[ppid] = append(children[ppid], pid) })
 	return children
 }
 

@@ -50,20 +50,7 @@ func TestCompressRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.c), func(t *testing.T) {
-			compress := func() []byte {
-				var buf bytes.Buffer
-				zw, err := NewCompressor(&buf, tt.c)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := zw.Write(raw.Bytes()); err != nil {
-					t.Fatal(err)
-				}
-				if err := zw.Close(); err != nil {
-					t.Fatal(err)
-				}
-				return buf.Bytes()
-			}
+			compress := func() []byte { out, _ := compressBytes(t, tt.c, raw.Bytes()); return out }
 			out := compress()
 			if !bytes.HasPrefix(out, tt.prefix) {
 				t.Errorf("starts with % x, want % x", out[:min(len(out), 8)], tt.prefix)
@@ -330,20 +317,7 @@ func TestXZFilterChain(t *testing.T) {
 	if _, err := bigTree(t).WriteCPIO(&raw, time.Unix(42, 0)); err != nil {
 		t.Fatal(err)
 	}
-	compress := func(opts ...CompressOption) []byte {
-		var buf bytes.Buffer
-		zw, err := NewCompressor(&buf, XZ, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := zw.Write(raw.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
+	compress := func(opts ...CompressOption) []byte { out, _ := compressBytes(t, XZ, raw.Bytes(), opts...); return out }
 	if xzFilterChain(compress(WithXZTool("none"))) {
 		t.Error("the built-in encoder's stream has a filter chain")
 	}
@@ -367,22 +341,8 @@ func TestXZFilterChain(t *testing.T) {
 // contains by, and the stream reads back to raw; it returns the stream.
 func compressTwice(t *testing.T, c Compression, raw []byte, by string, opts ...CompressOption) []byte {
 	t.Helper()
-	compress := func() ([]byte, string) {
-		var buf bytes.Buffer
-		zw, err := NewCompressor(&buf, c, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := zw.Write(raw); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes(), compressedBy(zw)
-	}
-	out, got := compress()
-	if again, _ := compress(); !bytes.Equal(out, again) {
+	out, got := compressBytes(t, c, raw, opts...)
+	if again, _ := compressBytes(t, c, raw, opts...); !bytes.Equal(out, again) {
 		t.Error("two compressions of the same input differ")
 	}
 	if !strings.Contains(got, by) {
@@ -398,4 +358,21 @@ func compressTwice(t *testing.T, c Compression, raw []byte, by string, opts ...C
 		t.Errorf("read back %d bytes of %d: %v", len(back), len(raw), err)
 	}
 	return out
+}
+
+// compressBytes compresses raw with c and says what compressed it.
+func compressBytes(t *testing.T, c Compression, raw []byte, opts ...CompressOption) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := NewCompressor(&buf, c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), compressedBy(zw)
 }

@@ -30,9 +30,19 @@ func All(exited func(pid int, ws unix.WaitStatus)) {
 // Children lists the processes whose parent is ppid, from /proc: the
 // orphans a subreaper adopted, or the processes a supervisor started.
 func Children(ppid int) []int {
-	want := strconv.Itoa(ppid)
-	ents, _ := os.ReadDir("/proc")
 	var out []int
+	Processes(func(pid, parent int) {
+		if parent == ppid {
+			out = append(out, pid)
+		}
+	})
+	return out
+}
+
+// Processes calls fn with every process in /proc and its parent, in one
+// walk.
+func Processes(fn func(pid, ppid int)) {
+	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -44,10 +54,12 @@ func Children(ppid int) []int {
 		}
 		// The command name may hold spaces: fields start after the last ')'.
 		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == want {
-			out = append(out, pid)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			fn(pid, ppid)
 		}
 	}
-	return out
 }
