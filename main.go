@@ -8,11 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 
 	pid1 "github.com/sysmaster-go/sysmaster/init"
 	"github.com/sysmaster-go/sysmaster/init/pages"
+	"github.com/sysmaster-go/sysmaster/init/sysmon"
 )
 
 // An applet is one on-board program.
@@ -32,37 +32,19 @@ func applets() map[string]applet {
 	return t
 }
 
-// resident marks a daemon that stays up for the life of the board: it maps
+// resident marks a daemon that stays up for the life of the board: its
+// runtime's monitor thread is quieted on one CPU (init/sysmon), it maps
 // only the pages of smbox it runs, and frees its start-up's heap once
-// settled. Short-lived applets (sctl, modprobe,
-// the exec helper before every service) skip the trim, which would only
-// make them fault their pages in again; init trims itself once /proc is
-// mounted.
+// settled. Short-lived applets (sctl, modprobe, the exec helper before
+// every service) skip the trim, which would only make them fault their
+// pages in again; init does the same for itself once /proc is mounted.
 func resident(a applet) applet {
 	return func(args []string) int {
-		settled := startupProcs()
+		_ = sysmon.Quiet(sysmon.Slack)
 		pages.Trim()
-		pages.FreeLater(settled)
+		pages.FreeLater()
 		return a(args)
 	}
-}
-
-// startupProcs gives a daemon on a single CPU a second P until it has
-// settled, and returns what goes back to one P then (nil when it changed
-// nothing). With one P, the runtime's monitor thread takes it back from
-// every system call that lasts over 20 µs (most do on a slow board, and
-// under emulation) and so keeps polling every 20 µs instead of backing off
-// to 10 ms: a thousand wakeups and more per daemon in a boot, each a
-// context switch on the one CPU. With a P idle it leaves the call alone
-// and backs off. Once settled, one P again, whose cache of spans the
-// collection that follows frees. A GOMAXPROCS in the environment is left
-// as it is.
-func startupProcs() func() {
-	if runtime.NumCPU() != 1 || os.Getenv("GOMAXPROCS") != "" {
-		return nil
-	}
-	runtime.GOMAXPROCS(2)
-	return func() { runtime.GOMAXPROCS(1) }
 }
 
 func main() {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysmaster-go/sysmaster/init/pages"
+	"github.com/sysmaster-go/sysmaster/init/sysmon"
 )
 
 // heapHeadroom is how far init's memory may grow before its collector
@@ -21,6 +22,7 @@ const heapHeadroom = 4 << 20
 // /proc is there (init starts before it is mounted), and again once the
 // boot is behind it; and keeps its collector quiet.
 func (p *pid1) lean() {
+	_ = sysmon.Quiet(sysmon.Slack)
 	quietHeap()
 	pages.Trim()
 	pages.TrimLater()

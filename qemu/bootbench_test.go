@@ -34,10 +34,11 @@ import (
 const benchReport = `#!/bin/sh
 read up idle < /proc/uptime
 read cpu user nice sys rest < /proc/stat
+switches=$(awk '/^ctxt /{print $2}' /proc/stat)
 # A system whose pid 1 does not print when it started says it here.
 if [ -x /bin/bench-pid1 ]; then /bin/bench-pid1; fi
 echo "BOOT-READY $up s"
-echo "BOOT-CPU $user $sys ."
+echo "BOOT-CPU $user $sys $switches ."
 mem() {
 	[ -r /proc/$2/smaps_rollup ] || return 0
 	echo "BOOT-MEM $1 $(awk '/^Rss:/{r=$2} /^Pss:/{p=$2} END{print r, p}' /proc/$2/smaps_rollup) KiB"
@@ -51,7 +52,9 @@ if command -v sctl >/dev/null; then sctl analyze blame | head -n 6 | sed 's/^/BO
 # pid, (comm), then utime stime cutime cstime: fields 14-17 of stat.
 for f in /proc/[0-9]*/stat; do
 	read -r pid comm st f4 f5 f6 f7 f8 f9 f10 f11 f12 f13 ut stt cut cst rest < $f 2>/dev/null || continue
-	[ $((ut + stt + cut + cst)) -gt 0 ] && echo "BOOT-PROC $pid $comm $ut $stt $cut $cst ."
+	[ $((ut + stt + cut + cst)) -gt 0 ] || continue
+	sw=$(cat /proc/$pid/task/*/status 2>/dev/null | awk '/ctxt_switches/{n+=$2} END{print n+0}')
+	echo "BOOT-PROC $pid $comm $ut $stt $cut $cst $sw ."
 done
 echo BOOT-END
 `
@@ -184,8 +187,11 @@ type bootRun struct {
 	// user and sys are the CPU time the whole guest had spent at ready
 	// (the kernel's own start included); procs the lines of the
 	// processes that used any, as "pid (comm) utime stime cutime cstime"
-	// in clock ticks.
+	// in clock ticks, then the context switches of all its threads;
+	// switches is the guest's count of them (under emulation each one
+	// costs far more than on hardware).
 	user, sys time.Duration
+	switches  int
 	procs     []string
 }
 
@@ -451,7 +457,7 @@ var (
 	// Each marker ends in a token, so a line read in part never matches.
 	readyRE   = regexp.MustCompile(`BOOT-READY ([0-9.]+) s`)
 	pid1RE    = regexp.MustCompile(`kernel uptime ([0-9.]+)s|BOOT-PID1 ([0-9.]+) s`)
-	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.|BOOT-FAILED \d+ \.|BOOT-CPU \d+ \d+ \.|BOOT-PROC \d+ \S+ \d+ \d+ \d+ \d+ \.`)
+	moreRE    = regexp.MustCompile(`BOOT-MEM \S+ \d+ \d+ KiB|BOOT-END|BOOT-BLAME .* \.|BOOT-MODULES \d+ \.|BOOT-FAILED \d+ \.|BOOT-CPU \d+ \d+ \d+ \.|BOOT-PROC \d+ \S+ \d+ \d+ \d+ \d+ \d+ \.`)
 	bootMemRE = regexp.MustCompile(`BOOT-MEM (\S+) (\d+) (\d+)`)
 )
 
@@ -502,6 +508,7 @@ func bootOnce(b *testing.B, brd *board.Board, kernel string, s system, args []st
 			u, _ := strconv.Atoi(f[0])
 			sy, _ := strconv.Atoi(f[1])
 			r.user, r.sys = ticks(u), ticks(sy)
+			r.switches, _ = strconv.Atoi(f[2])
 			continue
 		}
 		if l, ok := strings.CutPrefix(line[0], "BOOT-PROC "); ok {
@@ -574,8 +581,8 @@ func median(runs []bootRun, f func(bootRun) float64) float64 {
 func benchTable(brd *board.Board, comp image.Compression, systems []system, runs map[string][]bootRun, boots int, load string, notes []string) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "Board %s under TCG, %d interleaved boots each, load average before the last boot %s.\n\n", brd.Name, boots, load)
-	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (" + string(comp) + ") | CPU to ready: user / system |\n")
-	w.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w.WriteString("| system | ready (guest uptime) | range | kernel (to pid 1) | userspace (pid 1 to ready) | QEMU start to ready | pid 1 RSS / PSS | manager RSS / PSS | device manager RSS / PSS | MemAvailable | image (" + string(comp) + ") | CPU to ready: user / system | context switches to ready |\n")
+	w.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	mem := func(rs []bootRun, who string) string {
 		if _, ok := rs[0].mem[who]; !ok || who == "" {
 			return "—"
@@ -604,8 +611,9 @@ func benchTable(brd *board.Board, comp image.Compression, systems []system, runs
 		}
 		cpuUser := median(rs, func(r bootRun) float64 { return r.user.Seconds() })
 		cpuSys := median(rs, func(r bootRun) float64 { return r.sys.Seconds() })
-		fmt.Fprintf(&w, "| %s | %.2f s | %.2f–%.2f s | %.2f s | %.2f s | %.2f s | %s | %s | %s | %.0f MiB | %.2f MiB | %.2f / %.2f s |\n", s.name, ready,
-			lo.Seconds(), hi.Seconds(), kern, user, host, mem(rs, "pid1"), manager, mem(rs, s.device), avail/1024, float64(s.size)/(1<<20), cpuUser, cpuSys)
+		switches := median(rs, func(r bootRun) float64 { return float64(r.switches) })
+		fmt.Fprintf(&w, "| %s | %.2f s | %.2f–%.2f s | %.2f s | %.2f s | %.2f s | %s | %s | %s | %.0f MiB | %.2f MiB | %.2f / %.2f s | %.0f |\n", s.name, ready,
+			lo.Seconds(), hi.Seconds(), kern, user, host, mem(rs, "pid1"), manager, mem(rs, s.device), avail/1024, float64(s.size)/(1<<20), cpuUser, cpuSys, switches)
 	}
 	w.WriteString("\nRatios of the medians (targets: ready ≤ 1.10 against busybox init, < 0.50 against systemd):\n\n")
 	for i := 1; i < len(systems); i++ {
@@ -618,15 +626,15 @@ func benchTable(brd *board.Board, comp image.Compression, systems []system, runs
 		if bl := runs[systems[0].name]; len(bl[len(bl)-1].blame) > 0 {
 			fmt.Fprintf(&w, "\nWhere sysmaster's userspace went in its last boot (`sctl analyze blame`):\n\n```\n%s\n```\n", strings.Join(bl[len(bl)-1].blame, "\n"))
 		}
-		w.WriteString("\nCPU time at ready of every process that used any, in the last boot of each (pid, name, then user, system, and user and system of its reaped children, in 10 ms ticks; two ticks or more; pid 1's system time holds the kernel's own start, before it ran init):\n")
+		w.WriteString("\nCPU time at ready of every process that used any, in the last boot of each (pid, name, then user, system, and user and system of its reaped children, in 10 ms ticks, and the context switches of its threads; two ticks or more; pid 1's system time holds the kernel's own start, before it ran init):\n")
 		for _, s := range systems {
 			rs := runs[s.name]
 			var busy []string
 			for _, l := range rs[len(rs)-1].procs {
 				// The kernel threads that ran a tick or so say nothing.
-				if f := strings.Fields(l); len(f) == 6 {
+				if f := strings.Fields(l); len(f) == 7 {
 					var sum int
-					for _, v := range f[2:] {
+					for _, v := range f[2:6] {
 						n, _ := strconv.Atoi(v)
 						sum += n
 					}

@@ -34,18 +34,14 @@ func TrimLater() {
 	})
 }
 
-// FreeLater, once the process has settled, runs settled (when not nil),
-// then collects and hands every free page of the heap back to the kernel,
-// then trims. A daemon's start-up (units, rules, the module index) leaves
-// megabytes of garbage that the collector's 4 MB minimum goal would
-// otherwise keep mapped for good: the first collection comes late and the
-// scavenger keeps what is below the goal. settled is for what the start-up
-// held that the collection should free.
-func FreeLater(settled func()) {
+// FreeLater, once the process has settled, collects and hands every free
+// page of the heap back to the kernel, then trims. A daemon's start-up
+// (units, rules, the module index) leaves megabytes of garbage that the
+// collector's 4 MB minimum goal would otherwise keep mapped for good: the
+// first collection comes late and the scavenger keeps what is below the
+// goal.
+func FreeLater() {
 	time.AfterFunc(SettleTime, func() {
-		if settled != nil {
-			settled()
-		}
 		debug.FreeOSMemory()
 		Trim()
 		trimAfterCollection(Trim, SettleTime)
