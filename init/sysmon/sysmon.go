@@ -46,13 +46,7 @@ func quiet(d time.Duration) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pidMax := pidMaxLimit
-	if b, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
-			pidMax = n
-		}
-	}
-	tid, ok := monitor(os.Getpid(), tids, pidMax)
+	tid, ok := monitor(os.Getpid(), tids, pidMax())
 	if !ok {
 		return 0, fmt.Errorf("sysmon: no thread but the main one")
 	}
@@ -61,6 +55,17 @@ func quiet(d time.Duration) (int, error) {
 		return 0, fmt.Errorf("sysmon: %w", err)
 	}
 	return tid, nil
+}
+
+// pidMax is the highest process id plus one, after which the kernel
+// starts again from the bottom.
+func pidMax() int {
+	if b, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			return n
+		}
+	}
+	return pidMaxLimit
 }
 
 // threads lists this process's thread ids.

@@ -60,7 +60,7 @@ func TestMonitorIsTheBusiestSleeper(t *testing.T) {
 			busiest, most = tid, d
 		}
 	}
-	got, _ := monitor(os.Getpid(), tids, pidMax(t))
+	got, _ := monitor(os.Getpid(), tids, pidMax())
 	if got != busiest {
 		t.Errorf("monitor picked thread %d; the one that woke most (%d times) is %d (switches: %v → %v)", got, most, busiest, before, after)
 	}
@@ -104,16 +104,4 @@ func switches(t *testing.T) map[int]int {
 		}
 	}
 	return out
-}
-
-func pidMax(t *testing.T) int {
-	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
