@@ -95,13 +95,17 @@ type Daemon struct {
 
 	calls   chan func() // run on the loop goroutine
 	work    chan *item
-	done    chan *item
+	kick    chan struct{} // a worker left something for the loop (finish)
 	ready   chan struct{} // closed once coldplug is done
 	stopped chan struct{} // closed when the loop ends
 
-	// Owned by the loop goroutine.
+	// qmu guards the queue and running: the loop pushes and dispatches,
+	// and a worker that finishes an event takes the next one itself.
+	qmu     sync.Mutex
 	q       *queue
-	running int
+	running int // events given to workers and not finished
+
+	// Owned by the loop goroutine.
 	writing int // trigger runs still writing uevent files
 	runs    []*triggerRun
 	settled []chan struct{}
@@ -143,7 +147,7 @@ func New(cfg Config) (*Daemon, error) {
 		mgr:     cfg.Manager,
 		calls:   make(chan func()),
 		work:    make(chan *item, cfg.Workers),
-		done:    make(chan *item, cfg.Workers),
+		kick:    make(chan struct{}, 1),
 		ready:   make(chan struct{}),
 		stopped: make(chan struct{}),
 		q:       newQueue(),
@@ -205,8 +209,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for it := range d.work {
-				d.handle(it.ev)
-				d.done <- it
+				for ; it != nil; it = d.finish(it) {
+					d.handle(it.ev)
+				}
 			}
 		}()
 	}

@@ -71,7 +71,9 @@ func TestColdplugWaitsForCascade(t *testing.T) {
 		"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00": {"virtio_pci"},
 		"virtio:d00000001v00001AF4":                             {"virtio_net"},
 	}}
+	started := make(chan struct{}) // coldplug may load modules before start returns h
 	loader.onLoad = func(alias string) {
+		<-started
 		time.Sleep(20 * time.Millisecond) // the module takes a while to load
 		switch {
 		case strings.HasPrefix(alias, "pci:"):
@@ -81,6 +83,7 @@ func TestColdplugWaitsForCascade(t *testing.T) {
 		}
 	}
 	h = start(t, tr, true, coldplug, withLoader(loader))
+	close(started)
 	h.ready()
 	if got := loader.called(); len(got) != 2 {
 		t.Fatalf("loader called for %v, want the pci and the virtio alias", got)

@@ -48,9 +48,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 				return err
 			}
 			ack <- struct{}{}
-		case it := <-d.done:
-			d.running--
-			d.q.done(it)
+		case <-d.kick:
 		case f := <-d.calls:
 			f()
 		}
@@ -75,11 +73,15 @@ func (d *Daemon) enqueue(ev *uevent.Event) {
 	for _, r := range d.runs {
 		r.arrived(ev)
 	}
+	d.qmu.Lock()
 	d.q.push(ev)
+	d.qmu.Unlock()
 }
 
 // dispatch hands runnable events to idle workers.
 func (d *Daemon) dispatch() {
+	d.qmu.Lock()
+	defer d.qmu.Unlock()
 	for d.running < d.cfg.Workers {
 		it := d.q.next()
 		if it == nil {
@@ -90,18 +92,48 @@ func (d *Daemon) dispatch() {
 	}
 }
 
+// finish marks an event a worker handled as done and gives that worker
+// the next runnable one, if any, so that a burst of events (a trigger)
+// does not cost a round trip through the loop, two goroutine switches,
+// per event. The loop is woken only when it has work: runnable events
+// for an idle worker, or an empty queue for checkIdle.
+func (d *Daemon) finish(it *item) *item {
+	d.qmu.Lock()
+	d.q.done(it)
+	next := d.q.next()
+	if next == nil {
+		d.running--
+	}
+	wake := d.q.len() == 0 || d.q.runnable() && d.running < d.cfg.Workers
+	d.qmu.Unlock()
+	if wake {
+		select {
+		case d.kick <- struct{}{}:
+		default: // the loop has a wake-up pending already
+		}
+	}
+	return next
+}
+
+// queued counts the events queued or being handled.
+func (d *Daemon) queued() int {
+	d.qmu.Lock()
+	defer d.qmu.Unlock()
+	return d.q.len()
+}
+
 // checkIdle finishes trigger runs and answers settle requests once nothing
 // is queued, being handled, being triggered, or pending in the source.
 // Reading the source here matters: events that module loading caused are
 // already in the socket when the queue runs empty.
 func (d *Daemon) checkIdle() error {
-	if d.q.len() > 0 || d.writing > 0 || (len(d.runs) == 0 && len(d.settled) == 0) {
+	if d.writing > 0 || (len(d.runs) == 0 && len(d.settled) == 0) || d.queued() > 0 {
 		return nil
 	}
 	if err := d.drain(); err != nil {
 		return err
 	}
-	if d.q.len() > 0 {
+	if d.queued() > 0 {
 		d.dispatch()
 		return nil
 	}
@@ -113,7 +145,9 @@ func (d *Daemon) checkIdle() error {
 			ev, err := d.host.sys.Event(p, r.action)
 			if err == nil {
 				ev.Env["SYNTH_UUID"] = r.uuid
+				d.qmu.Lock()
 				d.q.push(ev)
+				d.qmu.Unlock()
 				lost++
 			} else if !errors.Is(err, os.ErrNotExist) {
 				d.logf("trigger %s: %v", p, err)

@@ -75,6 +75,9 @@ func (q *queue) push(ev *uevent.Event) {
 	}
 }
 
+// runnable reports whether an event can be handled now.
+func (q *queue) runnable() bool { return q.head < len(q.ready) }
+
 // next returns a runnable event, nil when none is.
 func (q *queue) next() *item {
 	if q.head == len(q.ready) {

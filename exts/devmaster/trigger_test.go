@@ -170,11 +170,14 @@ func TestScanSeenTwice(t *testing.T) {
 	tr.write(filepath.Join(tr.rules, rules.DefaultName), string(rules.Default()))
 	const vda1 = "/devices/pci0000:00/0000:00:03.0/virtio1/block/vda/vda1"
 	var h *harness
+	// Coldplug may load modules before start returns h.
+	started := make(chan struct{})
 	loader := &fakeLoader{mods: map[string][]string{}}
 	loader.onLoad = func(alias string) {
 		if !strings.HasPrefix(alias, "pci:") {
 			return
 		}
+		<-started
 		ev, err := h.d.host.sys.Event(vda1, "add")
 		if err != nil {
 			t.Error(err)
@@ -184,6 +187,7 @@ func TestScanSeenTwice(t *testing.T) {
 		h.src.push(ev)
 	}
 	h = start(t, tr, true, coldplug, withLoader(loader))
+	close(started)
 	h.ready()
 	h.settle()
 	var adds []change
