@@ -182,6 +182,10 @@ func emptyRecord(id string, r record) bool {
 }
 
 func sameRecord(a, b record) bool {
-	return a.Initialized == b.Initialized && maps.Equal(a.Env, b.Env) &&
+	if a.Initialized != b.Initialized || len(a.Links) != len(b.Links) || !maps.Equal(a.Env, b.Env) {
+		return false
+	}
+	// Links mostly come in the same order each time: sort only if not.
+	return slices.Equal(a.Links, b.Links) ||
 		slices.Equal(slices.Sorted(slices.Values(a.Links)), slices.Sorted(slices.Values(b.Links)))
 }

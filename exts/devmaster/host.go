@@ -156,14 +156,18 @@ func storable(v string) string {
 
 // stored is what the database keeps of a device's properties: those that
 // devmaster added or changed, not the kernel's own.
+// Most devices have none: the map is made only for the first.
 func stored(env, kernel map[string]string) map[string]string {
-	out := make(map[string]string)
+	var out map[string]string
 	for k, v := range env {
 		switch k {
 		case "DEVNAME", "DEVLINKS": // derived again each time
 			continue
 		}
 		if kv, ok := kernel[k]; !ok || kv != v {
+			if out == nil {
+				out = make(map[string]string)
+			}
 			out[k] = v
 		}
 	}

@@ -69,7 +69,9 @@ func (d *Daemon) drain() error {
 }
 
 func (d *Daemon) enqueue(ev *uevent.Event) {
-	d.debugf("%s %s (%s) #%d", ev.Action, ev.DevPath, ev.Subsystem, ev.Seqnum)
+	if d.cfg.Debug { // the arguments alone cost allocations, on every event
+		d.debugf("%s %s (%s) #%d", ev.Action, ev.DevPath, ev.Subsystem, ev.Seqnum)
+	}
 	for _, r := range d.runs {
 		r.arrived(ev)
 	}

@@ -103,6 +103,12 @@ func (k *fakeKernel) Loaded() (map[string]bool, error) {
 	return out, nil
 }
 
+func (k *fakeKernel) IsLoaded(name string) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.loaded[name], nil
+}
+
 func (k *fakeKernel) loadOrder() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -25,6 +25,9 @@ type Kernel interface {
 	Unload(name string) error
 	// Loaded lists the modules in the kernel.
 	Loaded() (map[string]bool, error)
+	// IsLoaded reports whether one module is in the kernel: cheaper than
+	// Loaded for a few names, as when a device's modules are probed.
+	IsLoaded(name string) (bool, error)
 }
 
 // linuxKernel is the running kernel.
@@ -65,6 +68,24 @@ func (linuxKernel) Loaded() (map[string]bool, error) {
 	}
 	defer f.Close()
 	return parseProcModules(f)
+}
+
+// IsLoaded looks for the module's initstate in /sys/module, as libkmod
+// does: the kernel makes it for a loaded module (live, coming or going)
+// and never for a built-in one. /proc/modules would make the kernel print
+// every module's line, address included, for one name.
+func (linuxKernel) IsLoaded(name string) (bool, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name[0] == '.' {
+		return false, fmt.Errorf("bad module name %q", name)
+	}
+	err := unix.Access("/sys/module/"+name+"/initstate", unix.F_OK)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENOENT):
+		return false, nil
+	}
+	return false, fmt.Errorf("/sys/module/%s: %w", name, err)
 }
 
 // parseProcModules takes the names from /proc/modules, one module a line:

@@ -331,13 +331,14 @@ func (l *Loader) run(steps []Step) ([]string, error) {
 	if len(steps) == 0 {
 		return nil, nil
 	}
-	loaded, err := l.kernel.Loaded()
-	if err != nil {
-		return nil, fmt.Errorf("listing loaded modules: %w", err)
-	}
 	var done []string
 	for _, s := range steps {
-		if s.Builtin || loaded[s.Name] {
+		if s.Builtin {
+			continue
+		}
+		if in, err := l.kernel.IsLoaded(s.Name); err != nil {
+			return done, fmt.Errorf("looking for module %s: %w", s.Name, err)
+		} else if in {
 			continue
 		}
 		did, err := l.load(s)
@@ -348,7 +349,6 @@ func (l *Loader) run(steps []Step) ([]string, error) {
 			}
 			return done, err
 		}
-		loaded[s.Name] = true
 		if did {
 			done = append(done, s.Name)
 		}

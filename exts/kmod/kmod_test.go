@@ -322,6 +322,28 @@ func TestMissingTree(t *testing.T) {
 	}
 }
 
+// TestIsLoaded: /sys/module says what /proc/modules says, for every module
+// this host has loaded, and a module that is not there is not loaded.
+func TestIsLoaded(t *testing.T) {
+	for _, bad := range []string{"", "../x", ".x", "a/b"} {
+		if _, err := (linuxKernel{}).IsLoaded(bad); err == nil {
+			t.Errorf("IsLoaded(%q): no error", bad)
+		}
+	}
+	loaded, err := (linuxKernel{}).Loaded()
+	if err != nil || len(loaded) == 0 {
+		t.Skipf("no modules listed on this host (%v)", err)
+	}
+	for name := range loaded {
+		if in, err := (linuxKernel{}).IsLoaded(name); err != nil || !in {
+			t.Errorf("IsLoaded(%s) = %v, %v; /proc/modules lists it", name, in, err)
+		}
+	}
+	if in, err := (linuxKernel{}).IsLoaded("no_such_module_here"); err != nil || in {
+		t.Errorf("IsLoaded(no_such_module_here) = %v, %v", in, err)
+	}
+}
+
 func TestParseProcModules(t *testing.T) {
 	in := "virtio_net 73728 0 - Live 0x0000000000000000\nnet_failover 24576 1 virtio_net, Live 0x0000000000000000\n\n"
 	got, err := parseProcModules(strings.NewReader(in))
