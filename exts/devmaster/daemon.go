@@ -157,6 +157,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if d.host.sys.IsSysfs() {
 		d.trigger = d.host.sys.Trigger
+		// Only the kernel promises a new inode number for a link made
+		// again; another file system may reuse a freed one.
+		d.host.sys.links = &linkCache{}
 	} else {
 		d.trigger = func(string, string, string) error { return errNotSysfs }
 	}

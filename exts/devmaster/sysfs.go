@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/sysmaster-go/sysmaster/exts/devmaster/uevent"
 	"golang.org/x/sys/unix"
@@ -23,6 +24,9 @@ const maxAttr = 16 << 10
 // in tests. Device paths ("/devices/...") are relative to it.
 type sysfs struct {
 	Root string
+	// links, when set, keeps the targets of the bus and class
+	// directories' links between listings (Enumerate).
+	links *linkCache
 }
 
 func (s sysfs) path(devpath string) string { return s.Root + devpath }
@@ -191,7 +195,13 @@ type sysDevice struct {
 // parents come before their children.
 func (s sysfs) Enumerate(subsystems []string) ([]sysDevice, error) {
 	seen := make(map[string]string, 256)
-	l := lister{root: s.Root, seen: seen, dirents: make([]byte, 8192), link: make([]byte, 1024)}
+	l := lister{root: s.Root, seen: seen, dirents: make([]byte, 8192), link: make([]byte, 1024), cache: s.links}
+	if l.cache != nil {
+		// One listing at a time may use the cache: triggers may overlap.
+		l.cache.mu.Lock()
+		defer l.cache.mu.Unlock()
+		l.cache.gen++
+	}
 	var firstErr error
 	for _, kind := range []struct{ dir, sub string }{{"bus", "/devices"}, {"class", ""}} {
 		names := subsystems
@@ -212,6 +222,9 @@ func (s sysfs) Enumerate(subsystems []string) ([]sysDevice, error) {
 			}
 		}
 	}
+	if l.cache != nil && len(subsystems) == 0 {
+		l.cache.sweepDirs()
+	}
 	devs := make([]sysDevice, 0, len(seen))
 	for p, sub := range seen {
 		devs = append(devs, sysDevice{DevPath: p, Subsystem: sub})
@@ -231,10 +244,90 @@ type lister struct {
 	root          string
 	seen          map[string]string // device path -> subsystem
 	dirents, link []byte            // buffers reused for every directory
+	cache         *linkCache        // nil: every link is read
+}
+
+// linkCache remembers where the links of the bus and class directories
+// point, by the inode number the kernel gave each link. A sysfs link's
+// target never changes while the link exists, and a link made again (a
+// device that went and came back, a rename) is a new kernfs node with a
+// new inode number, so a hit says what readlinkat would. A retrigger then
+// reads no link of a device it saw before: readlinkat was 9 % of one
+// under emulation. Entries not seen in a directory's latest listing are
+// dropped with it.
+type linkCache struct {
+	mu   sync.Mutex
+	gen  uint64                // listings so far
+	dirs map[string]*linkedDir // bus or class directory -> its links
+}
+
+type linkedDir struct {
+	gen   uint64                 // the listing that last read it
+	links map[string]*cachedLink // entry name -> link
+}
+
+type cachedLink struct {
+	ino     uint64
+	devpath string
+	gen     uint64 // the listing that last saw it
+}
+
+// dir returns the links remembered for a directory, for the lister to
+// look up and add to.
+func (c *linkCache) dir(name string) map[string]*cachedLink {
+	if c.dirs == nil {
+		c.dirs = map[string]*linkedDir{}
+	}
+	d := c.dirs[name]
+	if d == nil {
+		d = &linkedDir{links: map[string]*cachedLink{}}
+		c.dirs[name] = d
+	}
+	d.gen = c.gen
+	return d.links
+}
+
+// sweep drops the links of a directory that its listing did not see, and
+// the directory if it could not be listed.
+func (c *linkCache) sweep(name string, listed bool) {
+	d := c.dirs[name]
+	if !listed {
+		delete(c.dirs, name)
+		return
+	}
+	for k, l := range d.links {
+		if l.gen != c.gen {
+			delete(d.links, k)
+		}
+	}
+}
+
+// sweepDirs drops the directories a listing of every subsystem did not
+// read: their subsystem is gone.
+func (c *linkCache) sweepDirs() {
+	for name, d := range c.dirs {
+		if d.gen != c.gen {
+			delete(c.dirs, name)
+		}
+	}
 }
 
 // list adds the devices the directory dir (below the root) holds links to.
 func (l *lister) list(dir, subsystem string) error {
+	var links map[string]*cachedLink
+	if l.cache != nil {
+		links = l.cache.dir(dir)
+	}
+	err := l.read(dir, subsystem, links)
+	if l.cache != nil {
+		l.cache.sweep(dir, err == nil)
+	}
+	return err
+}
+
+// read lists dir, looking links up in links (when not nil) before reading
+// them, and adding those it read.
+func (l *lister) read(dir, subsystem string, links map[string]*cachedLink) error {
 	name := l.root + dir
 	fd, err := ignoringEINTR(func() (int, error) {
 		return unix.Open(name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -261,7 +354,7 @@ func (l *lister) list(dir, subsystem string) error {
 			if reclen < 19 || reclen > len(b) {
 				return fmt.Errorf("getdents %s: bad record length %d", name, reclen)
 			}
-			typ, ent := b[18], b[19:reclen]
+			ino, typ, ent := binary.NativeEndian.Uint64(b[0:8]), b[18], b[19:reclen]
 			b = b[reclen:]
 			if i := bytes.IndexByte(ent, 0); i >= 0 {
 				ent = ent[:i]
@@ -269,19 +362,28 @@ func (l *lister) list(dir, subsystem string) error {
 			if len(ent) == 0 || ent[0] == '.' && (len(ent) == 1 || len(ent) == 2 && ent[1] == '.') {
 				continue
 			}
-			l.entry(fd, dir, depth, string(ent), typ, subsystem)
+			if typ == unix.DT_LNK && links != nil {
+				if c := links[string(ent)]; c != nil && c.ino == ino {
+					c.gen = l.cache.gen
+					l.seen[c.devpath] = subsystem
+					continue
+				}
+			}
+			if p := l.entry(fd, dir, depth, string(ent), typ, subsystem); p != "" && typ == unix.DT_LNK && links != nil {
+				links[string(ent)] = &cachedLink{ino: ino, devpath: p, gen: l.cache.gen}
+			}
 		}
 	}
 }
 
 // entry adds the device a directory entry names: a link into /devices, or
 // a directory itself (old layouts); class attributes (gpio/export) are
-// files and ignored.
-func (l *lister) entry(fd int, dir string, depth int, ent string, typ uint8, subsystem string) {
+// files and ignored. It returns the device's path, "" when none.
+func (l *lister) entry(fd int, dir string, depth int, ent string, typ uint8, subsystem string) string {
 	if typ == unix.DT_UNKNOWN {
 		var st unix.Stat_t
 		if unix.Fstatat(fd, ent, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
-			return
+			return ""
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
@@ -295,7 +397,7 @@ func (l *lister) entry(fd int, dir string, depth int, ent string, typ uint8, sub
 	case unix.DT_LNK:
 		n, err := unix.Readlinkat(fd, ent, l.link)
 		if err != nil || n == len(l.link) {
-			return
+			return ""
 		}
 		target := l.link[:n]
 		k := 0
@@ -305,23 +407,25 @@ func (l *lister) entry(fd int, dir string, depth int, ent string, typ uint8, sub
 		if k == depth {
 			if p = "/" + string(target[3*k:]); uevent.ValidDevPath(p) {
 				l.seen[p] = subsystem
-				return
+				return p
 			}
 		}
 		// Not the kernel's usual link: resolve it in full.
 		rel, ok := strings.CutPrefix(resolveLink(l.root+dir, string(target)), l.root)
 		if !ok {
-			return
+			return ""
 		}
 		p = rel
 	case unix.DT_DIR:
 		p = dir + "/" + ent
 	default:
-		return
+		return ""
 	}
-	if uevent.ValidDevPath(p) {
-		l.seen[p] = subsystem
+	if !uevent.ValidDevPath(p) {
+		return ""
 	}
+	l.seen[p] = subsystem
+	return p
 }
 
 // resolveLink joins a symlink's target to the directory holding the link.

@@ -56,6 +56,68 @@ func TestEnumerate(t *testing.T) {
 	}
 }
 
+// TestEnumerateRemembersLinks: with the link cache, listings find what
+// they find without it as links are added, made again elsewhere and
+// removed, and the cache keeps only the links of the latest listing.
+func TestEnumerateRemembersLinks(t *testing.T) {
+	tr := newTree(t)
+	tr.board()
+	cached, plain := sysfs{Root: tr.sys, links: &linkCache{}}, sysfs{Root: tr.sys}
+	class := filepath.Join(tr.sys, "class", "tty")
+	check := func(step string) {
+		t.Helper()
+		got, err := cached.Enumerate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := plain.Enumerate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: with the cache %v, without %v", step, got, want)
+		}
+		n := 0
+		for _, d := range cached.links.dirs {
+			n += len(d.links)
+		}
+		links := 0
+		for _, d := range []string{"bus", "class"} {
+			subs, _ := os.ReadDir(filepath.Join(tr.sys, d))
+			for _, sub := range subs {
+				dir := filepath.Join(tr.sys, d, sub.Name())
+				if d == "bus" {
+					dir = filepath.Join(dir, "devices")
+				}
+				ents, _ := os.ReadDir(dir)
+				for _, e := range ents {
+					if e.Type()&os.ModeSymlink != 0 {
+						links++
+					}
+				}
+			}
+		}
+		if n != links {
+			t.Errorf("%s: the cache holds %d links, the tree has %d", step, n, links)
+		}
+	}
+	check("first listing")
+	check("again")
+	// A device that came back elsewhere under the same name: a new link
+	// (renamed over the old one, so its inode number is surely new).
+	tr.write(filepath.Join(tr.sys, "devices", "virtual", "tty", "ttyS1", "uevent"), "MAJOR=4\nMINOR=65\nDEVNAME=ttyS1\n")
+	tr.must(os.Symlink("../../devices/virtual/tty/ttyS1", filepath.Join(class, "new")))
+	tr.must(os.Rename(filepath.Join(class, "new"), filepath.Join(class, "ttyS1")))
+	check("a link made again")
+	tr.must(os.Remove(filepath.Join(class, "ttyS1")))
+	check("a link removed")
+	tr.must(os.RemoveAll(class))
+	check("a class removed")
+	if _, ok := cached.links.dirs["/class/tty"]; ok {
+		t.Error("the removed class directory is still cached")
+	}
+}
+
 func TestSysfsDevice(t *testing.T) {
 	tr := newTree(t)
 	tr.add(fakeDevice{path: "/devices/platform/serial8250/tty/ttyS1", subsystem: "tty", driver: "serial8250",
