@@ -35,18 +35,25 @@ func (s sysfs) path(devpath string) string { return s.Root + devpath }
 // puts in its events (DEVNAME, MAJOR, DRIVER, MODALIAS, ...), but not
 // ACTION, DEVPATH, SUBSYSTEM or SEQNUM. Malformed lines are left out.
 func (s sysfs) Props(devpath string) (map[string]string, error) {
-	props, _, err := s.props(devpath, nil)
+	props, _, err := s.props(devpath, nil, nil)
 	return props, err
 }
 
 // props is Props that also says which lines it left out, each error
-// naming the file and line. It reads into buf when that is not nil.
-func (s sysfs) props(devpath string, buf []byte) (map[string]string, []error, error) {
+// naming the file and line. It reads into buf when that is not nil, and
+// from the directories dirs holds when that is not nil.
+func (s sysfs) props(devpath string, buf []byte, dirs *devDirs) (map[string]string, []error, error) {
 	name := s.path(devpath) + "/uevent"
 	if buf == nil {
 		buf = make([]byte, 0, 4096)
 	}
-	b, err := readInto(name, buf[:0])
+	var b []byte
+	var err error
+	if dirs != nil {
+		b, err = dirs.readUevent(devpath, name, buf[:0])
+	} else {
+		b, err = readInto(name, buf[:0])
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +141,7 @@ func (s sysfs) Event(devpath, action string) (*uevent.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev, _, err := s.scan(sysDevice{DevPath: devpath, Subsystem: subsystem}, action, nil)
+	ev, _, err := s.scan(sysDevice{DevPath: devpath, Subsystem: subsystem}, action, nil, nil)
 	return ev, err
 }
 
@@ -143,8 +150,8 @@ func (s sysfs) Event(devpath, action string) (*uevent.Event, error) {
 // device's subsystem link points to), saving a readlink per device.
 // skipped says which lines of the uevent file were left out. buf, when
 // not nil, is the buffer the file is read into.
-func (s sysfs) scan(dev sysDevice, action string, buf []byte) (ev *uevent.Event, skipped []error, err error) {
-	env, skipped, err := s.props(dev.DevPath, buf)
+func (s sysfs) scan(dev sysDevice, action string, buf []byte, dirs *devDirs) (ev *uevent.Event, skipped []error, err error) {
+	env, skipped, err := s.props(dev.DevPath, buf, dirs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -481,6 +488,84 @@ func listDir(dir string) ([]string, error) {
 	return f.Readdirnames(-1)
 }
 
+// devDirs holds descriptors of the directories above the device being
+// read, for a pass over devices in path order (a trigger): a device's
+// uevent file is then opened from its parent's descriptor, two path
+// elements for the kernel to walk instead of the whole path, and each
+// directory is walked to once. Under emulation, opening the uevent file
+// by its full path was most of reading it. Only the directories above the
+// current device are held open (O_PATH, nothing the kernel prepares for
+// reading), so at most one descriptor per level.
+type devDirs struct {
+	root  string
+	stack []openDir // "/devices" first, each the parent of the next
+}
+
+type openDir struct {
+	path string // below the root
+	fd   int
+}
+
+// readUevent reads the uevent file of the device devpath into buf, from
+// its parent's descriptor; name is the file's full path, for errors and
+// for a parent that cannot be opened.
+func (w *devDirs) readUevent(devpath, name string, buf []byte) ([]byte, error) {
+	i := strings.LastIndexByte(devpath, '/')
+	if i <= 0 {
+		return readInto(name, buf)
+	}
+	fd, err := w.open(devpath[:i])
+	if err != nil {
+		return readInto(name, buf)
+	}
+	return readIntoAt(fd, devpath[i+1:]+"/uevent", name, buf)
+}
+
+// open returns a descriptor of dir, opening what it lacks from the
+// deepest directory it holds above dir.
+func (w *devDirs) open(dir string) (int, error) {
+	for n := len(w.stack); n > 0; n = len(w.stack) {
+		top := w.stack[n-1].path
+		if dir == top || len(dir) > len(top) && dir[len(top)] == '/' && dir[:len(top)] == top {
+			break
+		}
+		unix.Close(w.stack[n-1].fd)
+		w.stack = w.stack[:n-1]
+	}
+	for {
+		at, have := unix.AT_FDCWD, ""
+		if n := len(w.stack); n > 0 {
+			at, have = w.stack[n-1].fd, w.stack[n-1].path
+		}
+		if have == dir {
+			return at, nil
+		}
+		next := len(dir)
+		if j := strings.IndexByte(dir[len(have)+1:], '/'); j >= 0 {
+			next = len(have) + 1 + j
+		}
+		el := dir[len(have)+1 : next]
+		if at == unix.AT_FDCWD {
+			el = w.root + dir[:next]
+		}
+		fd, err := ignoringEINTR(func() (int, error) {
+			return unix.Openat(at, el, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+		if err != nil {
+			return -1, err
+		}
+		w.stack = append(w.stack, openDir{path: dir[:next], fd: fd})
+	}
+}
+
+// close closes what w holds.
+func (w *devDirs) close() {
+	for _, d := range w.stack {
+		unix.Close(d.fd)
+	}
+	w.stack = nil
+}
+
 // readLimited reads up to maxAttr bytes of a file with plain system calls:
 // sysfs reads are the hot path of event handling, and an *os.File adds a
 // poller registration and a stat to each. A read that returns less than
@@ -491,7 +576,13 @@ func readLimited(name string) ([]byte, error) { return readInto(name, make([]byt
 
 // readInto is readLimited appending to buf, for a caller that reuses one.
 func readInto(name string, buf []byte) ([]byte, error) {
-	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	return readIntoAt(unix.AT_FDCWD, name, name, buf)
+}
+
+// readIntoAt is readInto of the file rel from the directory dirfd; name is
+// the file's full path, for errors.
+func readIntoAt(dirfd int, rel, name string, buf []byte) ([]byte, error) {
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Openat(dirfd, rel, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}

@@ -1,10 +1,13 @@
 package devmaster
 
 import (
+	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -115,6 +118,55 @@ func TestEnumerateRemembersLinks(t *testing.T) {
 	check("a class removed")
 	if _, ok := cached.links.dirs["/class/tty"]; ok {
 		t.Error("the removed class directory is still cached")
+	}
+}
+
+// TestDevDirs: uevent files read from their parent's descriptor read as
+// by their full path, in any order, with no more descriptors open than
+// the tree is deep and none left after close; a device that went away is
+// not found.
+func TestDevDirs(t *testing.T) {
+	tr := newTree(t)
+	tr.board()
+	s := sysfs{Root: tr.sys}
+	devs, err := s.Enumerate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip(err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	w := &devDirs{root: tr.sys}
+	order := append(slices.Clone(devs), devs[len(devs)-1], devs[0]) // back up the tree too
+	for _, d := range order {
+		got, _, err := s.props(d.DevPath, nil, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, err := s.props(d.DevPath, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: %v through its parent, %v by path", d.DevPath, got, want)
+		}
+		if n := strings.Count(d.DevPath, "/"); len(w.stack) > n {
+			t.Errorf("%s: %d directories open, for a path %d deep", d.DevPath, len(w.stack), n)
+		}
+	}
+	last := devs[len(devs)-1].DevPath
+	tr.must(os.RemoveAll(tr.sys + last))
+	if _, _, err := s.props(last, nil, w); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a removed device: %v, want not-exist", err)
+	}
+	w.close()
+	if after := fds(); after != before {
+		t.Errorf("%d descriptors open after close, %d before", after, before)
 	}
 }
 

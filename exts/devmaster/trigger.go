@@ -102,6 +102,8 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 	}
 	warned := false
 	buf := make([]byte, 0, 4096) // for every uevent file
+	dirs := &devDirs{root: d.host.sys.Root}
+	defer dirs.close()
 	for _, dev := range devs {
 		if !opt.FromSysfs {
 			err := d.trigger(dev.DevPath, action, uuid)
@@ -121,7 +123,7 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 				warned = true
 			}
 		}
-		ev, err := d.scan(dev, action, buf)
+		ev, err := d.scan(dev, action, buf, dirs)
 		if err != nil {
 			skipped = append(skipped, dev.DevPath)
 			continue
@@ -166,8 +168,8 @@ func (d *Daemon) queueMade(run *triggerRun, batch []*uevent.Event) {
 
 // scan makes up a device's event from sysfs, logging the lines of its
 // uevent file it left out, or why the device was skipped.
-func (d *Daemon) scan(dev sysDevice, action string, buf []byte) (*uevent.Event, error) {
-	ev, skipped, err := d.host.sys.scan(dev, action, buf)
+func (d *Daemon) scan(dev sysDevice, action string, buf []byte, dirs *devDirs) (*uevent.Event, error) {
+	ev, skipped, err := d.host.sys.scan(dev, action, buf, dirs)
 	for _, e := range skipped {
 		d.logf("trigger %s: %v", dev.DevPath, e)
 	}
