@@ -90,8 +90,9 @@ type Daemon struct {
 	ids   *ids
 	mgr   Manager
 	src   Source
-	// trigger makes the kernel (or a test's fake kernel) send an event.
-	trigger func(devpath, action, uuid string) error
+	// trigger makes the kernel (or a test's fake kernel) send an event;
+	// the trigger pass's open directories come along.
+	trigger func(dirs *devDirs, devpath, action, uuid string) error
 
 	calls   chan func() // run on the loop goroutine
 	work    chan *item
@@ -161,7 +162,7 @@ func New(cfg Config) (*Daemon, error) {
 		// again; another file system may reuse a freed one.
 		d.host.sys.links = &linkCache{}
 	} else {
-		d.trigger = func(string, string, string) error { return errNotSysfs }
+		d.trigger = func(*devDirs, string, string, string) error { return errNotSysfs }
 	}
 	// libudev programs look for /run/udev to tell whether udev runs.
 	if err := os.MkdirAll(d.host.db.dir, 0o755); err != nil {

@@ -160,7 +160,7 @@ func start(t *testing.T, tr *tree, kernel bool, opts ...option) *harness {
 
 // kernelTrigger is the fake kernel answering a write to a uevent file:
 // it sends the device's event, with SYNTH_UUID, before the write returns.
-func (h *harness) kernelTrigger(devpath, action, uuid string) error {
+func (h *harness) kernelTrigger(_ *devDirs, devpath, action, uuid string) error {
 	h.writes.Add(1)
 	ev, err := h.d.host.sys.Event(devpath, action)
 	if err != nil {

@@ -24,7 +24,8 @@ type queue struct {
 	// last is the latest unfinished event of each device path; it waits
 	// for the earlier ones, so a later event needs to wait only for it.
 	last map[string]*item
-	// below holds the unfinished events under each ancestor path.
+	// below holds the unfinished events under each ancestor path; an
+	// empty set may stay while the queue is not empty.
 	below map[string]map[*item]struct{}
 	ready []*item // runnable, in the order they became so
 	head  int
@@ -98,20 +99,20 @@ func (q *queue) done(it *item) {
 	if q.last[p] == it {
 		delete(q.last, p)
 	}
-	forAncestors(p, func(a string) {
-		set := q.below[a]
-		delete(set, it)
-		if len(set) == 0 {
-			delete(q.below, a)
-		}
-	})
+	// A set run empty stays until the queue does: in a burst (a
+	// trigger) the next events under the same parents fill it again,
+	// and making and growing it anew per event was most of the queue's
+	// cost.
+	forAncestors(p, func(a string) { delete(q.below[a], it) })
 	for _, w := range it.waiters {
 		if w.blockers--; w.blockers == 0 {
 			q.ready = append(q.ready, w)
 		}
 	}
 	it.waiters = nil
-	q.unfinished--
+	if q.unfinished--; q.unfinished == 0 {
+		clear(q.below)
+	}
 }
 
 // forAncestors calls fn with every proper ancestor of the device path p,

@@ -156,7 +156,8 @@ func (s sysfs) scan(dev sysDevice, action string, buf []byte, dirs *devDirs) (ev
 		return nil, nil, err
 	}
 	env["ACTION"], env["DEVPATH"], env["SUBSYSTEM"] = action, dev.DevPath, dev.Subsystem
-	ev, err = uevent.New(env)
+	// parseUevent left out every line New would refuse.
+	ev, err = uevent.NewSplit(env)
 	if err != nil {
 		return nil, skipped, fmt.Errorf("%s: %w", s.path(dev.DevPath), err)
 	}
@@ -165,14 +166,22 @@ func (s sysfs) scan(dev sysDevice, action string, buf []byte, dirs *devDirs) (ev
 
 // Trigger asks the kernel to send an event for the device, carrying
 // SYNTH_UUID=uuid when uuid is set.
-func (s sysfs) Trigger(devpath, action, uuid string) error {
+// The file is opened from its parent's descriptor in dirs when that is
+// not nil (a trigger pass), else by its full path.
+func (s sysfs) Trigger(dirs *devDirs, devpath, action, uuid string) error {
 	msg := action
 	if uuid != "" {
 		msg += " " + uuid
 	}
 	// No O_CREAT: a device that went away must fail, not leave a file.
-	name := filepath.Join(s.path(devpath), "uevent")
-	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC, 0) })
+	name := s.path(devpath) + "/uevent"
+	at, rel := unix.AT_FDCWD, name
+	if i := strings.LastIndexByte(devpath, '/'); dirs != nil && i > 0 {
+		if fd, err := dirs.open(devpath[:i]); err == nil {
+			at, rel = fd, devpath[i+1:]+"/uevent"
+		}
+	}
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Openat(at, rel, unix.O_WRONLY|unix.O_CLOEXEC, 0) })
 	if err != nil {
 		return &os.PathError{Op: "open", Path: name, Err: err}
 	}

@@ -164,6 +164,16 @@ func TestDevDirs(t *testing.T) {
 	if _, _, err := s.props(last, nil, w); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a removed device: %v, want not-exist", err)
 	}
+	if err := s.Trigger(w, last, "add", "x"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("triggering a removed device: %v, want not-exist (and no file made)", err)
+	}
+	first := devs[0].DevPath
+	if err := s.Trigger(w, first, "change", ""); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(tr.sys + first + "/uevent"); err != nil || !strings.HasPrefix(string(b), "change") {
+		t.Errorf("the uevent file written through its parent holds %q, %v", b, err)
+	}
 	w.close()
 	if after := fds(); after != before {
 		t.Errorf("%d descriptors open after close, %d before", after, before)
@@ -212,7 +222,7 @@ func TestSysfsDevice(t *testing.T) {
 	if err := os.Remove(filepath.Join(tr.sys+p, "uevent")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Trigger(p, "add", "x"); !os.IsNotExist(err) {
+	if err := s.Trigger(nil, p, "add", "x"); !os.IsNotExist(err) {
 		t.Errorf("Trigger on a gone device = %v, want not-exist (and no file made)", err)
 	}
 }

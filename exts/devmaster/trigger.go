@@ -106,9 +106,9 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 	defer dirs.close()
 	for _, dev := range devs {
 		if !opt.FromSysfs {
-			err := d.trigger(dev.DevPath, action, uuid)
+			err := d.trigger(dirs, dev.DevPath, action, uuid)
 			if errors.Is(err, unix.EINVAL) { // a kernel that takes no uuid
-				err = d.trigger(dev.DevPath, action, "")
+				err = d.trigger(dirs, dev.DevPath, action, "")
 			}
 			if err == nil {
 				continue

@@ -259,11 +259,11 @@ func TestTriggerFallsBack(t *testing.T) {
 	h := start(t, tr, true)
 	h.ready()
 	const first = "/devices/pci0000:00/0000:00:02.0" // the first in the listing
-	h.d.trigger = func(devpath, action, uuid string) error {
+	h.d.trigger = func(dirs *devDirs, devpath, action, uuid string) error {
 		if devpath == first {
 			return &os.PathError{Op: "write", Path: tr.sys + devpath + "/uevent", Err: syscall.EIO}
 		}
-		return h.kernelTrigger(devpath, action, uuid)
+		return h.kernelTrigger(dirs, devpath, action, uuid)
 	}
 	trigger(t, h, TriggerOptions{Action: "change"})
 	if got, want := h.writes.Load(), int64(len(tr.devices)-1); got != want {

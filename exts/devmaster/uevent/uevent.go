@@ -81,6 +81,18 @@ func New(env map[string]string) (*Event, error) {
 	return e, nil
 }
 
+// NewSplit is New for fields their caller split and checked itself, as
+// Parse does (no key empty or holding '=' or a NUL, no value holding a
+// NUL): only ACTION, DEVPATH, SUBSYSTEM and SEQNUM are checked. Events
+// made up from sysfs are built this way, one per device per trigger.
+func NewSplit(env map[string]string) (*Event, error) {
+	e := &Event{Env: env}
+	if err := e.checkTyped(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 // Parse decodes one netlink message: "ACTION@DEVPATH\0" followed by
 // NUL-terminated KEY=VALUE fields. The header must agree with the ACTION
 // and DEVPATH fields, and SUBSYSTEM must be present, as the kernel always

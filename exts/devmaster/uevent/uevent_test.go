@@ -131,6 +131,25 @@ func TestNew(t *testing.T) {
 	}
 }
 
+// TestNewSplit: the typed fields are checked as by New; the others are
+// the caller's to check.
+func TestNewSplit(t *testing.T) {
+	ev, err := NewSplit(map[string]string{"ACTION": "add", "DEVPATH": "/devices/x", "SUBSYSTEM": "tty", "SEQNUM": "7", "MAJOR": "4"})
+	if err != nil || ev.Action != "add" || ev.DevPath != "/devices/x" || ev.Subsystem != "tty" || ev.Seqnum != 7 || ev.Get("MAJOR") != "4" {
+		t.Fatalf("%+v, %v", ev, err)
+	}
+	for _, env := range []map[string]string{
+		{"ACTION": "add", "DEVPATH": "/devices/x"},
+		{"ACTION": "Add", "DEVPATH": "/devices/x", "SUBSYSTEM": "tty"},
+		{"ACTION": "add", "DEVPATH": "/devices/../x", "SUBSYSTEM": "tty"},
+		{"ACTION": "add", "DEVPATH": "/devices/x", "SUBSYSTEM": "tty", "SEQNUM": "x"},
+	} {
+		if _, err := NewSplit(env); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%v accepted: %v", env, err)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	entries, err := os.ReadDir("testdata")
 	if err != nil {
