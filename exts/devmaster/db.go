@@ -77,23 +77,35 @@ func dbID(subsystem, sysname string, env map[string]string) string {
 }
 
 func (d db) path(id string) (string, error) {
-	if id == "" || strings.ContainsAny(id, "/\x00") || id[0] == '.' {
-		return "", fmt.Errorf("db: bad device id %q", id)
+	if err := checkID(id); err != nil {
+		return "", err
 	}
 	// dir is clean (newDB) and id one element: Join would only clean again.
 	return d.dir + "/" + id, nil
+}
+
+func checkID(id string) error {
+	if id == "" || strings.ContainsAny(id, "/\x00") || id[0] == '.' {
+		return fmt.Errorf("db: bad device id %q", id)
+	}
+	return nil
 }
 
 // read returns the entry for id; a missing entry is an empty record. The
 // record's slice and map are shared with the cache: callers do not
 // change them.
 func (d db) read(id string) (record, error) {
-	p, err := d.path(id)
-	if err != nil {
-		return record{}, err
-	}
 	if d.mem == nil {
+		p, err := d.path(id)
+		if err != nil {
+			return record{}, err
+		}
 		return readRecord(p)
+	}
+	// The path is made only for a file to read: most reads are answered
+	// from memory.
+	if err := checkID(id); err != nil {
+		return record{}, err
 	}
 	d.mem.mu.Lock()
 	defer d.mem.mu.Unlock()
@@ -103,7 +115,7 @@ func (d db) read(id string) (record, error) {
 	if !d.mem.listed[id] {
 		return record{}, nil
 	}
-	r, err := readRecord(p)
+	r, err := readRecord(d.dir + "/" + id)
 	if err != nil {
 		return r, err
 	}
@@ -197,8 +209,7 @@ func (m *memDB) forget(id string) {
 }
 
 func (d db) remove(id string) error {
-	p, err := d.path(id)
-	if err != nil {
+	if err := checkID(id); err != nil {
 		return err
 	}
 	if d.mem != nil {
@@ -210,7 +221,7 @@ func (d db) remove(id string) error {
 			return nil // no file
 		}
 	}
-	err = os.Remove(p)
+	err := os.Remove(d.dir + "/" + id)
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
 	}
