@@ -98,11 +98,21 @@ func (d *Daemon) dispatch() {
 // the next runnable one, if any, so that a burst of events (a trigger)
 // does not cost a round trip through the loop, two goroutine switches,
 // per event. The loop is woken only when it has work: runnable events
-// for an idle worker, or an empty queue for checkIdle.
+// for an idle worker, or an empty queue for checkIdle. Once the loop has
+// stopped, workers take nothing more, as they got nothing more from it.
 func (d *Daemon) finish(it *item) *item {
+	stopping := false
+	select {
+	case <-d.stopped:
+		stopping = true
+	default:
+	}
 	d.qmu.Lock()
 	d.q.done(it)
-	next := d.q.next()
+	var next *item
+	if !stopping {
+		next = d.q.next()
+	}
 	if next == nil {
 		d.running--
 	}
