@@ -175,13 +175,18 @@ func (s sysfs) Trigger(dirs *devDirs, devpath, action, uuid string) error {
 	}
 	// No O_CREAT: a device that went away must fail, not leave a file.
 	name := s.path(devpath) + "/uevent"
-	at, rel := unix.AT_FDCWD, name
+	open := func(at int, rel string) (int, error) {
+		return ignoringEINTR(func() (int, error) { return unix.Openat(at, rel, unix.O_WRONLY|unix.O_CLOEXEC, 0) })
+	}
+	fd, err := -1, error(unix.ENOENT)
 	if i := strings.LastIndexByte(devpath, '/'); dirs != nil && i > 0 {
-		if fd, err := dirs.open(devpath[:i]); err == nil {
-			at, rel = fd, devpath[i+1:]+"/uevent"
+		if at, derr := dirs.open(devpath[:i]); derr == nil {
+			fd, err = open(at, devpath[i+1:]+"/uevent")
 		}
 	}
-	fd, err := ignoringEINTR(func() (int, error) { return unix.Openat(at, rel, unix.O_WRONLY|unix.O_CLOEXEC, 0) })
+	if err != nil { // no directory held, or one removed since: the path decides
+		fd, err = open(unix.AT_FDCWD, name)
+	}
 	if err != nil {
 		return &os.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -502,7 +507,7 @@ func listDir(dir string) ([]string, error) {
 // uevent file is then opened from its parent's descriptor, two path
 // elements for the kernel to walk instead of the whole path, and each
 // directory is walked to once. Under emulation, opening the uevent file
-// by its full path was most of reading it. Only the directories above the
+// by its full path cost more than reading it. Only the directories above the
 // current device are held open (O_PATH, nothing the kernel prepares for
 // reading), so at most one descriptor per level.
 type devDirs struct {
@@ -527,7 +532,13 @@ func (w *devDirs) readUevent(devpath, name string, buf []byte) ([]byte, error) {
 	if err != nil {
 		return readInto(name, buf)
 	}
-	return readIntoAt(fd, devpath[i+1:]+"/uevent", name, buf)
+	b, err := readIntoAt(fd, devpath[i+1:]+"/uevent", name, buf)
+	if errors.Is(err, os.ErrNotExist) {
+		// The directory held may be one removed since, with a new one
+		// at its path: the path decides.
+		return readInto(name, buf)
+	}
+	return b, err
 }
 
 // open returns a descriptor of dir, opening what it lacks from the

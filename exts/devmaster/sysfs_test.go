@@ -167,6 +167,23 @@ func TestDevDirs(t *testing.T) {
 	if err := s.Trigger(w, last, "add", "x"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("triggering a removed device: %v, want not-exist (and no file made)", err)
 	}
+	// A directory held that was removed, and made again with the device
+	// in it: the device is found at its path.
+	parent := filepath.Dir(last)
+	if _, _, err := s.props(filepath.Dir(parent)+"/x", nil, w); err == nil {
+		t.Fatal("a device that never was was read")
+	}
+	if _, err := w.open(parent); err != nil {
+		t.Fatal(err)
+	}
+	tr.must(os.RemoveAll(tr.sys + parent))
+	tr.write(tr.sys+last+"/uevent", "AGAIN=1\n")
+	if got, _, err := s.props(last, nil, w); err != nil || got["AGAIN"] != "1" {
+		t.Errorf("a device made again under a directory made again: %v, %v", got, err)
+	}
+	if err := s.Trigger(w, last, "add", ""); err != nil {
+		t.Errorf("triggering it: %v", err)
+	}
 	first := devs[0].DevPath
 	if err := s.Trigger(w, first, "change", ""); err != nil {
 		t.Fatal(err)
