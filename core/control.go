@@ -204,7 +204,9 @@ func (m *Manager) handle(req Request, ch chan<- Response) {
 			m.deviceChanged(&req.Devices[i])
 		}
 		m.dispatch()
-		ch <- Response{}
+		ch <- Response{DeviceEpoch: m.devEpoch.String()}
+	case "device-epoch":
+		ch <- Response{DeviceEpoch: m.devEpoch.String()}
 	case "start", "stop", "restart":
 		if !need() {
 			return

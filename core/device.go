@@ -3,8 +3,10 @@ package core
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,7 +86,7 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 		delete(m.devLinks, ev.SysPath)
 		for _, n := range dedup(names) {
 			if u := m.units[n]; u != nil && u.state == Active {
-				m.setState(u, deviceDead)
+				m.unplug(u)
 			}
 		}
 		return
@@ -96,7 +98,7 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 	}
 	for _, n := range m.devLinks[ev.SysPath] {
 		if u := m.units[n]; !keep[n] && u != nil && u.state == Active {
-			m.setState(u, deviceDead)
+			m.unplug(u)
 		}
 	}
 	m.devLinks[ev.SysPath] = names
@@ -113,6 +115,28 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 			m.startEnded(u, resultDone)
 		}
 	}
+}
+
+// deviceEpoch tells the device manager whether the reports it made still
+// hold: a random id of this manager process (a restart, crash or
+// re-execution loses devLinks) and a count of the times a device unit
+// stopped being plugged, which a report equal to an earlier one would
+// undo (a link taken over by another device, a unit stopped by hand).
+type deviceEpoch struct {
+	id    uint64
+	downs uint64
+}
+
+func newDeviceEpoch() deviceEpoch { return deviceEpoch{id: rand.Uint64()} }
+
+func (e deviceEpoch) String() string {
+	return strconv.FormatUint(e.id, 16) + "." + strconv.FormatUint(e.downs, 10)
+}
+
+// unplug sets a device unit dead.
+func (m *Manager) unplug(u *unit) {
+	m.setState(u, deviceDead)
+	m.devEpoch.downs++
 }
 
 // device is a device the device manager reported; units wait for it.
@@ -177,6 +201,9 @@ func (u *device) start(m *Manager) {
 // jobs.
 func (u *device) stop(m *Manager) {
 	u.stopWait()
+	if u.state == Active {
+		m.devEpoch.downs++ // a report of the device plugs it again
+	}
 	m.stopEnded(u.unit)
 }
 
@@ -204,7 +231,7 @@ func (u *device) resume(m *Manager) {
 	case err == nil && u.state != Active && readyDevice(p, fi):
 		m.setState(u.unit, devicePlugged)
 	case errors.Is(err, os.ErrNotExist) && u.state == Active:
-		m.setState(u.unit, deviceDead)
+		m.unplug(u.unit)
 	}
 }
 

@@ -95,3 +95,56 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestDeviceEpoch: the epoch the manager answers device reports with
+// stays while its devices stay plugged, and changes when a device unit is
+// unplugged, stopped by hand, or the manager starts again.
+func TestDeviceEpoch(t *testing.T) {
+	m := newManager(t, map[string]string{})
+	m.start()
+	epoch := func() string {
+		t.Helper()
+		resp, err := sctl.Call(m.socket, core.Request{Cmd: "device-epoch"})
+		if err != nil || resp.DeviceEpoch == "" {
+			t.Fatalf("device-epoch: %+v, %v", resp, err)
+		}
+		return resp.DeviceEpoch
+	}
+	c := sctl.Client{Socket: m.socket}
+	report := func(ev core.DeviceEvent) {
+		t.Helper()
+		if err := c.ReportDevices(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e0 := epoch()
+	tty := core.DeviceEvent{Action: "add", SysPath: "/sys/devices/platform/serial8250/tty/ttyS1", DevNode: "/dev/ttyS1"}
+	report(tty)
+	vda := core.DeviceEvent{Action: "add", SysPath: "/sys/devices/pci0000:00/virtio2/block/vda", DevNode: "/dev/vda", Links: []string{"/dev/disk/by-id/a"}}
+	report(vda)
+	report(tty)
+	if e := epoch(); e != e0 {
+		t.Fatalf("epoch %s after plugging devices, was %s", e, e0)
+	}
+	vda.Links = nil // the link's unit is unplugged
+	report(vda)
+	e1 := epoch()
+	if e1 == e0 {
+		t.Fatal("epoch unchanged after a link went away")
+	}
+	if out, err := sctl.Call(m.socket, core.Request{Cmd: "stop", Units: []string{"dev-ttyS1.device"}}); err != nil || out.Code != 0 {
+		t.Fatalf("stop: %+v, %v", out, err)
+	}
+	e2 := epoch()
+	if e2 == e1 {
+		t.Fatal("epoch unchanged after a device unit was stopped")
+	}
+	report(tty) // plugs it again, as before
+	m.waitState("dev-ttyS1.device", core.Active)
+	m.kill9()
+	m.start()
+	if e := epoch(); e == e2 {
+		t.Fatal("epoch unchanged after a restart of the manager")
+	}
+	m.stop()
+}

@@ -97,6 +97,7 @@ type Manager struct {
 	fdstore      *os.File                // init's store of our listening sockets
 	reapedByInit map[int]unix.WaitStatus // exits init saw while no manager ran
 	devLinks     map[string][]string     // device /sys path -> the device units it stands for
+	devEpoch     deviceEpoch             // what the device manager's reports may count on (device.go)
 	prefetch     chan *prefetched        // the previous process's state, being read
 	verifyKey    *[16]byte               // digest of the unit files a cache was taken for
 	jobsChanged  bool
@@ -133,6 +134,7 @@ func New(cfg Config) (*Manager, error) {
 		pending:  map[*job]struct{}{},
 		exited:   make(chan struct{}),
 		devLinks: map[string][]string{},
+		devEpoch: newDeviceEpoch(),
 		pids:     map[int]*service{},
 		clock:    systemClock{},
 		procs:    systemProcesses{},

@@ -55,6 +55,12 @@ type Response struct {
 	JobList []JobInfo    `json:"job_list,omitempty"`
 	Timers  []TimerInfo  `json:"timers,omitempty"`
 	Boot    *Boot        `json:"boot,omitempty"`
+	// DeviceEpoch answers cmds "device" and "device-epoch": it stays the same while every
+	// device report this manager took in still holds, and changes when
+	// the manager started afresh or a device unit stopped being plugged
+	// (removed, stopped, its link gone). A device manager may leave out
+	// reports equal to ones acknowledged in the same epoch.
+	DeviceEpoch string `json:"device_epoch,omitempty"`
 }
 
 // State is a unit's active state, as systemd names it.

@@ -23,18 +23,30 @@ func (c Client) StartUnit(name string) error {
 // ReportDevices tells the manager about devices and waits for it to take
 // them in.
 func (c Client) ReportDevices(evs ...proto.DeviceEvent) error {
-	return c.call(proto.Request{Cmd: "device", Devices: evs})
+	_, err := c.report(evs)
+	return err
+}
+
+// report is ReportDevices returning the manager's device epoch.
+func (c Client) report(evs []proto.DeviceEvent) (epoch string, err error) {
+	resp, err := c.answer(proto.Request{Cmd: "device", Devices: evs})
+	return resp.DeviceEpoch, err
 }
 
 func (c Client) call(req proto.Request) error {
+	_, err := c.answer(req)
+	return err
+}
+
+func (c Client) answer(req proto.Request) (proto.Response, error) {
 	resp, err := Call(c.Socket, req)
 	if err != nil {
-		return err
+		return resp, err
 	}
 	if resp.Code != 0 {
-		return fmt.Errorf("%s: %s", req.Cmd, strings.TrimSpace(resp.Err))
+		return resp, fmt.Errorf("%s: %s", req.Cmd, strings.TrimSpace(resp.Err))
 	}
-	return nil
+	return resp, nil
 }
 
 // DeviceReporter tells the manager about devices, for the device manager.
@@ -46,9 +58,14 @@ type DeviceReporter struct {
 	Client
 	logf func(format string, args ...any)
 
-	mu      sync.Mutex
-	queue   []proto.DeviceEvent
-	index   map[string]int // syspath -> its report in queue
+	mu    sync.Mutex
+	queue []proto.DeviceEvent
+	index map[string]int // syspath -> its report in queue
+	// acked holds the last report of each device that the manager took
+	// in during epoch, its device epoch (proto.Response.DeviceEpoch);
+	// "" when none is known, and then nothing is left out.
+	acked   map[string]proto.DeviceEvent
+	epoch   string
 	wake    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
@@ -68,8 +85,53 @@ func NewDeviceReporter(socket string, logf func(format string, args ...any)) *De
 
 // DeviceChanged queues a report and returns at once.
 func (r *DeviceReporter) DeviceChanged(action, syspath, devnode string, links []string) error {
-	ev := proto.DeviceEvent{Action: action, SysPath: syspath, DevNode: devnode, Links: links}
+	r.queueReport(proto.DeviceEvent{Action: action, SysPath: syspath, DevNode: devnode, Links: links}, false)
+	return nil
+}
+
+// DeviceSeen is DeviceChanged for a device handled again by a trigger
+// pass that began with Sync: a report equal to the last one the manager
+// took in, in the epoch it still has, is left out, since the manager
+// would change nothing for it.
+func (r *DeviceReporter) DeviceSeen(action, syspath, devnode string, links []string) error {
+	r.queueReport(proto.DeviceEvent{Action: action, SysPath: syspath, DevNode: devnode, Links: links}, true)
+	return nil
+}
+
+// Sync asks the manager for its device epoch, so that DeviceSeen leaves
+// out only what the manager still holds: after a restart of the manager,
+// or a device unit unplugged since, every report goes out again. It fails
+// when the manager does not answer, and nothing is left out then.
+func (r *DeviceReporter) Sync() error {
+	resp, err := r.answer(proto.Request{Cmd: "device-epoch"})
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.setEpoch("")
+		return err
+	}
+	r.setEpoch(resp.DeviceEpoch)
+	return nil
+}
+
+// setEpoch forgets what was acknowledged in another epoch. The caller
+// holds mu.
+func (r *DeviceReporter) setEpoch(e string) {
+	if e == "" || e != r.epoch {
+		r.acked = map[string]proto.DeviceEvent{}
+	}
+	r.epoch = e
+}
+
+func (r *DeviceReporter) queueReport(ev proto.DeviceEvent, seen bool) {
+	syspath := ev.SysPath
+	r.mu.Lock()
+	if _, queued := r.index[syspath]; seen && !queued && r.epoch != "" {
+		if old, ok := r.acked[syspath]; ok && samePresence(old, ev) {
+			r.mu.Unlock()
+			return
+		}
+	}
 	if i, ok := r.index[syspath]; ok {
 		r.queue[i] = ev
 	} else {
@@ -81,7 +143,6 @@ func (r *DeviceReporter) DeviceChanged(action, syspath, devnode string, links []
 	case r.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Close sends what is queued (waiting at most timeout) and stops.
@@ -119,13 +180,23 @@ func (r *DeviceReporter) run() {
 				return
 			}
 		}
-		if err := r.ReportDevices(batch...); err != nil {
+		epoch, err := r.report(batch)
+		if err != nil {
 			r.logf("telling the manager about %d devices: %v (retrying)", n, err)
 			retry = min(max(2*retry, 100*time.Millisecond), 5*time.Second)
 			continue
 		}
 		retry = 0
 		r.mu.Lock()
+		// The epoch is the manager's after it took this batch in.
+		r.setEpoch(epoch)
+		for _, ev := range batch {
+			if ev.Action == "remove" {
+				delete(r.acked, ev.SysPath)
+			} else {
+				r.acked[ev.SysPath] = ev
+			}
+		}
 		// Reports that replaced a sent one while it was on its way stay.
 		sent := r.queue[:n]
 		rest := r.queue[n:]
@@ -143,6 +214,13 @@ func (r *DeviceReporter) run() {
 		}
 		r.mu.Unlock()
 	}
+}
+
+// samePresence reports whether two reports of a present device say the
+// same: the manager treats "add" and "change" alike.
+func samePresence(a, b proto.DeviceEvent) bool {
+	return a.Action != "remove" && b.Action != "remove" && a.SysPath == b.SysPath &&
+		a.DevNode == b.DevNode && slices.Equal(a.Links, b.Links)
 }
 
 func sameEvent(a, b proto.DeviceEvent) bool {

@@ -106,6 +106,11 @@ type Daemon struct {
 	q       *queue
 	running int // events given to workers and not finished
 
+	// synced holds the uuids of the trigger runs that began with the
+	// manager's Sync (knownDevices); workers look their events up.
+	syncMu sync.Mutex
+	synced map[string]bool
+
 	// Owned by the loop goroutine.
 	writing int // trigger runs still writing uevent files
 	runs    []*triggerRun

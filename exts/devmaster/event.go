@@ -161,10 +161,26 @@ func (d *Daemon) announce(p *prepared, links []string) {
 	if p.dev.Env[ManagerProperty] != "1" && p.old.Env[ManagerProperty] != "1" && len(links) == 0 && len(p.old.Links) == 0 {
 		return
 	}
-	err := d.mgr.DeviceChanged(p.ev.Action, d.host.sys.Root+p.ev.DevPath, p.node, links)
+	report := d.mgr.DeviceChanged
+	if k, ok := d.mgr.(knownDevices); ok && p.ev.Action != "remove" && d.inSyncedRun(p.ev) {
+		report = k.DeviceSeen
+	}
+	err := report(p.ev.Action, d.host.sys.Root+p.ev.DevPath, p.node, links)
 	if err != nil {
 		d.logf("%s %s: telling the manager: %v", p.ev.Action, p.ev.DevPath, err)
 	}
+}
+
+// inSyncedRun reports whether ev belongs to a trigger run that began with
+// the manager's Sync.
+func (d *Daemon) inSyncedRun(ev *uevent.Event) bool {
+	u := ev.Env["SYNTH_UUID"]
+	if u == "" {
+		return false
+	}
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
+	return d.synced[u]
 }
 
 func (d *Daemon) absLinks(links []string) []string {

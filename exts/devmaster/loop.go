@@ -172,9 +172,12 @@ func (d *Daemon) checkIdle() error {
 		d.dispatch()
 		return nil
 	}
+	d.syncMu.Lock()
 	for _, r := range d.runs {
 		close(r.done)
+		delete(d.synced, r.uuid)
 	}
+	d.syncMu.Unlock()
 	d.runs = d.runs[:0]
 	for _, ch := range d.settled {
 		close(ch)

@@ -10,6 +10,16 @@ type Manager interface {
 	StartUnit(name string) error
 }
 
+// knownDevices is a Manager that can leave out what a trigger pass would
+// tell it again unchanged (sctl.DeviceReporter): Sync at the start of the
+// pass, then DeviceSeen for the pass's events. A retrigger of an unchanged
+// system then costs the manager nothing, while after its restart, or a
+// device unit unplugged since, every report goes out as before.
+type knownDevices interface {
+	Sync() error
+	DeviceSeen(action, syspath, devnode string, links []string) error
+}
+
 // noManager is the Manager when there is none to tell.
 type noManager struct{}
 

@@ -83,6 +83,15 @@ func (d *Daemon) Trigger(ctx context.Context, opt TriggerOptions) (n int, done <
 		return 0, nil, fmt.Errorf("trigger: %w", err)
 	}
 	d.mods.reset()
+	if k, ok := d.mgr.(knownDevices); ok && k.Sync() == nil {
+		// A manager that does not answer hears every report again.
+		d.syncMu.Lock()
+		if d.synced == nil {
+			d.synced = map[string]bool{}
+		}
+		d.synced[uuid] = true
+		d.syncMu.Unlock()
+	}
 	run := &triggerRun{uuid: uuid, action: action, expect: make(map[string]struct{}, len(devs)),
 		gone: map[string]struct{}{}, done: make(chan struct{})}
 	for _, dev := range devs {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -276,5 +278,58 @@ func TestTriggerFallsBack(t *testing.T) {
 	}
 	if !h.log.contains("cannot write uevent files") {
 		t.Error("the fallback was not logged")
+	}
+}
+
+// knownFake is a manager that can leave out known devices
+// (knownDevices): it records Sync calls and which reports came as
+// DeviceSeen.
+type knownFake struct {
+	*fakeManager
+	syncs atomic.Int64
+	mu    sync.Mutex
+	seen  []string
+}
+
+func (k *knownFake) Sync() error { k.syncs.Add(1); return nil }
+
+func (k *knownFake) DeviceSeen(action, syspath, devnode string, links []string) error {
+	k.mu.Lock()
+	k.seen = append(k.seen, syspath)
+	k.mu.Unlock()
+	return nil
+}
+
+// TestTriggerTellsKnownDevices: a trigger pass begins with the manager's
+// Sync and reports its own events as seen again; the kernel's own events,
+// and a trigger's when Sync is not there, go out as changes.
+func TestTriggerTellsKnownDevices(t *testing.T) {
+	tr := newTree(t)
+	tr.board()
+	var k *knownFake
+	h := start(t, tr, false, func(c *Config) {
+		k = &knownFake{fakeManager: c.Manager.(*fakeManager)}
+		c.Manager = k
+	})
+	before := len(h.mgr.snapshot())
+	n := trigger(t, h, TriggerOptions{Action: "change", FromSysfs: true})
+	if k.syncs.Load() != 1 {
+		t.Errorf("%d Syncs for one trigger pass", k.syncs.Load())
+	}
+	k.mu.Lock()
+	seen := len(k.seen)
+	k.mu.Unlock()
+	if seen != n || len(h.mgr.snapshot()) != before {
+		t.Errorf("%d of %d devices reported as seen, %d as changed", seen, n, len(h.mgr.snapshot())-before)
+	}
+	// A kernel event outside any trigger run is a change.
+	ev, err := h.d.host.sys.Event("/devices/platform/serial8250/tty/ttyS1", "change")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Env["SEQNUM"], ev.Seqnum = "77", 77
+	h.settle(ev)
+	if got := h.mgr.snapshot(); len(got) != before+1 || got[len(got)-1].action != "change" {
+		t.Errorf("the kernel's event was not reported as a change: %+v", got[before:])
 	}
 }
