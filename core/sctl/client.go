@@ -64,8 +64,13 @@ type DeviceReporter struct {
 	// acked holds the last report of each device that the manager took
 	// in during epoch, its device epoch (proto.Response.DeviceEpoch);
 	// "" when none is known, and then nothing is left out.
-	acked   map[string]proto.DeviceEvent
-	epoch   string
+	acked map[string]proto.DeviceEvent
+	epoch string
+	// dropped holds the reports left out since the manager last
+	// answered: if its next answer names another epoch, something was
+	// unplugged meanwhile (a link another device took over, say), and
+	// they go out after all.
+	dropped map[string]proto.DeviceEvent
 	wake    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
@@ -111,15 +116,28 @@ func (r *DeviceReporter) Sync() error {
 		return err
 	}
 	r.setEpoch(resp.DeviceEpoch)
+	if len(r.queue) > 0 {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
-// setEpoch forgets what was acknowledged in another epoch. The caller
-// holds mu.
+// setEpoch forgets what was acknowledged in another epoch, and queues
+// again what was left out meanwhile. The caller holds mu.
 func (r *DeviceReporter) setEpoch(e string) {
 	if e == "" || e != r.epoch {
 		r.acked = map[string]proto.DeviceEvent{}
+		for p, ev := range r.dropped {
+			if _, queued := r.index[p]; !queued {
+				r.index[p] = len(r.queue)
+				r.queue = append(r.queue, ev)
+			}
+		}
 	}
+	r.dropped = nil
 	r.epoch = e
 }
 
@@ -128,6 +146,10 @@ func (r *DeviceReporter) queueReport(ev proto.DeviceEvent, seen bool) {
 	r.mu.Lock()
 	if _, queued := r.index[syspath]; seen && !queued && r.epoch != "" {
 		if old, ok := r.acked[syspath]; ok && samePresence(old, ev) {
+			if r.dropped == nil {
+				r.dropped = map[string]proto.DeviceEvent{}
+			}
+			r.dropped[syspath] = ev
 			r.mu.Unlock()
 			return
 		}

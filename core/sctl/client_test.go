@@ -108,13 +108,24 @@ func TestReporterLeavesOutKnown(t *testing.T) {
 		t.Fatalf("the manager got %v, want %v", got, want)
 	}
 
+	// Left out, then the manager's next answer names another epoch (a
+	// report on its way unplugged a link): what was left out goes too.
+	r.DeviceSeen("add", tty, "/dev/ttyS1", nil)
+	f.setEpoch("a.0b")
+	r.DeviceChanged("remove", "/sys/devices/other", "", nil)
+	f.waitFor(t, 6)
+	if got := f.got(); got[4] != "remove /sys/devices/other" || got[5] != "add "+tty {
+		t.Fatalf("the manager got %v, want the remove, then ttyS1 again", got[4:])
+	}
+	f.setEpoch("a.0")
+
 	// A new epoch (a restart, a unit unplugged): everything goes out again.
 	f.setEpoch("a.1")
 	if err := r.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	r.DeviceSeen("add", tty, "/dev/ttyS1", nil)
-	f.waitFor(t, 5)
+	f.waitFor(t, 7)
 
 	// A manager that names no epoch (an older one) hears every report.
 	f.setEpoch("")
@@ -122,9 +133,9 @@ func TestReporterLeavesOutKnown(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.DeviceSeen("add", tty, "/dev/ttyS1", nil)
-	f.waitFor(t, 6)
+	f.waitFor(t, 8)
 	r.DeviceSeen("add", tty, "/dev/ttyS1", nil)
-	f.waitFor(t, 7)
+	f.waitFor(t, 9)
 
 	// No manager: Sync fails and nothing is left out afterwards.
 	r2 := NewDeviceReporter(filepath.Join(t.TempDir(), "none.sock"), func(string, ...any) {})
