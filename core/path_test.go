@@ -37,9 +37,14 @@ func TestPathUnits(t *testing.T) {
 		t.Errorf("exists.path while its unit runs: %+v", st)
 	}
 	// The watched file's directory does not exist yet: its creation is
-	// followed down to the file.
+	// followed down to the file. The file comes in one rename, as
+	// configuration is written: created and then written in place, it
+	// would be changed twice (its creation and the close after writing),
+	// and whether that starts the service once or twice depends on
+	// whether the first run ended in between.
 	os.MkdirAll(filepath.Join(m.dir, "conf"), 0o755)
-	os.WriteFile(filepath.Join(m.dir, "conf", "app.conf"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(m.dir, "conf", ".app.conf.new"), []byte("x"), 0o644)
+	os.Rename(filepath.Join(m.dir, "conf", ".app.conf.new"), filepath.Join(m.dir, "conf", "app.conf"))
 	os.WriteFile(filepath.Join(m.dir, "spool", "job1"), []byte("x"), 0o644)
 	m.waitFor(func() bool {
 		l := strings.Join(readLines(t, filepath.Join(m.dir, "log")), " ")

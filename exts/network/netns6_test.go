@@ -363,13 +363,16 @@ func TestBrokenServer6(t *testing.T) {
 	waitFor(t, "the report", 5*time.Second, func() bool {
 		return nm.log.has("ignoring an ADVERTISE from fe80::") && nm.log.has("malformed DHCPv6 message: IA_NA has T1 100 s after T2 50 s")
 	})
-	// Waits of 200 ms, 400 ms, 800 ms (each ±10 %): four SOLICITs span
-	// 1.26 s at least, a loaded machine only makes that longer.
+	// Waits of about 200 ms, 400 ms, 800 ms. Each is twice the last plus
+	// RAND (±10 %) of the last, as RFC 8415 §15 has it, so the shortest
+	// are 180, 342 and 650 ms: four SOLICITs span 1.17 s at least, and a
+	// loaded machine only makes that longer.
 	waitFor(t, "four SOLICITs", 20*time.Second, func() bool { return srv.count(dhcp6.Solicit) >= 4 })
 	srv.mu.Lock()
 	span := srv.solicitsAt[3].Sub(srv.solicitsAt[0])
 	srv.mu.Unlock()
-	if span < 1260*time.Millisecond {
+	first := 0.9 * float64(200*time.Millisecond)
+	if minSpan := time.Duration(first * (1 + 1.9 + 1.9*1.9)); span < minSpan {
 		t.Errorf("four SOLICITs in %v: no backoff", span)
 	}
 	if srv.count(dhcp6.Request) != 0 || hasAddr(t, index, leased6) {
