@@ -121,7 +121,8 @@ func (m *Manager) deviceChanged(ev *DeviceEvent) {
 // hold: a random id of this manager process (a restart, crash or
 // re-execution loses devLinks) and a count of the times a device unit
 // stopped being plugged, which a report equal to an earlier one would
-// undo (a link taken over by another device, a unit stopped by hand).
+// undo (a link taken over by another device), and of stop jobs of plugged
+// device units.
 type deviceEpoch struct {
 	id    uint64
 	downs uint64
@@ -202,7 +203,9 @@ func (u *device) start(m *Manager) {
 func (u *device) stop(m *Manager) {
 	u.stopWait()
 	if u.state == Active {
-		m.devEpoch.downs++ // a report of the device plugs it again
+		// The unit stays plugged, but whoever stopped it hears it from
+		// every report of the next trigger, as before the epoch.
+		m.devEpoch.downs++
 	}
 	m.stopEnded(u.unit)
 }

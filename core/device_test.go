@@ -98,7 +98,8 @@ func mustJSON(t *testing.T, v any) string {
 
 // TestDeviceEpoch: the epoch the manager answers device reports with
 // stays while its devices stay plugged, and changes when a device unit is
-// unplugged, stopped by hand, or the manager starts again.
+// unplugged or stopped (a device unit stays plugged through a stop job:
+// devices follow the hardware), or the manager starts again.
 func TestDeviceEpoch(t *testing.T) {
 	m := newManager(t, map[string]string{})
 	m.start()

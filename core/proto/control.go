@@ -58,7 +58,7 @@ type Response struct {
 	// DeviceEpoch answers cmds "device" and "device-epoch": it stays the same while every
 	// device report this manager took in still holds, and changes when
 	// the manager started afresh or a device unit stopped being plugged
-	// (removed, stopped, its link gone). A device manager may leave out
+	// (removed, its link gone) or was stopped. A device manager may leave out
 	// reports equal to ones acknowledged in the same epoch.
 	DeviceEpoch string `json:"device_epoch,omitempty"`
 }
